@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/**
+ * The relay's whole configuration, read once from the environment at boot.
+ * A bad value stops the relay with a message that names the variable, so a
+ * typo in a deployment fails loudly instead of running on a default.
+ */
+
+const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+export const configSchema = z
+  .object({
+    // 3000 is the conventional development port; PORT=0 asks the OS for a free one (tests).
+    PORT: int(3000, 0, 65535),
+    // Listen on every interface by default: the relay is meant to sit behind a load balancer.
+    HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+    // Absent: embedded PGlite under DATA_DIR, a single-node setup that needs no server.
+    DATABASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+    // Absent: in-memory bus and presence, which only makes sense for one node.
+    REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+    // Exactly one key source may be set; none means a generated development secret.
+    JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+    JWT_PUBLIC_KEY: optionalString,
+    JWT_JWKS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+    JWT_ISSUER: optionalString,
+    JWT_AUDIENCE: optionalString,
+    DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
+    // Shown to other nodes and in logs; defaults to host name and pid so two local nodes differ.
+    NODE_ID: optionalString,
+    NODE_ENV: optionalString,
+    LOG_LEVEL: z.preprocess(emptyAsUndefined, z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info')),
+    // Undelivered messages older than this are removed by the sweeper (30 days, as most messengers keep them).
+    RETENTION_DAYS: int(30, 1, 3650),
+    // How often the sweeper runs; an hour keeps the delete batches small.
+    SWEEP_INTERVAL_SECONDS: int(3600, 1, 86_400),
+    // Upper bound on any single Postgres round trip; a stuck database must not stall the hot path forever.
+    DB_TIMEOUT_MS: int(5000, 100, 120_000),
+    // Connections in the pg pool: the group-commit writer needs one, drains and lookups the rest.
+    DB_POOL_SIZE: int(10, 2, 200),
+    // Largest number of queue operations committed in one transaction by the group-commit writer.
+    WRITE_BATCH_MAX: int(1000, 1, 50_000),
+    // Queued writes beyond this are refused with `overloaded`, so memory stays bounded when Postgres is slow.
+    WRITE_QUEUE_MAX: int(100_000, 100, 10_000_000),
+    // Deliveries a device may hold unacknowledged before the relay stops pushing and waits for acks.
+    INFLIGHT_MAX: int(1000, 10, 100_000),
+    // Rows read per backlog page on connect.
+    DRAIN_PAGE_SIZE: int(200, 1, 10_000),
+    // Largest text frame the application accepts (bytes); bigger frames close the socket with 1009.
+    MAX_FRAME_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
+    // Largest JWT accepted at upgrade (bytes), per RFC 8725's advice to bound untrusted input.
+    MAX_TOKEN_BYTES: int(4096, 256, 65_536),
+    // Seconds of silence before uWebSockets.js closes a socket; it sends pings well before that.
+    IDLE_TIMEOUT_SECONDS: int(120, 8, 960),
+    // Bytes buffered for a slow reader before the relay gives up on the socket.
+    MAX_BACKPRESSURE_BYTES: int(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+    // How long a SIGTERM drain may take before the process exits anyway.
+    SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
+  })
+  .superRefine((c, ctx) => {
+    const sources = [c.JWT_SECRET, c.JWT_PUBLIC_KEY, c.JWT_JWKS_URL].filter((v) => v !== undefined);
+    if (sources.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_SECRET'],
+        message: 'set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL',
+      });
+    }
+  });
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses the environment; throws a ConfigError that names every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}

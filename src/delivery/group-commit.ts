@@ -1,0 +1,166 @@
+import type { Logger } from '../util/logger.ts';
+import { deviceKey, settle, type QueueEntry } from './queue-entry.ts';
+import type { EntryKey, QueueStore } from './queue-store.ts';
+
+export class OverloadedError extends Error {
+  override readonly name = 'OverloadedError';
+}
+
+export interface GroupCommitOptions {
+  /** Most operations (inserts + deletes) in one transaction. */
+  batchMax: number;
+  /** Most operations waiting; beyond it `enqueue` throws OverloadedError. */
+  queueMax: number;
+}
+
+/** A delete that failed is tried again this many times before its entry is left for redelivery. */
+const DELETE_ATTEMPTS = 3;
+
+/**
+ * Group commit for the queue: every insert and delete of one event-loop turn
+ * (and of the time the previous batch was in flight) goes to Postgres in one
+ * transaction. Under load batches grow by themselves; when idle a single
+ * entry is committed at once. One batch is in flight at a time, so
+ * operations commit in the order they were enqueued, which is what keeps
+ * per-device order and lets an ack's delete follow its insert.
+ */
+export class GroupCommitWriter {
+  private inserts: QueueEntry[] = [];
+  private deletes: { key: EntryKey; attempts: number }[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private idleWaiters: (() => void)[] = [];
+  /** Entries not yet committed, per recipient device, in enqueue order. */
+  private readonly pending = new Map<string, Set<QueueEntry>>();
+  private batches = 0;
+  private committedOps = 0;
+
+  constructor(
+    private readonly store: QueueStore,
+    private readonly opts: GroupCommitOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Queues entries for commit. All or none: throws OverloadedError when the queue is full. */
+  enqueue(entries: readonly QueueEntry[]): void {
+    if (this.inserts.length + this.deletes.length + entries.length > this.opts.queueMax) throw new OverloadedError('write queue full');
+    for (const e of entries) {
+      this.inserts.push(e);
+      const k = deviceKey(e.recipientUser, e.recipientDevice);
+      let set = this.pending.get(k);
+      if (!set) this.pending.set(k, (set = new Set()));
+      set.add(e);
+    }
+    this.schedule();
+  }
+
+  /**
+   * The recipient device acked this entry. Not yet written: it never will be.
+   * Written or being written: its row is deleted by a later batch.
+   */
+  ack(entry: QueueEntry): void {
+    switch (entry.state) {
+      case 'queued':
+        entry.state = 'acked';
+        this.unindex(entry);
+        settle(entry, true);
+        return;
+      case 'flushing':
+      case 'committed':
+        entry.state = 'acked';
+        this.deletes.push({ key: entry, attempts: 0 });
+        this.schedule();
+        return;
+      case 'acked':
+      case 'failed':
+        return;
+    }
+  }
+
+  /** Entries for a device that are not committed yet, oldest first (a connecting device's drain needs them). */
+  pendingFor(user: string, device: string): QueueEntry[] {
+    const set = this.pending.get(deviceKey(user, device));
+    return set ? [...set] : [];
+  }
+
+  get depth(): number {
+    return this.inserts.length + this.deletes.length;
+  }
+
+  stats(): { batches: number; committedOps: number; depth: number } {
+    return { batches: this.batches, committedOps: this.committedOps, depth: this.depth };
+  }
+
+  /** Resolves once everything enqueued so far has been committed or has failed (shutdown). */
+  idle(): Promise<void> {
+    if (!this.flushing && this.depth === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private unindex(e: QueueEntry): void {
+    const k = deviceKey(e.recipientUser, e.recipientDevice);
+    const set = this.pending.get(k);
+    if (set && set.delete(e) && set.size === 0) this.pending.delete(k);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.depth > 0) {
+        const inserts = this.takeInserts();
+        const deletes = this.deletes.splice(0, Math.max(0, this.opts.batchMax - inserts.length));
+        if (inserts.length === 0 && deletes.length === 0) continue;
+        for (const e of inserts) e.state = 'flushing';
+        try {
+          await this.store.commit(inserts, deletes.map((d) => d.key));
+          this.batches++;
+          this.committedOps += inserts.length + deletes.length;
+          for (const e of inserts) {
+            this.unindex(e);
+            // An entry acked while flushing is already 'acked' with its delete queued; it is durable all the same.
+            if (e.state === 'flushing') e.state = 'committed';
+            settle(e, true);
+          }
+        } catch (err) {
+          this.log.error('queue batch failed', { err, inserts: inserts.length, deletes: deletes.length });
+          for (const e of inserts) {
+            this.unindex(e);
+            if (e.state === 'flushing') e.state = 'failed';
+            settle(e, false);
+          }
+          // Deletes are idempotent: retry a few times, then leave the rows to be delivered again (at-least-once).
+          const retry = deletes.filter((d) => ++d.attempts < DELETE_ATTEMPTS);
+          this.deletes.unshift(...retry);
+          if (retry.length > 0) await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    } finally {
+      this.flushing = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Takes up to batchMax inserts, skipping those acked while they waited. */
+  private takeInserts(): QueueEntry[] {
+    const out: QueueEntry[] = [];
+    let i = 0;
+    for (; i < this.inserts.length && out.length < this.opts.batchMax; i++) {
+      const e = this.inserts[i]!;
+      if (e.state === 'queued') out.push(e);
+    }
+    this.inserts = i === this.inserts.length ? [] : this.inserts.slice(i);
+    return out;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * A frame on its way to one recipient device. The same object is shared by
+ * the group-commit writer (which makes it durable) and the recipient's
+ * session (which delivers it and takes its ack), so an ack that beats the
+ * commit can cancel the write.
+ *
+ *   queued -> flushing -> committed      the normal path
+ *   queued -> acked                      acked before its batch started: never written
+ *   flushing|committed -> acked          acked after: deleted in a later batch
+ *   flushing -> failed                   the batch failed; the sender is told to retry
+ */
+export type EntryState = 'queued' | 'flushing' | 'committed' | 'acked' | 'failed';
+
+/** Frame kinds that are stored until the recipient device acks them. */
+export type StoredKind = 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack' | 'status_update';
+
+export interface QueueEntry {
+  readonly recipientUser: string;
+  readonly recipientDevice: string;
+  /** Unique within the recipient device's queue; a second entry with the same key is a duplicate. */
+  readonly dedupKey: string;
+  readonly messageId: string;
+  readonly kind: StoredKind;
+  readonly senderUser: string;
+  readonly senderDevice: string;
+  /** The exact text the device receives. */
+  readonly frame: string;
+  readonly createdAt: Date;
+  state: EntryState;
+  /** Called once, when the entry is durable (true), acked first (true), or failed (false). */
+  onSettled: ((ok: boolean) => void) | undefined;
+}
+
+export function newEntry(fields: Omit<QueueEntry, 'state' | 'onSettled'>, onSettled?: (ok: boolean) => void): QueueEntry {
+  return { ...fields, state: 'queued', onSettled };
+}
+
+/** Entries already in the database start life committed. */
+export function committedEntry(fields: Omit<QueueEntry, 'state' | 'onSettled'>): QueueEntry {
+  return { ...fields, state: 'committed', onSettled: undefined };
+}
+
+export function settle(entry: QueueEntry, ok: boolean): void {
+  const cb = entry.onSettled;
+  entry.onSettled = undefined;
+  cb?.(ok);
+}
+
+export const deviceKey = (user: string, device: string): string => `${user}\u0000${device}`;
+
+/** Dedup keys: a message is unique per sending device; a receipt per reporting device and status. */
+export const messageDedupKey = (kind: StoredKind, senderUser: string, senderDevice: string, messageId: string): string =>
+  `${kind}\u0000${senderUser}\u0000${senderDevice}\u0000${messageId}`;

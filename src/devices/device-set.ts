@@ -1,0 +1,28 @@
+/**
+ * Whether a sender addressed exactly the recipient's devices. Pure, so the
+ * rule is tested on its own: `missing` are devices the sender must also
+ * encrypt for (it should fetch their keys), `extra` are devices it must drop.
+ */
+export interface DeviceMismatch {
+  missing: string[];
+  extra: string[];
+}
+
+export function mismatchedDevices(expected: ReadonlySet<string>, addressed: readonly string[]): DeviceMismatch | undefined {
+  const given = new Set(addressed);
+  const missing = [...expected].filter((d) => !given.has(d)).sort();
+  const extra = [...given].filter((d) => !expected.has(d)).sort();
+  return missing.length === 0 && extra.length === 0 ? undefined : { missing, extra };
+}
+
+/** The devices a send must address: all of the recipient's, less the sending device when writing to oneself. */
+export function recipientDevices(devices: ReadonlySet<string>, recipient: string, senderUser: string, senderDevice: string): Set<string> {
+  const out = new Set(devices);
+  if (recipient === senderUser) out.delete(senderDevice);
+  return out;
+}
+
+/** True when an id appears twice in a list. */
+export function hasDuplicates(ids: readonly string[]): boolean {
+  return new Set(ids).size !== ids.length;
+}

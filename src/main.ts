@@ -1,0 +1,112 @@
+import { hostname } from 'node:os';
+import { createTokenVerifier } from './auth/token-verifier.ts';
+import { CallRegistry } from './calls/call-registry.ts';
+import { ConfigError, loadConfig } from './config/config.ts';
+import { resolveJwtKey } from './config/jwt-key.ts';
+import { openDatabase } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { GroupCommitWriter } from './delivery/group-commit.ts';
+import { QueueStore } from './delivery/queue-store.ts';
+import { RecentSends } from './delivery/recent-sends.ts';
+import { Router } from './delivery/router.ts';
+import { startSweeper } from './delivery/sweeper.ts';
+import { DeviceDirectory } from './devices/device-directory.ts';
+import { CloseCode } from './protocol/close-codes.ts';
+import { Hub } from './session/hub.ts';
+import type { Services } from './session/services.ts';
+import { startServer } from './transport/server.ts';
+import { loadNativeUws } from './transport/uws.ts';
+import { createLogger } from './util/logger.ts';
+import { withTimeout } from './util/with-timeout.ts';
+
+/**
+ * Composition root: configuration, then the database and its schema, then
+ * the services, then the socket server. SIGTERM drains: stop accepting,
+ * close every socket with 1001, commit what is queued, close the database.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const nodeId = config.NODE_ID ?? `${hostname()}-${process.pid}`;
+  const log = createLogger(config.LOG_LEVEL, { node: nodeId });
+  const uws = loadNativeUws();
+  const now = () => Date.now();
+
+  const jwt = resolveJwtKey(config);
+  if (jwt.generatedAt) log.warn('no JWT key configured: using a generated development secret; do not use this in production', { file: jwt.generatedAt });
+  const verifier = await createTokenVerifier({ key: jwt.key, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+
+  const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, timeoutMs: config.DB_TIMEOUT_MS, poolSize: config.DB_POOL_SIZE });
+  const { applied } = await migrateToLatest(database.db);
+  if (applied.length > 0) log.info('migrations applied', { applied });
+
+  const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
+  const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX }, log);
+  const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now);
+  const hub = new Hub();
+  const svc: Services = {
+    config,
+    log,
+    now,
+    hub,
+    router: new Router(hub),
+    writer,
+    store,
+    devices,
+    recent: new RecentSends(now),
+    calls: new CallRegistry(now),
+  };
+  const server = await startServer({
+    uws,
+    host: config.HOST,
+    port: config.PORT,
+    verifier,
+    svc,
+    sessionDeps: {
+      writer,
+      store,
+      log,
+      now,
+      inflightMax: config.INFLIGHT_MAX,
+      drainPageSize: config.DRAIN_PAGE_SIZE,
+      bufferedHighWater: Math.floor(config.MAX_BACKPRESSURE_BYTES / 2),
+    },
+    admit: (p) => devices.touch(p.userId, p.deviceId),
+  });
+  const sweeper = startSweeper({ store, log, now, retentionMs: config.RETENTION_DAYS * 86_400_000, intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000 });
+  log.info('relay listening', { host: config.HOST, port: server.port, url: `ws://${config.HOST}:${server.port}/ws`, database: database.kind, where: database.where });
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('draining', { signal, connections: server.connections });
+    const hardStop = setTimeout(() => {
+      log.error('drain timed out; exiting', { timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS);
+    hardStop.unref();
+    server.stopAccepting();
+    server.closeAll(CloseCode.goingAway);
+    sweeper.stop();
+    await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
+    await database.close();
+    log.info('stopped', { signal });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`relay failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

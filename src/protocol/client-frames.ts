@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { ciphertextField, idField, isoTimestamp, labelField, MAX_DEVICES_PER_SEND, messageIdList } from './fields.ts';
+
+/**
+ * Frames a client may send. Every object is strict: an extra key is an
+ * `invalid_message`, so a typo in a client shows up at once instead of being
+ * silently ignored.
+ */
+
+const envelope = <T extends string, P extends z.ZodType>(type: T, payload: P) =>
+  z.strictObject({ type: z.literal(type), id: idField.optional(), timestamp: isoTimestamp.optional(), payload });
+
+/** Frames whose `id` is the message id: it is required, the sender dedupes and acks on it. */
+const identified = <T extends string, P extends z.ZodType>(type: T, payload: P) =>
+  z.strictObject({ type: z.literal(type), id: idField, timestamp: isoTimestamp.optional(), payload });
+
+const deviceCiphertexts = z
+  .array(z.strictObject({ device_id: idField, ciphertext: ciphertextField }))
+  .min(1)
+  .max(MAX_DEVICES_PER_SEND);
+
+const sendPayload = z.strictObject({
+  to: idField,
+  messages: deviceCiphertexts,
+  message_type: labelField.optional(),
+  group_id: idField.optional(),
+  media_id: idField.optional(),
+});
+
+const mediaKeyPayload = z.strictObject({
+  to: idField,
+  messages: deviceCiphertexts,
+  media_id: idField,
+  algorithm: labelField,
+  message_type: labelField.optional(),
+});
+
+const syncPayload = z.strictObject({ device_id: idField, ciphertext: ciphertextField.optional() });
+
+const callPayload = z.strictObject({
+  to: idField,
+  device_id: idField.optional(),
+  call_id: idField,
+  call_type: labelField.optional(),
+  ciphertext: ciphertextField.optional(),
+  // SDP and ICE text are passed through untouched; clients that encrypt them use `ciphertext`.
+  sdp: z.string().max(32 * 1024).optional(),
+  candidate: z.string().max(4 * 1024).optional(),
+  reason: labelField.optional(),
+});
+
+const emptyPayload = z.strictObject({}).optional();
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  identified('send', sendPayload),
+  identified('media_key', mediaKeyPayload),
+  envelope('delivery_ack', z.strictObject({ message_ids: messageIdList })),
+  envelope('read_receipt', z.strictObject({ to: idField, message_ids: messageIdList })),
+  identified('sync_request', syncPayload),
+  identified('sync_data', syncPayload),
+  identified('sync_ack', syncPayload),
+  envelope('typing', z.strictObject({ to: idField, conversation_id: idField, is_typing: z.boolean() })),
+  envelope('call_offer', callPayload),
+  envelope('call_answer', callPayload),
+  envelope('call_reject', callPayload),
+  envelope('call_end', callPayload),
+  envelope('ice_candidate', callPayload),
+  envelope('heartbeat', emptyPayload),
+]);
+
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type ClientFrameType = ClientFrame['type'];
+export type FrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;
+
+export const clientFrameTypes: ReadonlySet<string> = new Set(clientFrameSchema.options.map((o) => o.shape.type.value));
+
+export const durableSyncTypes = ['sync_request', 'sync_data', 'sync_ack'] as const;
+export const callTypes = ['call_offer', 'call_answer', 'call_reject', 'call_end', 'ice_candidate'] as const;
+export type CallFrameType = (typeof callTypes)[number];

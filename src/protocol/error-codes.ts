@@ -1,0 +1,21 @@
+/**
+ * The `error` frame codes. Each answers one frame; none of them closes the
+ * socket by itself (closing is decided by the session, with a close code).
+ * `retryable` tells a client whether sending the same frame again later can
+ * succeed without changing it.
+ */
+export const errorCodes = {
+  invalid_frame: { retryable: false, text: 'frame is not a JSON object' },
+  invalid_message: { retryable: false, text: 'frame does not match the schema for its type' },
+  unknown_type: { retryable: false, text: 'unknown frame type' },
+  mismatched_devices: { retryable: false, text: 'the device list does not match the recipient devices' },
+  unknown_recipient: { retryable: false, text: 'the recipient has no devices' },
+  forbidden: { retryable: false, text: 'this device may not do that' },
+  target_offline: { retryable: true, text: 'the recipient has no online device' },
+  overloaded: { retryable: true, text: 'the relay is overloaded; retry later' },
+  store_failed: { retryable: true, text: 'the message could not be stored; retry with the same id' },
+  rate_limited: { retryable: true, text: 'too many frames; slow down' },
+  internal_error: { retryable: true, text: 'internal error' },
+} as const satisfies Record<string, { retryable: boolean; text: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;

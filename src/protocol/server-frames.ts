@@ -1,0 +1,51 @@
+import { errorCodes, type ErrorCode } from './error-codes.ts';
+
+/**
+ * Builders for every frame the relay sends. They return the encoded text, so
+ * a frame built once (a stored message) is sent and stored as the same bytes.
+ */
+
+export interface DeliverFields {
+  type: 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack';
+  messageId: string;
+  senderId: string;
+  senderDevice: string;
+  timestamp: string;
+  payload: Record<string, unknown>;
+}
+
+export function encodeDeliver(f: DeliverFields): string {
+  return JSON.stringify({
+    type: f.type,
+    message_id: f.messageId,
+    sender_id: f.senderId,
+    sender_device: f.senderDevice,
+    timestamp: f.timestamp,
+    payload: f.payload,
+  });
+}
+
+export function encodeSentAck(messageId: string, timestamp: string): string {
+  return JSON.stringify({ type: 'sent_ack', message_id: messageId, timestamp, payload: { status: 'sent' } });
+}
+
+export type DeliveryStatus = 'delivered' | 'read';
+
+export function encodeStatusUpdate(messageId: string, status: DeliveryStatus, recipientId: string, recipientDevice: string, timestamp: string): string {
+  return JSON.stringify({
+    type: 'status_update',
+    message_id: messageId,
+    timestamp,
+    payload: { status, recipient_id: recipientId, recipient_device: recipientDevice },
+  });
+}
+
+export function encodeError(code: ErrorCode, opts: { id?: string | undefined; message?: string; timestamp: string; extra?: Record<string, unknown> }): string {
+  const payload: Record<string, unknown> = { error_code: code, message: opts.message ?? errorCodes[code].text, ...opts.extra };
+  return JSON.stringify(opts.id === undefined ? { type: 'error', timestamp: opts.timestamp, payload } : { type: 'error', id: opts.id, timestamp: opts.timestamp, payload });
+}
+
+/** Any other server frame: `{type, timestamp, payload}` plus optional top-level fields. */
+export function encodeFrame(type: string, timestamp: string, payload: Record<string, unknown>, top: Record<string, unknown> = {}): string {
+  return JSON.stringify({ type, ...top, timestamp, payload });
+}

@@ -1,0 +1,76 @@
+import { TimeoutError } from '../util/with-timeout.ts';
+import { addStrike } from '../limits/strikes.ts';
+import type { ClientFrame, ClientFrameType, FrameOf } from '../protocol/client-frames.ts';
+import { CloseCode } from '../protocol/close-codes.ts';
+import { decodeClientFrame } from '../protocol/codec.ts';
+import { encodeError, encodeFrame } from '../protocol/server-frames.ts';
+import { handleCall } from './handlers/call.ts';
+import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
+import { handleSend } from './handlers/send.ts';
+import { handleSync } from './handlers/sync.ts';
+import { handleTyping } from './handlers/typing.ts';
+import type { Session } from './session.ts';
+import { isoNow, type Services } from './services.ts';
+
+type Handler<T extends ClientFrameType> = (s: Session, frame: FrameOf<T>, svc: Services) => Promise<void> | void;
+
+/** One handler per client frame type; the compiler checks that none is missing. */
+const handlers: { [T in ClientFrameType]: Handler<T> } = {
+  send: handleSend,
+  media_key: handleSend,
+  delivery_ack: handleDeliveryAck,
+  read_receipt: handleReadReceipt,
+  sync_request: handleSync,
+  sync_data: handleSync,
+  sync_ack: handleSync,
+  typing: handleTyping,
+  call_offer: handleCall,
+  call_answer: handleCall,
+  call_reject: handleCall,
+  call_end: handleCall,
+  ice_candidate: handleCall,
+  heartbeat: (s, _f, svc) => s.reply(encodeFrame('heartbeat_ack', isoNow(svc), {})),
+};
+
+/** Garbage frames tolerated per minute before the socket is closed with 1008. */
+const GARBAGE_LIMIT = 10;
+const GARBAGE_WINDOW_MS = 60_000;
+/** Frames a device may have waiting behind a slow handler before new ones are refused. */
+const INBOX_MAX = 256;
+
+/**
+ * Entry point for every text frame: decode, answer garbage with an error
+ * (closing after repeated garbage), and queue the typed frame to its
+ * handler. The single catch turns any handler failure into an error frame:
+ * a bad frame or a failing dependency never takes the process down.
+ */
+export function dispatch(s: Session, text: string, svc: Services): void {
+  if (svc.now() >= s.expiresAt) {
+    s.reply(encodeError('forbidden', { message: 'token expired', timestamp: isoNow(svc) }));
+    s.close(CloseCode.tokenExpired);
+    return;
+  }
+  const decoded = decodeClientFrame(text);
+  if (!decoded.ok) {
+    s.reply(encodeError(decoded.code, { id: decoded.id, message: decoded.message, timestamp: isoNow(svc) }));
+    const { state, exceeded } = addStrike(s.strikes, svc.now(), GARBAGE_WINDOW_MS, GARBAGE_LIMIT);
+    s.strikes = state;
+    if (exceeded) s.close(CloseCode.policy);
+    return;
+  }
+  const frame = decoded.frame;
+  const accepted = s.run(() => runHandler(s, frame, svc), INBOX_MAX);
+  if (!accepted) s.reply(encodeError('overloaded', { id: frame.id, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
+}
+
+async function runHandler(s: Session, frame: ClientFrame, svc: Services): Promise<void> {
+  if (s.closed) return;
+  try {
+    await (handlers[frame.type] as Handler<ClientFrameType>)(s, frame, svc);
+  } catch (err) {
+    const slow = err instanceof TimeoutError;
+    svc.log.error('handler failed', { err, type: frame.type, user: s.userId, device: s.deviceId });
+    s.reply(encodeError(slow ? 'overloaded' : 'internal_error', { id: frame.id, timestamp: isoNow(svc), ...(slow ? { extra: { retry_after: 1 } } : {}) }));
+  }
+}
+

@@ -1,0 +1,69 @@
+import { OverloadedError } from '../../delivery/group-commit.ts';
+import { newEntry, type QueueEntry } from '../../delivery/queue-entry.ts';
+import type { FrameOf } from '../../protocol/client-frames.ts';
+import { encodeStatusUpdate, type DeliveryStatus } from '../../protocol/server-frames.ts';
+import type { Session } from '../session.ts';
+import { isoNow, type Services } from '../services.ts';
+
+/**
+ * `delivery_ack`: the device has the entries; they leave its queue (and only
+ * its queue). For each acked message from another user, the sender's
+ * devices get a stored `status_update` `delivered`.
+ */
+export async function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, svc: Services): Promise<void> {
+  const acked = s.ack(frame.payload.message_ids);
+  const bySender = new Map<string, QueueEntry[]>();
+  for (const e of acked) {
+    if ((e.kind !== 'deliver' && e.kind !== 'media_key') || e.senderUser === s.userId) continue;
+    const list = bySender.get(e.senderUser);
+    if (list) list.push(e);
+    else bySender.set(e.senderUser, [e]);
+  }
+  for (const [sender, entries] of bySender) {
+    await queueStatus(s, svc, sender, 'delivered', entries.map((e) => ({ messageId: e.messageId, originDevice: e.senderDevice })));
+  }
+}
+
+/** `read_receipt`: the reader tells the sender's devices (or its own other devices) that it read these messages. */
+export async function handleReadReceipt(s: Session, frame: FrameOf<'read_receipt'>, svc: Services): Promise<void> {
+  await queueStatus(s, svc, frame.payload.to, 'read', frame.payload.message_ids.map((messageId) => ({ messageId, originDevice: '*' })));
+}
+
+/**
+ * Stores one status_update per message for each device of `user` (never the
+ * reporting device itself). Receipts are best effort under overload: a
+ * dropped one is logged, the message itself is already safe.
+ */
+async function queueStatus(s: Session, svc: Services, user: string, status: DeliveryStatus, items: { messageId: string; originDevice: string }[]): Promise<void> {
+  const devices = await svc.devices.devicesOf(user);
+  const ts = isoNow(svc);
+  const createdAt = new Date(svc.now());
+  const entries: QueueEntry[] = [];
+  for (const device of devices) {
+    if (user === s.userId && device === s.deviceId) continue;
+    for (const { messageId, originDevice } of items) {
+      entries.push(
+        newEntry({
+          recipientUser: user,
+          recipientDevice: device,
+          dedupKey: `status_update\u0000${status}\u0000${s.userId}\u0000${s.deviceId}\u0000${originDevice}\u0000${messageId}`,
+          messageId,
+          kind: 'status_update',
+          senderUser: s.userId,
+          senderDevice: s.deviceId,
+          frame: encodeStatusUpdate(messageId, status, s.userId, s.deviceId, ts),
+          createdAt,
+        }),
+      );
+    }
+  }
+  if (entries.length === 0) return;
+  try {
+    svc.writer.enqueue(entries);
+  } catch (err) {
+    if (!(err instanceof OverloadedError)) throw err;
+    svc.log.warn('status update dropped under overload', { user, status, count: entries.length });
+    return;
+  }
+  svc.router.offer(entries);
+}

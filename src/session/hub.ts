@@ -1,0 +1,47 @@
+import type { LocalDevices } from '../delivery/delivery-target.ts';
+import type { Session } from './session.ts';
+
+/**
+ * The sessions connected to this node, by user and device. At most one per
+ * device: registering a second returns the first, which the caller closes
+ * with 4409.
+ */
+export class Hub implements LocalDevices {
+  private readonly users = new Map<string, Map<string, Session>>();
+  private count = 0;
+
+  register(s: Session): Session | undefined {
+    let devices = this.users.get(s.userId);
+    if (!devices) this.users.set(s.userId, (devices = new Map()));
+    const previous = devices.get(s.deviceId);
+    devices.set(s.deviceId, s);
+    if (!previous) this.count++;
+    return previous;
+  }
+
+  /** Removes the session if it is still the device's current one. */
+  unregister(s: Session): boolean {
+    const devices = this.users.get(s.userId);
+    if (devices?.get(s.deviceId) !== s) return false;
+    devices.delete(s.deviceId);
+    if (devices.size === 0) this.users.delete(s.userId);
+    this.count--;
+    return true;
+  }
+
+  find(user: string, device: string): Session | undefined {
+    return this.users.get(user)?.get(device);
+  }
+
+  devicesOf(user: string): ReadonlyMap<string, Session> | undefined {
+    return this.users.get(user);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  *all(): IterableIterator<Session> {
+    for (const devices of this.users.values()) yield* devices.values();
+  }
+}

@@ -1,0 +1,25 @@
+import type { CallRegistry } from '../calls/call-registry.ts';
+import type { Config } from '../config/config.ts';
+import type { GroupCommitWriter } from '../delivery/group-commit.ts';
+import type { QueueStore } from '../delivery/queue-store.ts';
+import type { RecentSends } from '../delivery/recent-sends.ts';
+import type { Router } from '../delivery/router.ts';
+import type { DeviceDirectory } from '../devices/device-directory.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Hub } from './hub.ts';
+
+/** Everything a frame handler may use; built once in main.ts. */
+export interface Services {
+  config: Config;
+  log: Logger;
+  now: () => number;
+  hub: Hub;
+  router: Router;
+  writer: GroupCommitWriter;
+  store: QueueStore;
+  devices: DeviceDirectory;
+  recent: RecentSends;
+  calls: CallRegistry;
+}
+
+export const isoNow = (svc: Pick<Services, 'now'>): string => new Date(svc.now()).toISOString();

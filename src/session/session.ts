@@ -1,0 +1,230 @@
+import type { DeliveryTarget } from '../delivery/delivery-target.ts';
+import type { GroupCommitWriter } from '../delivery/group-commit.ts';
+import type { QueueEntry } from '../delivery/queue-entry.ts';
+import type { QueueStore } from '../delivery/queue-store.ts';
+import { noStrikes, type StrikeState } from '../limits/strikes.ts';
+import { CloseCode, closeReason } from '../protocol/close-codes.ts';
+import { encodeFrame } from '../protocol/server-frames.ts';
+import type { Logger } from '../util/logger.ts';
+import type { Connection } from './connection.ts';
+
+export interface SessionDeps {
+  writer: GroupCommitWriter;
+  store: QueueStore;
+  log: Logger;
+  now: () => number;
+  inflightMax: number;
+  drainPageSize: number;
+  /** Bytes buffered for this socket above which the session stops pushing and waits for the drain event. */
+  bufferedHighWater: number;
+}
+
+/**
+ * One connected device. It owns the delivery order for that device:
+ *
+ * - On connect it is `draining`: it sends the stored backlog in order, then
+ *   the entries that arrived meanwhile, then `queue_empty`, and goes `live`.
+ * - `live`: new entries are sent as they arrive.
+ * - Every sent entry stays in flight until the device acks it; only then is
+ *   it removed from the queue. At most `inflightMax` are in flight: past
+ *   that, or when the socket is backed up, the session goes back to
+ *   draining and reads from the queue once the device catches up, so a slow
+ *   device costs bounded memory and loses nothing.
+ *
+ * Frames from the device are handled one at a time, in order (`run`), which
+ * keeps per-device order through handlers that await the database.
+ */
+export class Session implements DeliveryTarget {
+  private mode: 'draining' | 'live' = 'draining';
+  private held: QueueEntry[] = [];
+  private heldOverflow = false;
+  private drainRunning = false;
+  private caughtUp = false;
+  /** Highest queue seq delivered from the backlog; later drains resume there. */
+  private cursor = '0';
+  private readonly inflight = new Map<string, QueueEntry[]>();
+  private readonly inflightKeys = new Set<string>();
+  private inflightCount = 0;
+  private roomWaiters: (() => void)[] = [];
+  private inbox: Promise<void> = Promise.resolve();
+  private inboxDepth = 0;
+  /** Garbage frames counted by the dispatcher. */
+  strikes: StrikeState = noStrikes;
+  closed = false;
+
+  constructor(
+    readonly userId: string,
+    readonly deviceId: string,
+    readonly expiresAt: number,
+    private readonly conn: Connection,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  // ---- delivery -------------------------------------------------------
+
+  offer(entry: QueueEntry): void {
+    if (this.closed || this.inflightKeys.has(entry.dedupKey)) return;
+    if (this.mode === 'draining') return this.hold(entry);
+    if (!this.hasRoom()) {
+      // The entry is in the writer or the database already; the drain picks it up.
+      void this.drain();
+      return;
+    }
+    this.deliver(entry);
+  }
+
+  push(frame: string): boolean {
+    if (this.closed || this.conn.bufferedAmount() > this.deps.bufferedHighWater) return false;
+    return this.conn.send(frame) !== 'dropped';
+  }
+
+  /** Sends a reply to this device (acks, errors); replies are small and never dropped here. */
+  reply(frame: string): void {
+    if (!this.closed) this.conn.send(frame);
+  }
+
+  /** Removes acked ids from flight and hands them to the writer; returns the entries acked. */
+  ack(messageIds: readonly string[]): QueueEntry[] {
+    const acked: QueueEntry[] = [];
+    for (const id of messageIds) {
+      const entries = this.inflight.get(id);
+      if (!entries) continue;
+      this.inflight.delete(id);
+      for (const e of entries) {
+        this.inflightKeys.delete(e.dedupKey);
+        this.inflightCount--;
+        this.deps.writer.ack(e);
+        acked.push(e);
+      }
+    }
+    if (acked.length > 0) this.wakeIfRoom();
+    return acked;
+  }
+
+  /** Starts (or restarts) the backlog drain; safe to call while one runs. */
+  async drain(): Promise<void> {
+    this.mode = 'draining';
+    if (this.drainRunning) return;
+    this.drainRunning = true;
+    try {
+      do {
+        this.heldOverflow = false;
+        this.held = this.deps.writer.pendingFor(this.userId, this.deviceId);
+        await this.waitForRoom();
+        await this.drainStored();
+        if (this.closed) return;
+        if (!this.heldOverflow) {
+          const held = this.held;
+          this.held = [];
+          this.conn.cork(() => {
+            for (const e of held) if (e.state !== 'acked' && e.state !== 'failed' && !this.inflightKeys.has(e.dedupKey)) this.deliver(e);
+          });
+        }
+      } while (this.heldOverflow && !this.closed);
+      this.mode = 'live';
+      if (!this.caughtUp) {
+        this.caughtUp = true;
+        this.reply(encodeFrame('queue_empty', new Date(this.deps.now()).toISOString(), {}));
+      }
+    } catch (err) {
+      // The backlog stays in the database; the device reconnects and tries again.
+      this.deps.log.warn('backlog drain failed', { err, user: this.userId, device: this.deviceId });
+      this.close(CloseCode.tryAgainLater, 'backlog unavailable');
+    } finally {
+      this.drainRunning = false;
+    }
+  }
+
+  /** Closes the socket; the transport's close handler then calls onClose. */
+  close(code: CloseCode, reason: string = closeReason[code]): void {
+    if (!this.closed) this.conn.close(code, reason);
+  }
+
+  onSocketDrain(): void {
+    this.wakeIfRoom();
+  }
+
+  onClose(): void {
+    this.closed = true;
+    this.held = [];
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  get inflightSize(): number {
+    return this.inflightCount;
+  }
+
+  // ---- inbound frames ---------------------------------------------------
+
+  /** Queues a frame handler behind the previous ones; returns false when too many are waiting. */
+  run(task: () => Promise<void> | void, maxDepth: number): boolean {
+    if (this.inboxDepth >= maxDepth) return false;
+    this.inboxDepth++;
+    this.inbox = this.inbox
+      .then(task)
+      .catch((err: unknown) => this.deps.log.error('frame handler failed', { err, user: this.userId, device: this.deviceId }))
+      .finally(() => this.inboxDepth--);
+    return true;
+  }
+
+  // ---- internals --------------------------------------------------------
+
+  private deliver(e: QueueEntry): void {
+    const list = this.inflight.get(e.messageId);
+    if (list) list.push(e);
+    else this.inflight.set(e.messageId, [e]);
+    this.inflightKeys.add(e.dedupKey);
+    this.inflightCount++;
+    this.conn.send(e.frame);
+  }
+
+  private hold(entry: QueueEntry): void {
+    if (this.heldOverflow) return;
+    if (this.held.length >= this.deps.inflightMax) {
+      // Too much arrived during the drain: forget it and read it from the queue on the next pass.
+      this.heldOverflow = true;
+      this.held = [];
+      return;
+    }
+    this.held.push(entry);
+  }
+
+  private async drainStored(): Promise<void> {
+    for (;;) {
+      const page = await this.deps.store.readBacklog(this.userId, this.deviceId, this.cursor, this.deps.drainPageSize);
+      if (this.closed) return;
+      this.conn.cork(() => {
+        for (const { seq, entry } of page) {
+          this.cursor = seq;
+          if (!this.inflightKeys.has(entry.dedupKey)) this.deliver(entry);
+        }
+      });
+      if (page.length < this.deps.drainPageSize) return;
+      await this.waitForRoom();
+      if (this.closed) return;
+    }
+  }
+
+  private hasRoom(): boolean {
+    return this.inflightCount < this.deps.inflightMax && this.conn.bufferedAmount() <= this.deps.bufferedHighWater;
+  }
+
+  /** Resumes when half the in-flight window is free and the socket has drained, or on close. */
+  private waitForRoom(): Promise<void> {
+    if (this.closed || (this.inflightCount <= this.deps.inflightMax / 2 && this.conn.bufferedAmount() <= this.deps.bufferedHighWater)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeIfRoom(): void {
+    if (this.roomWaiters.length === 0) return;
+    if (this.inflightCount <= this.deps.inflightMax / 2 && this.conn.bufferedAmount() <= this.deps.bufferedHighWater) {
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

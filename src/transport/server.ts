@@ -1,0 +1,163 @@
+import type { HttpResponse, us_listen_socket, WebSocket } from 'uWebSockets.js';
+import { extractToken } from '../auth/token-extract.ts';
+import type { Principal, TokenVerifier } from '../auth/token-verifier.ts';
+import { CloseCode, closeReason } from '../protocol/close-codes.ts';
+import { encodeError } from '../protocol/server-frames.ts';
+import { dispatch } from '../session/dispatch.ts';
+import { endCallsOfDevice } from '../session/handlers/call.ts';
+import { Session, type SessionDeps } from '../session/session.ts';
+import { isoNow, type Services } from '../session/services.ts';
+import type { Uws } from './uws.ts';
+import { UwsConnection } from './uws-connection.ts';
+
+interface SocketData {
+  principal: Principal;
+  session: Session | undefined;
+  conn: UwsConnection<SocketData> | undefined;
+}
+
+export interface ServerOptions {
+  uws: Uws;
+  host: string;
+  port: number;
+  verifier: TokenVerifier;
+  svc: Services;
+  sessionDeps: SessionDeps;
+  /** Runs after a token verifies and before the 101: records the device; a failure answers 503. */
+  admit: (p: Principal) => Promise<void>;
+}
+
+export interface RelayServer {
+  readonly port: number;
+  /** Stops listening; open sockets stay. */
+  stopAccepting(): void;
+  /** Closes every socket with the given code. */
+  closeAll(code: CloseCode): void;
+  readonly connections: number;
+}
+
+const statusText: Record<number, string> = { 401: '401 Unauthorized', 403: '403 Forbidden', 404: '404 Not Found', 429: '429 Too Many Requests', 503: '503 Service Unavailable' };
+
+/**
+ * The HTTP and WebSocket face of the relay. The upgrade is asynchronous
+ * (token verification, device record): every header is copied before the
+ * first await, and `onAborted` marks a client that left so that nothing is
+ * written to a response that no longer exists.
+ */
+export function startServer(opts: ServerOptions): Promise<RelayServer> {
+  const { uws, svc } = opts;
+  const { config, log, hub } = svc;
+  const app = uws.App();
+  let accepting = true;
+
+  const refuse = (res: HttpResponse, status: number, body: string): void => {
+    res.cork(() => res.writeStatus(statusText[status] ?? `${status}`).writeHeader('content-type', 'text/plain').end(body));
+  };
+
+  app.ws<SocketData>('/ws', {
+    // The hard cap: uWebSockets.js drops the connection past it without reading the frame.
+    maxPayloadLength: config.MAX_FRAME_BYTES * 4,
+    idleTimeout: config.IDLE_TIMEOUT_SECONDS,
+    sendPingsAutomatically: true,
+    maxBackpressure: config.MAX_BACKPRESSURE_BYTES,
+    closeOnBackpressureLimit: 1,
+    compression: uws.DISABLED,
+
+    upgrade: (res, req, context) => {
+      const creds = { authorization: req.getHeader('authorization'), protocol: req.getHeader('sec-websocket-protocol'), query: req.getQuery() ?? '' };
+      const key = req.getHeader('sec-websocket-key');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      if (!accepting) return refuse(res, 503, 'shutting down');
+      const token = extractToken(creds, config.MAX_TOKEN_BYTES);
+      if (!token.ok) return refuse(res, 401, `token ${token.reason}`);
+
+      void (async () => {
+        const verified = await opts.verifier.verify(token.token);
+        if (aborted) return;
+        if (!verified.ok) return refuse(res, 401, verified.expired ? 'token expired' : 'invalid token');
+        try {
+          await opts.admit(verified.principal);
+        } catch (err) {
+          log.warn('upgrade refused: device record unavailable', { err });
+          if (!aborted) refuse(res, 503, 'database unavailable');
+          return;
+        }
+        if (aborted) return;
+        const data: SocketData = { principal: verified.principal, session: undefined, conn: undefined };
+        res.cork(() => res.upgrade(data, key, token.subprotocol ?? '', extensions, context));
+      })().catch((err: unknown) => {
+        log.error('upgrade failed', { err });
+        if (!aborted) refuse(res, 503, 'upgrade failed');
+      });
+    },
+
+    open: (ws: WebSocket<SocketData>) => {
+      const data = ws.getUserData();
+      const { userId, deviceId, expiresAt } = data.principal;
+      const conn = new UwsConnection(ws);
+      const session = new Session(userId, deviceId, expiresAt, conn, opts.sessionDeps);
+      data.session = session;
+      data.conn = conn;
+      const previous = hub.register(session);
+      // One socket per device: the newest wins, the older one is told why it lost.
+      previous?.close(CloseCode.connectedElsewhere);
+      void session.drain();
+    },
+
+    message: (ws, message, isBinary) => {
+      const session = ws.getUserData().session;
+      if (!session) return;
+      if (message.byteLength > config.MAX_FRAME_BYTES) return session.close(CloseCode.tooBig);
+      if (isBinary) {
+        session.reply(encodeError('invalid_frame', { message: 'frames are JSON text', timestamp: isoNow(svc) }));
+        return;
+      }
+      // Copies out of uWebSockets.js's buffer, which is only valid until this callback returns.
+      dispatch(session, Buffer.from(message).toString('utf8'), svc);
+    },
+
+    drain: (ws) => ws.getUserData().session?.onSocketDrain(),
+
+    close: (ws) => {
+      const data = ws.getUserData();
+      if (data.conn) data.conn.closed = true;
+      const session = data.session;
+      if (!session) return;
+      session.onClose();
+      if (hub.unregister(session)) endCallsOfDevice(session, svc);
+    },
+  });
+
+  app.get('/healthz', (res) => {
+    res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: 'ok', connections: hub.size, write_queue: svc.writer.depth })));
+  });
+  app.get('/readyz', (res) => {
+    if (accepting) res.cork(() => res.end('ready'));
+    else refuse(res, 503, 'draining');
+  });
+  app.any('/*', (res) => refuse(res, 404, 'not found'));
+
+  return new Promise((resolve, reject) => {
+    app.listen(opts.host, opts.port, (listenSocket: us_listen_socket | false) => {
+      if (!listenSocket) return reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
+      resolve({
+        port: uws.us_socket_local_port(listenSocket),
+        stopAccepting() {
+          if (!accepting) return;
+          accepting = false;
+          uws.us_listen_socket_close(listenSocket);
+        },
+        closeAll(code) {
+          for (const s of [...hub.all()]) s.close(code, closeReason[code]);
+        },
+        get connections() {
+          return hub.size;
+        },
+      });
+    });
+  });
+}
