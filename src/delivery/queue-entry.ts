@@ -48,6 +48,12 @@ export function settle(entry: QueueEntry, ok: boolean): void {
 
 export const deviceKey = (user: string, device: string): string => `${user}\u0000${device}`;
 
-/** Dedup keys: a message is unique per sending device; a receipt per reporting device and status. */
+/**
+ * Dedup keys are stored, so they join their parts with '|', which ids may
+ * not contain (see idField): a message is unique per sending device, a
+ * receipt per reporting device and status.
+ */
+export const dedupKey = (...parts: string[]): string => parts.join('|');
+
 export const messageDedupKey = (kind: StoredKind, senderUser: string, senderDevice: string, messageId: string): string =>
-  `${kind}\u0000${senderUser}\u0000${senderDevice}\u0000${messageId}`;
+  dedupKey(kind, senderUser, senderDevice, messageId);

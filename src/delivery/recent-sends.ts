@@ -2,13 +2,21 @@
  * Recently accepted sends, by sending device and message id, so a client
  * that retries a send (it lost the sent_ack) is answered without storing or
  * delivering the message again, even after its recipients acked and the
- * queue rows are gone. Bounded in size and age; past that, the database's
- * unique key still stores a retry once, and clients dedupe on message_id.
+ * queue rows are gone. A retry that arrives while the first copy is still
+ * being committed is counted, and answered when the first copy is.
+ *
+ * Bounded in size and age; past that, the database's unique key still
+ * stores a retry once, and clients dedupe on message_id.
  */
-export type SendState = 'pending' | 'done';
+interface Recent {
+  done: boolean;
+  /** sent_acks owed when the pending send settles: the first copy and its retries. */
+  owed: number;
+  at: number;
+}
 
 export class RecentSends {
-  private readonly map = new Map<string, { state: SendState; at: number }>();
+  private readonly map = new Map<string, Recent>();
 
   constructor(
     private readonly now: () => number,
@@ -20,23 +28,35 @@ export class RecentSends {
     return `${user}\u0000${device}\u0000${messageId}`;
   }
 
-  get(key: string): SendState | undefined {
+  /**
+   * Looks a send up: 'new' (never seen), 'done' (answer with a sent_ack now)
+   * or 'pending' (counted; the first copy's settlement answers it).
+   */
+  check(key: string): 'new' | 'done' | 'pending' {
     const hit = this.map.get(key);
-    if (!hit) return undefined;
-    if (this.now() - hit.at > this.ttlMs) {
-      this.map.delete(key);
-      return undefined;
+    if (!hit || this.now() - hit.at > this.ttlMs) {
+      if (hit) this.map.delete(key);
+      return 'new';
     }
-    return hit.state;
+    if (hit.done) return 'done';
+    hit.owed++;
+    return 'pending';
   }
 
-  set(key: string, state: SendState): void {
+  begin(key: string): void {
     this.map.delete(key);
-    this.map.set(key, { state, at: this.now() });
+    this.map.set(key, { done: false, owed: 1, at: this.now() });
     while (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
   }
 
-  delete(key: string): void {
-    this.map.delete(key);
+  /** Marks the send settled; returns how many answers it owes (1 plus retries that came meanwhile). */
+  settle(key: string, ok: boolean): number {
+    const hit = this.map.get(key);
+    const owed = hit?.owed ?? 1;
+    if (ok && hit) {
+      hit.done = true;
+      hit.owed = 0;
+    } else this.map.delete(key);
+    return owed;
   }
 }

@@ -100,12 +100,17 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const { userId, deviceId, expiresAt } = data.principal;
       const conn = new UwsConnection(ws);
       const session = new Session(userId, deviceId, expiresAt, conn, opts.sessionDeps);
+      log.debug('socket opened', { user: userId, device: deviceId });
       data.session = session;
       data.conn = conn;
       const previous = hub.register(session);
       // One socket per device: the newest wins, the older one is told why it lost.
       previous?.close(CloseCode.connectedElsewhere);
-      void session.drain();
+      // The backlog is sent from the next turn of the loop, never from the tick of the upgrade:
+      // with this uWS build, a send on the new socket in the same microtask checkpoint as
+      // `res.cork(() => res.upgrade())` can drop the connection (seen with PGlite, whose reads
+      // can resolve within that checkpoint).
+      setImmediate(() => void session.drain());
     },
 
     message: (ws, message, isBinary) => {
@@ -122,8 +127,9 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
 
     drain: (ws) => ws.getUserData().session?.onSocketDrain(),
 
-    close: (ws) => {
+    close: (ws, code) => {
       const data = ws.getUserData();
+      log.debug('socket closed', { user: data.principal.userId, device: data.principal.deviceId, code });
       if (data.conn) data.conn.closed = true;
       const session = data.session;
       if (!session) return;

@@ -1,5 +1,5 @@
 import { OverloadedError } from '../../delivery/group-commit.ts';
-import { newEntry, type QueueEntry } from '../../delivery/queue-entry.ts';
+import { dedupKey, newEntry, type QueueEntry } from '../../delivery/queue-entry.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeStatusUpdate, type DeliveryStatus } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
@@ -46,7 +46,7 @@ async function queueStatus(s: Session, svc: Services, user: string, status: Deli
         newEntry({
           recipientUser: user,
           recipientDevice: device,
-          dedupKey: `status_update\u0000${status}\u0000${s.userId}\u0000${s.deviceId}\u0000${originDevice}\u0000${messageId}`,
+          dedupKey: dedupKey('status_update', status, s.userId, s.deviceId, originDevice, messageId),
           messageId,
           kind: 'status_update',
           senderUser: s.userId,

@@ -7,10 +7,9 @@ import { isoNow, type Services } from '../services.ts';
 
 /** True when this device sent this id recently; a finished send is answered with its sent_ack again. */
 export function isRetry(s: Session, svc: Services, messageId: string): boolean {
-  const state = svc.recent.get(RecentSends.key(s.userId, s.deviceId, messageId));
-  // A retry of a pending send is answered by the first copy's sent_ack.
+  const state = svc.recent.check(RecentSends.key(s.userId, s.deviceId, messageId));
   if (state === 'done') s.reply(encodeSentAck(messageId, isoNow(svc)));
-  return state !== undefined;
+  return state !== 'new';
 }
 
 /**
@@ -27,10 +26,11 @@ export function storeAndRoute(s: Session, svc: Services, messageId: string, buil
   const onSettled = (ok: boolean): void => {
     if (!ok) failed = true;
     if (--remaining > 0) return;
-    if (failed) svc.recent.delete(key);
-    else svc.recent.set(key, 'done');
+    const owed = svc.recent.settle(key, !failed);
     // The answer goes to the device's current session, which may be a newer connection than this one.
-    svc.hub.find(s.userId, s.deviceId)?.reply(failed ? encodeError('store_failed', { id: messageId, timestamp: isoNow(svc) }) : encodeSentAck(messageId, isoNow(svc)));
+    const target = svc.hub.find(s.userId, s.deviceId);
+    const answer = failed ? encodeError('store_failed', { id: messageId, timestamp: isoNow(svc) }) : encodeSentAck(messageId, isoNow(svc));
+    for (let i = 0; i < owed; i++) target?.reply(answer);
   };
   const entries = build(onSettled);
   remaining = entries.length;
@@ -41,6 +41,6 @@ export function storeAndRoute(s: Session, svc: Services, messageId: string, buil
     s.reply(encodeError('overloaded', { id: messageId, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
     return;
   }
-  svc.recent.set(key, 'pending');
+  svc.recent.begin(key);
   svc.router.offer(entries);
 }

@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
+import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
+import { TEST_SECRET } from '../helpers/tokens.ts';
+import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
+
+/** Durable delivery semantics against a real relay, on PGlite and on Postgres. */
+describe.each(backends)('delivery on %s', (kind) => {
+  let db: TestDatabase;
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    db = await createTestDatabase(kind);
+    relay = await startRelay({ ...db.env, JWT_SECRET: TEST_SECRET });
+  });
+  afterAll(async () => {
+    await relay.stop();
+    await db.drop();
+  });
+
+  const uid = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
+  const online = async (user: string, device: string) => {
+    const c = await TestClient.connect(relay.url, user, device);
+    await c.next('queue_empty');
+    return c;
+  };
+  const send = (c: TestClient, id: string, to: string, devices: string[], text = id) =>
+    c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(text) })), message_type: 'text' } });
+  const ack = (c: TestClient, ids: string[]) => c.send({ type: 'delivery_ack', payload: { message_ids: ids } });
+  const isFor = (id: string) => (f: Frame) => f.message_id === id;
+
+  it('round trip: send, sent_ack, deliver, delivery_ack, status_update', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await online(alice, 'a1');
+    const b = await online(bob, 'b1');
+    send(a, 'm1', bob, ['b1'], 'hello');
+    const d = await b.next('deliver');
+    expect(d).toMatchObject({ message_id: 'm1', sender_id: alice, sender_device: 'a1', payload: { ciphertext: b64('hello'), message_type: 'text' } });
+    expect(await a.next('sent_ack')).toMatchObject({ message_id: 'm1', payload: { status: 'sent' } });
+    ack(b, ['m1']);
+    const st = await a.next('status_update');
+    expect(st).toMatchObject({ message_id: 'm1', payload: { status: 'delivered', recipient_id: bob, recipient_device: 'b1' } });
+    // The sender acks the receipt; then both queues are empty.
+    ack(a, ['m1']);
+    b.send({ type: 'read_receipt', payload: { to: alice, message_ids: ['m1'] } });
+    expect(await a.next('status_update')).toMatchObject({ message_id: 'm1', payload: { status: 'read' } });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('answers a device list that does not match with mismatched_devices and stores nothing', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await online(alice, 'a1');
+    (await online(bob, 'b1')).ws.terminate();
+    (await online(bob, 'b2')).ws.terminate();
+    send(a, 'mx', bob, ['b1', 'b9']);
+    const err = await a.next('error');
+    expect(err).toMatchObject({ id: 'mx', payload: { error_code: 'mismatched_devices', missing: ['b2'], extra: ['b9'] } });
+    send(a, 'my', uid('nobody'), ['x']);
+    expect(await a.next('error')).toMatchObject({ id: 'my', payload: { error_code: 'unknown_recipient' } });
+    // Nothing was stored for b1: it connects to an empty queue.
+    const b1 = await TestClient.connect(relay.url, bob, 'b1');
+    await b1.next('queue_empty');
+    expect(b1.all('deliver')).toHaveLength(0);
+    await Promise.all([a.close(), b1.close()]);
+  });
+
+  it('delivers to an offline device in order after it connects, then queue_empty', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    (await online(bob, 'b1')).ws.terminate();
+    const a = await online(alice, 'a1');
+    const ids = Array.from({ length: 25 }, (_, i) => `o${i}`);
+    for (const id of ids) send(a, id, bob, ['b1']);
+    for (const id of ids) await a.next(isFor(id));
+    const b = await TestClient.connect(relay.url, bob, 'b1');
+    await b.next('queue_empty');
+    expect(b.all('deliver').map((f) => f.message_id)).toEqual(ids);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('stores and delivers a duplicate send id once', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await online(alice, 'a1');
+    const b = await online(bob, 'b1');
+    send(a, 'dup', bob, ['b1']);
+    send(a, 'dup', bob, ['b1']);
+    await a.next('sent_ack');
+    await a.next('sent_ack');
+    await b.next('deliver');
+    // Later frames from the same sender arrive after any duplicate would have.
+    send(a, 'after', bob, ['b1']);
+    await b.next(isFor('after'));
+    expect(await a.next(isFor('after'))).toMatchObject({ type: 'sent_ack' });
+    expect(b.all('deliver').map((f) => f.message_id)).toEqual(['dup', 'after']);
+    // And a retry after the recipient acked is answered, not delivered again.
+    ack(b, ['dup', 'after']);
+    await a.next((f) => f.type === 'status_update' && f.message_id === 'after');
+    send(a, 'dup', bob, ['b1']);
+    expect(await a.next('sent_ack')).toMatchObject({ message_id: 'dup' });
+    await b.close();
+    const b2 = await online(bob, 'b1');
+    expect(b2.all('deliver')).toHaveLength(0);
+    await Promise.all([a.close(), b2.close()]);
+  });
+
+  it('delivers again to a device that disconnected before acking', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await online(alice, 'a1');
+    const b = await online(bob, 'b1');
+    send(a, 'r1', bob, ['b1']);
+    send(a, 'r2', bob, ['b1']);
+    await b.next(isFor('r2'));
+    await a.next(isFor('r2'));
+    ack(b, ['r1']);
+    await a.next('status_update');
+    await b.close();
+    const again = await online(bob, 'b1');
+    expect(again.all('deliver').map((f) => f.message_id)).toEqual(['r2']);
+    await Promise.all([a.close(), again.close()]);
+  });
+
+  it('writes to every recipient device, and to one\'s own other devices', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a1 = await online(alice, 'a1');
+    const a2 = await online(alice, 'a2');
+    const b1 = await online(bob, 'b1');
+    const b2 = await online(bob, 'b2');
+    send(a1, 'fan', bob, ['b1', 'b2']);
+    await b1.next(isFor('fan'));
+    await b2.next(isFor('fan'));
+    // A send to oneself addresses the other devices only; including the sender is "extra".
+    send(a1, 'self-bad', alice, ['a1', 'a2']);
+    expect(await a1.next('error')).toMatchObject({ payload: { error_code: 'mismatched_devices', extra: ['a1'] } });
+    send(a1, 'self', alice, ['a2']);
+    expect(await a2.next(isFor('self'))).toMatchObject({ sender_id: alice, sender_device: 'a1' });
+    await Promise.all([a1, a2, b1, b2].map((c) => c.close()));
+  });
+
+  it('keeps one socket per device: a second connection closes the first with 4409', async () => {
+    const user = uid('carol');
+    const first = await online(user, 'c1');
+    const second = await online(user, 'c1');
+    expect(await first.closed).toBe(4409);
+    second.send({ type: 'heartbeat' });
+    await second.next('heartbeat_ack');
+    await second.close();
+  });
+
+  it('forwards media_key and sync frames durably, and typing only when online', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a1 = await online(alice, 'a1');
+    const b = await online(bob, 'b1');
+    a1.send({ type: 'media_key', id: 'mk1', payload: { to: bob, media_id: 'media-1', algorithm: 'AES-256-GCM', messages: [{ device_id: 'b1', ciphertext: b64('key') }] } });
+    expect(await b.next('media_key')).toMatchObject({ message_id: 'mk1', payload: { media_id: 'media-1', algorithm: 'AES-256-GCM', ciphertext: b64('key') } });
+    await a1.next(isFor('mk1'));
+    a1.send({ type: 'typing', payload: { to: bob, conversation_id: 'c1', is_typing: true } });
+    expect(await b.next('typing')).toMatchObject({ sender_id: alice, payload: { conversation_id: 'c1', is_typing: true } });
+    // sync to an offline own device is stored and drained on connect.
+    (await online(alice, 'a2')).ws.terminate();
+    a1.send({ type: 'sync_data', id: 's1', payload: { device_id: 'a2', ciphertext: b64('history') } });
+    expect(await a1.next(isFor('s1'))).toMatchObject({ type: 'sent_ack' });
+    a1.send({ type: 'sync_request', id: 's2', payload: { device_id: 'b1' } });
+    expect(await a1.next('error')).toMatchObject({ id: 's2', payload: { error_code: 'forbidden' } });
+    const a2 = await online(alice, 'a2');
+    expect(a2.all('sync_data')).toMatchObject([{ message_id: 's1', sender_device: 'a1', payload: { ciphertext: b64('history') } }]);
+    await Promise.all([a1, a2, b].map((c) => c.close()));
+  });
+
+  it('signals calls: target_offline, ringing on every device, answer stops the others, call_busy', async () => {
+    const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
+    const a = await online(alice, 'a1');
+    a.send({ type: 'call_offer', id: 'co0', payload: { to: bob, call_id: 'call-0', sdp: 'v=0' } });
+    expect(await a.next('error')).toMatchObject({ id: 'co0', payload: { error_code: 'target_offline' } });
+    const b1 = await online(bob, 'b1');
+    const b2 = await online(bob, 'b2');
+    a.send({ type: 'call_offer', payload: { to: bob, call_id: 'call-1', call_type: 'video', sdp: 'v=0 offer' } });
+    expect(await b1.next('call_offer')).toMatchObject({ sender_id: alice, payload: { call_id: 'call-1', sdp: 'v=0 offer' } });
+    await b2.next('call_offer');
+    b1.send({ type: 'call_answer', payload: { to: alice, call_id: 'call-1', sdp: 'v=0 answer' } });
+    expect(await a.next('call_answer')).toMatchObject({ sender_device: 'b1', payload: { sdp: 'v=0 answer' } });
+    expect(await b2.next('call_end')).toMatchObject({ payload: { call_id: 'call-1', reason: 'answered_elsewhere' } });
+    a.send({ type: 'ice_candidate', payload: { to: bob, call_id: 'call-1', candidate: 'candidate:1' } });
+    expect(await b1.next('ice_candidate')).toMatchObject({ payload: { candidate: 'candidate:1' } });
+    const c = await online(carol, 'c1');
+    c.send({ type: 'call_offer', payload: { to: bob, call_id: 'call-2', sdp: 'v=0' } });
+    expect(await c.next('call_busy')).toMatchObject({ payload: { call_id: 'call-2', user_id: bob } });
+    a.send({ type: 'call_end', payload: { to: bob, call_id: 'call-1' } });
+    expect(await b1.next('call_end')).toMatchObject({ payload: { call_id: 'call-1' } });
+    await Promise.all([a, b1, b2, c].map((x) => x.close()));
+  });
+
+  it('answers garbage with error frames and keeps serving', async () => {
+    const user = uid('mallory');
+    const m = await online(user, 'm1');
+    m.sendRaw('not json');
+    expect(await m.next('error')).toMatchObject({ payload: { error_code: 'invalid_frame' } });
+    m.send({ type: 'nope', payload: {} });
+    expect(await m.next('error')).toMatchObject({ payload: { error_code: 'unknown_type' } });
+    m.send({ type: 'send', id: 'bad', payload: { to: 'x', messages: [{ device_id: 'd', ciphertext: 'not base64!' }] } });
+    expect(await m.next('error')).toMatchObject({ id: 'bad', payload: { error_code: 'invalid_message' } });
+    m.send({ type: 'heartbeat' });
+    await m.next('heartbeat_ack');
+    await m.close();
+  });
+});
