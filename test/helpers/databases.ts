@@ -40,6 +40,7 @@ export async function createTestDatabase(kind: 'pglite' | 'postgres'): Promise<T
   const url = new URL(postgresUrl);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  pool.on('error', () => {});
   return {
     kind,
     env: { DATABASE_URL: url.toString(), DATA_DIR: dataDir },

@@ -1,0 +1,108 @@
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/schema.ts';
+import { GroupCommitWriter, OverloadedError } from '../../src/delivery/group-commit.ts';
+import { newEntry, type QueueEntry } from '../../src/delivery/queue-entry.ts';
+import { QueueStore } from '../../src/delivery/queue-store.ts';
+import { startSweeper } from '../../src/delivery/sweeper.ts';
+import { createLogger } from '../../src/util/logger.ts';
+import { backends } from '../helpers/databases.ts';
+import { openInProcess } from '../helpers/in-process-db.ts';
+
+const log = createLogger('silent');
+let n = 0;
+const entry = (user: string, device: string, opts: { key?: string; createdAt?: Date; onSettled?: (ok: boolean) => void } = {}): QueueEntry => {
+  const id = `m${n++}`;
+  return newEntry(
+    { recipientUser: user, recipientDevice: device, dedupKey: opts.key ?? id, messageId: id, kind: 'deliver', senderUser: 's', senderDevice: 'sd', frame: `{"id":"${id}"}`, createdAt: opts.createdAt ?? new Date() },
+    opts.onSettled,
+  );
+};
+const settled = (e: QueueEntry) => new Promise<boolean>((resolve) => (e.onSettled = resolve));
+
+describe.each(backends)('group commit on %s', (kind) => {
+  let db: Kysely<Database>;
+  let close: () => Promise<void>;
+  let store: QueueStore;
+  beforeAll(async () => {
+    ({ db, close } = await openInProcess(kind));
+    store = new QueueStore(db, 5000);
+  });
+  afterAll(async () => close());
+
+  it('commits everything enqueued in one turn as one batch, in order', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const entries = Array.from({ length: 300 }, () => entry('u1', 'd1'));
+    const done = entries.map(settled);
+    w.enqueue(entries);
+    expect(await Promise.all(done)).toEqual(entries.map(() => true));
+    expect(w.stats().batches).toBe(1);
+    const page = await store.readBacklog('u1', 'd1', '0', 1000);
+    expect(page.map((r) => r.entry.messageId)).toEqual(entries.map((e) => e.messageId));
+  });
+
+  it('splits at batchMax and keeps order across batches', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 50, queueMax: 10_000 }, log);
+    const entries = Array.from({ length: 120 }, () => entry('u2', 'd1'));
+    const done = entries.map(settled);
+    w.enqueue(entries);
+    await Promise.all(done);
+    expect(w.stats().batches).toBe(3);
+    expect((await store.readBacklog('u2', 'd1', '0', 1000)).map((r) => r.entry.messageId)).toEqual(entries.map((e) => e.messageId));
+  });
+
+  it('never writes an entry acked before its batch, and deletes one acked after', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const early = entry('u3', 'd1');
+    const late = entry('u3', 'd1');
+    const earlyDone = settled(early);
+    const lateDone = settled(late);
+    w.enqueue([early, late]);
+    w.ack(early);
+    expect(await earlyDone).toBe(true);
+    expect(await lateDone).toBe(true);
+    expect(await store.countFor('u3', 'd1')).toBe(1);
+    w.ack(late);
+    await w.idle();
+    expect(await store.countFor('u3', 'd1')).toBe(0);
+  });
+
+  it('lists uncommitted entries for a device and stores a duplicate key once', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const a = entry('u4', 'd1', { key: 'same' });
+    const b = entry('u4', 'd1', { key: 'same' });
+    w.enqueue([a, b]);
+    expect(w.pendingFor('u4', 'd1')).toEqual([a, b]);
+    await w.idle();
+    expect(w.pendingFor('u4', 'd1')).toEqual([]);
+    expect(await store.countFor('u4', 'd1')).toBe(1);
+  });
+
+  it('refuses to queue past queueMax', () => {
+    const w = new GroupCommitWriter(store, { batchMax: 10, queueMax: 5 }, log);
+    expect(() => w.enqueue(Array.from({ length: 6 }, () => entry('u5', 'd1')))).toThrow(OverloadedError);
+    expect(w.depth).toBe(0);
+  });
+
+  it('settles entries false when their batch fails', async () => {
+    const broken = new QueueStore(db, 5000);
+    broken.commit = () => Promise.reject(new Error('database gone'));
+    const w = new GroupCommitWriter(broken, { batchMax: 10, queueMax: 100 }, log);
+    const e = entry('u6', 'd1');
+    const done = settled(e);
+    w.enqueue([e]);
+    expect(await done).toBe(false);
+    expect(e.state).toBe('failed');
+  });
+
+  it('sweeps entries older than the retention', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const now = Date.now();
+    w.enqueue([entry('u7', 'd1', { createdAt: new Date(now - 40 * 86_400_000) }), entry('u7', 'd1', { createdAt: new Date(now - 1000) })]);
+    await w.idle();
+    const sweeper = startSweeper({ store, log, now: () => now, retentionMs: 30 * 86_400_000, intervalMs: 3_600_000, chunk: 1 });
+    sweeper.stop();
+    await sweeper.runOnce();
+    expect(await store.countFor('u7', 'd1')).toBe(1);
+  });
+});

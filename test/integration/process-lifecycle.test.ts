@@ -1,0 +1,85 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
+import { TEST_SECRET, token } from '../helpers/tokens.ts';
+import { b64, TestClient } from '../helpers/ws-client.ts';
+
+describe('start-up refusals', () => {
+  it('refuses to start when uWebSockets.js falls back to its JavaScript implementation', async () => {
+    await expect(startRelay({ DATA_DIR: tempDir('fallback'), JWT_SECRET: TEST_SECRET, UWS_USE_FALLBACK: '1' }, 20_000)).rejects.toThrow(/native binding did not load/);
+  });
+
+  it('refuses to start on a bad configuration value and names the variable', async () => {
+    await expect(startRelay({ DATA_DIR: tempDir('badcfg'), PORT: 'eighty' }, 20_000)).rejects.toThrow(/PORT/);
+    await expect(startRelay({ DATA_DIR: tempDir('badcfg'), JWT_SECRET: 'short' }, 20_000)).rejects.toThrow(/JWT_SECRET/);
+  });
+});
+
+describe('a running relay', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await startRelay({ DATA_DIR: tempDir('lifecycle'), JWT_SECRET: TEST_SECRET });
+  });
+  afterAll(async () => {
+    await relay.stop('SIGKILL');
+  });
+
+  it('survives clients that disconnect in the middle of the upgrade, many times', async () => {
+    const jwt = await token('ghost', 'g1');
+    const request = (withToken: boolean) =>
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n` +
+      (withToken ? `Authorization: Bearer ${jwt}\r\n` : '') +
+      `\r\n`;
+    const rounds = 300;
+    const sockets: Promise<void>[] = [];
+    for (let i = 0; i < rounds; i++) {
+      sockets.push(
+        new Promise<void>((resolve) => {
+          const s = net.connect(relay.port, '127.0.0.1', () => {
+            const full = request(i % 3 !== 0);
+            // Three ways to leave: mid-headers, right after the headers (verification pending), or a reset.
+            if (i % 3 === 0) s.write(full.slice(0, 40));
+            else s.write(full);
+            if (i % 2 === 0) s.destroy();
+            else setImmediate(() => s.resetAndDestroy());
+          });
+          s.on('error', () => {});
+          s.on('close', () => resolve());
+        }),
+      );
+    }
+    await Promise.all(sockets);
+    // Still up: health answers and a real client round-trips.
+    const health = (await (await fetch(`http://127.0.0.1:${relay.port}/healthz`)).json()) as { status: string };
+    expect(health.status).toBe('ok');
+    const c = await TestClient.connect(relay.url, 'ghost', 'g1');
+    await c.next('queue_empty');
+    c.send({ type: 'heartbeat' });
+    await c.next('heartbeat_ack');
+    await c.close();
+    expect(relay.child.exitCode).toBeNull();
+  });
+
+  it('drains on SIGTERM: sockets close with 1001, queued messages are kept, exit code 0', async () => {
+    const env = { DATA_DIR: tempDir('sigterm'), JWT_SECRET: TEST_SECRET };
+    const local = await startRelay(env);
+    const b = await TestClient.connect(local.url, 'bob', 'b1');
+    await b.next('queue_empty');
+    await b.close();
+    const a = await TestClient.connect(local.url, 'alice', 'a1');
+    await a.next('queue_empty');
+    a.send({ type: 'send', id: 't1', payload: { to: 'bob', messages: [{ device_id: 'b1', ciphertext: b64('bye') }] } });
+    await a.next('sent_ack');
+    const code = await local.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(await a.closed).toBe(1001);
+    expect(local.logs.some((l) => l.includes('"stopped"'))).toBe(true);
+    const after = await startRelay(env);
+    const b2 = await TestClient.connect(after.url, 'bob', 'b1');
+    await b2.next('queue_empty');
+    expect(b2.all('deliver').map((f) => f.message_id)).toEqual(['t1']);
+    await b2.close();
+    await after.stop();
+  });
+});
