@@ -48,6 +48,10 @@ async function main(): Promise<void> {
   const { applied } = await migrateToLatest(database.db);
   if (applied.length > 0) log.info('migrations applied', { applied });
 
+  if (config.REDIS_URL) {
+    log.warn('REDIS_URL is set but this build has no cluster bus yet: running as a single node; devices on other nodes get their messages when they reconnect');
+  }
+
   const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
   const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX }, log);
   const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now);
