@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import { CallRegistry } from './calls/call-registry.ts';
@@ -10,7 +11,14 @@ import { QueueStore } from './delivery/queue-store.ts';
 import { RecentSends } from './delivery/recent-sends.ts';
 import { Router } from './delivery/router.ts';
 import { startSweeper } from './delivery/sweeper.ts';
+import { generateCode } from './devices/approval-code.ts';
 import { DeviceDirectory } from './devices/device-directory.ts';
+import { DeviceRegistry } from './devices/device-registry.ts';
+import { loadSignatureVerifier } from './devices/signature-verifier.ts';
+import { approvalLimits } from './limits/approval-limits.ts';
+import { StoredRateLimit } from './limits/stored-rate-limit.ts';
+import { startApprovalExpiry } from './session/approval-expiry.ts';
+import { remindPending } from './session/handlers/devices.ts';
 import { CloseCode } from './protocol/close-codes.ts';
 import { Hub } from './session/hub.ts';
 import type { Services } from './session/services.ts';
@@ -55,6 +63,13 @@ async function main(): Promise<void> {
   const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
   const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX }, log);
   const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now);
+  const registry = new DeviceRegistry(
+    database.db,
+    { maxDevices: config.MAX_DEVICES_PER_USER, approvalTtlMs: config.APPROVAL_TTL_SECONDS * 1000, maxAttempts: approvalLimits.maxCodeAttempts, timeoutMs: config.DB_TIMEOUT_MS },
+    await loadSignatureVerifier(),
+    () => `req_${randomBytes(16).toString('hex')}`,
+    () => generateCode(),
+  );
   const hub = new Hub();
   const svc: Services = {
     config,
@@ -65,6 +80,8 @@ async function main(): Promise<void> {
     writer,
     store,
     devices,
+    registry,
+    rateLimit: new StoredRateLimit(database.db, config.DB_TIMEOUT_MS),
     recent: new RecentSends(now),
     calls: new CallRegistry(now),
   };
@@ -84,7 +101,9 @@ async function main(): Promise<void> {
       bufferedHighWater: Math.floor(config.MAX_BACKPRESSURE_BYTES / 2),
     },
     admit: (p) => devices.touch(p.userId, p.deviceId),
+    onPendingOpen: (s) => void remindPending(s, svc).catch((err: unknown) => log.warn('pending reminder failed', { err })),
   });
+  const stopExpiry = startApprovalExpiry(svc, config.APPROVAL_SWEEP_SECONDS * 1000);
   const sweeper = startSweeper({ store, log, now, retentionMs: config.RETENTION_DAYS * 86_400_000, intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000 });
   log.info('relay listening', { host: config.HOST, port: server.port, url: `ws://${config.HOST}:${server.port}/ws`, database: database.kind, where: database.where });
 
@@ -101,6 +120,7 @@ async function main(): Promise<void> {
     server.stopAccepting();
     server.closeAll(CloseCode.goingAway);
     sweeper.stop();
+    stopExpiry();
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
     log.info('stopped', { signal });

@@ -56,6 +56,12 @@ export const configSchema = z
     IDLE_TIMEOUT_SECONDS: int(120, 8, 960),
     // Bytes buffered for a slow reader before the relay gives up on the socket.
     MAX_BACKPRESSURE_BYTES: int(1024 * 1024, 16 * 1024, 256 * 1024 * 1024),
+    // Approved devices per user, primary included (Signal and WhatsApp allow a handful of linked devices).
+    MAX_DEVICES_PER_USER: int(6, 1, 100),
+    // How long a new device's approval code is valid.
+    APPROVAL_TTL_SECONDS: int(600, 5, 86_400),
+    // How often expired approval requests are looked for.
+    APPROVAL_SWEEP_SECONDS: int(5, 1, 3600),
     // How long a SIGTERM drain may take before the process exits anyway.
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   })

@@ -2,11 +2,46 @@ import type { ColumnType, Generated } from 'kysely';
 
 /** Row types of the relay's tables, as kysely sees them. */
 
+export type DeviceStatus = 'unregistered' | 'pending' | 'approved' | 'denied' | 'revoked';
+
 export interface DevicesTable {
   user_id: string;
   device_id: string;
   created_at: ColumnType<Date, Date | string, never>;
   last_seen_at: ColumnType<Date, Date | string, Date | string>;
+  status: ColumnType<DeviceStatus, DeviceStatus | undefined, DeviceStatus>;
+  is_primary: ColumnType<boolean, boolean | undefined, boolean>;
+  device_name: string | null;
+  device_type: string | null;
+  /** Ed25519 public key, standard base64 of 32 bytes. */
+  identity_key: string | null;
+  approved_by: string | null;
+  /** The approving primary's signature over the approval bytes, base64. */
+  approval_signature: string | null;
+  approved_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  revoked_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+}
+
+export type RequestStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export interface ApprovalRequestsTable {
+  request_id: string;
+  user_id: string;
+  device_id: string;
+  code_hash: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  status: RequestStatus;
+  ip_address: string | null;
+  user_agent: string | null;
+  created_at: ColumnType<Date, Date | string, never>;
+  expires_at: ColumnType<Date, Date | string, Date | string>;
+  decided_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  window_start: ColumnType<Date, Date | string, Date | string>;
+  count: number;
 }
 
 /**
@@ -30,4 +65,6 @@ export interface QueueTable {
 export interface Database {
   devices: DevicesTable;
   queue: QueueTable;
+  approval_requests: ApprovalRequestsTable;
+  rate_limits: RateLimitsTable;
 }

@@ -2,6 +2,8 @@ import type { QueueEntry } from './queue-entry.ts';
 
 /** A connected device, as the router sees it. */
 export interface DeliveryTarget {
+  /** Devices not approved yet receive nothing addressed to their user. */
+  readonly isApproved: boolean;
   /** A stored entry for this device: delivered now, or later from the backlog. */
   offer(entry: QueueEntry): void;
   /** An ephemeral frame (typing, call signalling): sent if possible, never stored. */

@@ -12,7 +12,7 @@
 export type EntryState = 'queued' | 'flushing' | 'committed' | 'acked' | 'failed';
 
 /** Frame kinds that are stored until the recipient device acks them. */
-export type StoredKind = 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack' | 'status_update';
+export type StoredKind = 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack' | 'status_update' | 'device_approval_request';
 
 export interface QueueEntry {
   readonly recipientUser: string;

@@ -29,8 +29,12 @@ export class Router {
     return reached;
   }
 
+  /** Whether the user (or that one device) has an approved device connected here. */
   isOnline(user: string, device?: string): boolean {
     const devices = this.local.devicesOf(user);
-    return device === undefined ? (devices?.size ?? 0) > 0 : devices?.has(device) === true;
+    if (!devices) return false;
+    if (device !== undefined) return devices.get(device)?.isApproved === true;
+    for (const d of devices.values()) if (d.isApproved) return true;
+    return false;
   }
 }

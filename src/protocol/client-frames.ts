@@ -66,7 +66,15 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   envelope('call_end', callPayload),
   envelope('ice_candidate', callPayload),
   envelope('heartbeat', emptyPayload),
+  envelope('device_register', z.strictObject({ identity_key: z.string().length(44), device_name: z.string().min(1).max(64), device_type: labelField })),
+  envelope('device_approve', z.strictObject({ request_id: idField, code: z.string().regex(/^[0-9]{6}$/, 'code is 6 digits'), signature: z.string().length(88) })),
+  envelope('device_deny', z.strictObject({ request_id: idField })),
+  envelope('device_revoke', z.strictObject({ device_id: idField })),
+  envelope('devices_list', z.strictObject({ user_id: idField })),
 ]);
+
+/** What a device may send before it is approved: registering, and keeping the socket alive. */
+export const openBeforeApproval: ReadonlySet<ClientFrameType> = new Set(['heartbeat', 'device_register']);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];

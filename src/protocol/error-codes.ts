@@ -15,6 +15,15 @@ export const errorCodes = {
   overloaded: { retryable: true, text: 'the relay is overloaded; retry later' },
   store_failed: { retryable: true, text: 'the message could not be stored; retry with the same id' },
   rate_limited: { retryable: true, text: 'too many frames; slow down' },
+  device_not_approved: { retryable: false, text: 'this device is not approved yet; register it and have a primary device approve it' },
+  already_registered: { retryable: false, text: 'this device is already registered and approved' },
+  not_primary: { retryable: false, text: 'only an approved primary device may do that' },
+  request_not_found: { retryable: false, text: 'no such approval request for your user' },
+  request_not_pending: { retryable: false, text: 'the approval request was already decided' },
+  request_expired: { retryable: false, text: 'the approval request expired' },
+  invalid_code: { retryable: false, text: 'wrong approval code' },
+  invalid_signature: { retryable: false, text: 'the approval signature does not verify against the primary device key' },
+  device_limit: { retryable: false, text: 'the user has the maximum number of devices' },
   internal_error: { retryable: true, text: 'internal error' },
 } as const satisfies Record<string, { retryable: boolean; text: string }>;
 

@@ -1,10 +1,11 @@
 import { TimeoutError } from '../util/with-timeout.ts';
 import { addStrike } from '../limits/strikes.ts';
-import type { ClientFrame, ClientFrameType, FrameOf } from '../protocol/client-frames.ts';
+import { openBeforeApproval, type ClientFrame, type ClientFrameType, type FrameOf } from '../protocol/client-frames.ts';
 import { CloseCode } from '../protocol/close-codes.ts';
 import { decodeClientFrame } from '../protocol/codec.ts';
 import { encodeError, encodeFrame } from '../protocol/server-frames.ts';
 import { handleCall } from './handlers/call.ts';
+import { handleApprove, handleDeny, handleDevicesList, handleRegister, handleRevoke } from './handlers/devices.ts';
 import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
 import { handleSend } from './handlers/send.ts';
 import { handleSync } from './handlers/sync.ts';
@@ -30,6 +31,11 @@ const handlers: { [T in ClientFrameType]: Handler<T> } = {
   call_end: handleCall,
   ice_candidate: handleCall,
   heartbeat: (s, _f, svc) => s.reply(encodeFrame('heartbeat_ack', isoNow(svc), {})),
+  device_register: handleRegister,
+  device_approve: handleApprove,
+  device_deny: handleDeny,
+  device_revoke: handleRevoke,
+  devices_list: handleDevicesList,
 };
 
 /** Garbage frames tolerated per minute before the socket is closed with 1008. */
@@ -59,6 +65,10 @@ export function dispatch(s: Session, text: string, svc: Services): void {
     return;
   }
   const frame = decoded.frame;
+  if (!s.isApproved && !openBeforeApproval.has(frame.type)) {
+    s.reply(encodeError('device_not_approved', { id: frame.id, timestamp: isoNow(svc) }));
+    return;
+  }
   const accepted = s.run(() => runHandler(s, frame, svc), INBOX_MAX);
   if (!accepted) s.reply(encodeError('overloaded', { id: frame.id, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
 }

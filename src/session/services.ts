@@ -5,6 +5,8 @@ import type { QueueStore } from '../delivery/queue-store.ts';
 import type { RecentSends } from '../delivery/recent-sends.ts';
 import type { Router } from '../delivery/router.ts';
 import type { DeviceDirectory } from '../devices/device-directory.ts';
+import type { DeviceRegistry } from '../devices/device-registry.ts';
+import type { StoredRateLimit } from '../limits/stored-rate-limit.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
 
@@ -18,6 +20,8 @@ export interface Services {
   writer: GroupCommitWriter;
   store: QueueStore;
   devices: DeviceDirectory;
+  registry: DeviceRegistry;
+  rateLimit: StoredRateLimit;
   recent: RecentSends;
   calls: CallRegistry;
 }

@@ -1,3 +1,4 @@
+import type { DeviceStatus } from '../db/schema.ts';
 import type { DeliveryTarget } from '../delivery/delivery-target.ts';
 import type { GroupCommitWriter } from '../delivery/group-commit.ts';
 import type { QueueEntry } from '../delivery/queue-entry.ts';
@@ -56,14 +57,22 @@ export class Session implements DeliveryTarget {
     readonly userId: string,
     readonly deviceId: string,
     readonly expiresAt: number,
+    /** Only an approved device sends and receives; the approval flow moves it forward. */
+    public status: DeviceStatus,
+    /** Where the device connected from, shown to the primary when it asks for approval. */
+    readonly client: { ip: string; userAgent: string },
     private readonly conn: Connection,
     private readonly deps: SessionDeps,
   ) {}
 
+  get isApproved(): boolean {
+    return this.status === 'approved';
+  }
+
   // ---- delivery -------------------------------------------------------
 
   offer(entry: QueueEntry): void {
-    if (this.closed || this.inflightKeys.has(entry.dedupKey)) return;
+    if (this.closed || !this.isApproved || this.inflightKeys.has(entry.dedupKey)) return;
     if (this.mode === 'draining') return this.hold(entry);
     if (!this.hasRoom()) {
       // The entry is in the writer or the database already; the drain picks it up.
@@ -74,7 +83,7 @@ export class Session implements DeliveryTarget {
   }
 
   push(frame: string): boolean {
-    if (this.closed || this.conn.bufferedAmount() > this.deps.bufferedHighWater) return false;
+    if (this.closed || !this.isApproved || this.conn.bufferedAmount() > this.deps.bufferedHighWater) return false;
     return this.conn.send(frame) !== 'dropped';
   }
 

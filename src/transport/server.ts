@@ -1,6 +1,8 @@
 import type { HttpResponse, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { extractToken } from '../auth/token-extract.ts';
 import type { Principal, TokenVerifier } from '../auth/token-verifier.ts';
+import type { DeviceStatus } from '../db/schema.ts';
+import { isFinal } from '../devices/approval-rules.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeError } from '../protocol/server-frames.ts';
 import { dispatch } from '../session/dispatch.ts';
@@ -12,6 +14,9 @@ import { UwsConnection } from './uws-connection.ts';
 
 interface SocketData {
   principal: Principal;
+  status: DeviceStatus;
+  ip: string;
+  userAgent: string;
   session: Session | undefined;
   conn: UwsConnection<SocketData> | undefined;
 }
@@ -23,8 +28,10 @@ export interface ServerOptions {
   verifier: TokenVerifier;
   svc: Services;
   sessionDeps: SessionDeps;
-  /** Runs after a token verifies and before the 101: records the device; a failure answers 503. */
-  admit: (p: Principal) => Promise<void>;
+  /** Runs after a token verifies and before the 101: records the device and returns its status; a failure answers 503. */
+  admit: (p: Principal) => Promise<DeviceStatus>;
+  /** Called for a connecting device that is waiting for approval, after its socket opened. */
+  onPendingOpen: (s: Session) => void;
 }
 
 export interface RelayServer {
@@ -66,6 +73,8 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
     upgrade: (res, req, context) => {
       const creds = { authorization: req.getHeader('authorization'), protocol: req.getHeader('sec-websocket-protocol'), query: req.getQuery() ?? '' };
       const key = req.getHeader('sec-websocket-key');
+      const userAgent = req.getHeader('user-agent').slice(0, 256);
+      const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
       const extensions = req.getHeader('sec-websocket-extensions');
       let aborted = false;
       res.onAborted(() => {
@@ -79,15 +88,18 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         const verified = await opts.verifier.verify(token.token);
         if (aborted) return;
         if (!verified.ok) return refuse(res, 401, verified.expired ? 'token expired' : 'invalid token');
+        let status: DeviceStatus;
         try {
-          await opts.admit(verified.principal);
+          status = await opts.admit(verified.principal);
         } catch (err) {
           log.warn('upgrade refused: device record unavailable', { err });
           if (!aborted) refuse(res, 503, 'database unavailable');
           return;
         }
         if (aborted) return;
-        const data: SocketData = { principal: verified.principal, session: undefined, conn: undefined };
+        // Denied and revoked are final: that device id never connects again.
+        if (isFinal(status)) return refuse(res, 403, `device ${status}`);
+        const data: SocketData = { principal: verified.principal, status, ip, userAgent, session: undefined, conn: undefined };
         res.cork(() => res.upgrade(data, key, token.subprotocol ?? '', extensions, context));
       })().catch((err: unknown) => {
         log.error('upgrade failed', { err });
@@ -99,7 +111,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const data = ws.getUserData();
       const { userId, deviceId, expiresAt } = data.principal;
       const conn = new UwsConnection(ws);
-      const session = new Session(userId, deviceId, expiresAt, conn, opts.sessionDeps);
+      const session = new Session(userId, deviceId, expiresAt, data.status, { ip: data.ip, userAgent: data.userAgent }, conn, opts.sessionDeps);
       log.debug('socket opened', { user: userId, device: deviceId });
       data.session = session;
       data.conn = conn;
@@ -110,7 +122,11 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       // with this uWS build, a send on the new socket in the same microtask checkpoint as
       // `res.cork(() => res.upgrade())` can drop the connection (seen with PGlite, whose reads
       // can resolve within that checkpoint).
-      setImmediate(() => void session.drain());
+      // A device that is not approved gets nothing until the approval flow says so.
+      setImmediate(() => {
+        if (session.isApproved) void session.drain();
+        else if (session.status === 'pending') opts.onPendingOpen(session);
+      });
     },
 
     message: (ws, message, isBinary) => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
 import { TEST_SECRET } from '../helpers/tokens.ts';
+import { Accounts } from '../helpers/accounts.ts';
 import { b64, TestClient } from '../helpers/ws-client.ts';
 
 /**
@@ -22,11 +23,10 @@ describe.each(backends)('crash recovery on %s', (kind) => {
   it('loses nothing acked when the relay is killed with SIGKILL before delivery', async () => {
     const env = { ...db.env, JWT_SECRET: TEST_SECRET };
     relay = await startRelay(env);
-    const bob = await TestClient.connect(relay.url, 'bob', 'b1');
-    await bob.next('queue_empty');
-    await bob.close();
-    const alice = await TestClient.connect(relay.url, 'alice', 'a1');
-    await alice.next('queue_empty');
+    await Accounts.ready();
+    const accounts = new Accounts(relay.url);
+    await (await accounts.online('bob', 'b1')).close();
+    const alice = await accounts.online('alice', 'a1');
     const ids = Array.from({ length: 50 }, (_, i) => `k${i}`);
     for (const id of ids) alice.send({ type: 'send', id, payload: { to: 'bob', messages: [{ device_id: 'b1', ciphertext: b64(id) }] } });
     for (const id of ids) await alice.next((f) => f.type === 'sent_ack' && f.message_id === id);

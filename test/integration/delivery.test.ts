@@ -3,15 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
 import { TEST_SECRET } from '../helpers/tokens.ts';
+import { Accounts } from '../helpers/accounts.ts';
 import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
 
 /** Durable delivery semantics against a real relay, on PGlite and on Postgres. */
 describe.each(backends)('delivery on %s', (kind) => {
   let db: TestDatabase;
   let relay: RelayProcess;
+  let accounts: Accounts;
   beforeAll(async () => {
+    await Accounts.ready();
     db = await createTestDatabase(kind);
     relay = await startRelay({ ...db.env, JWT_SECRET: TEST_SECRET });
+    accounts = new Accounts(relay.url);
   });
   afterAll(async () => {
     await relay.stop();
@@ -19,11 +23,7 @@ describe.each(backends)('delivery on %s', (kind) => {
   });
 
   const uid = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
-  const online = async (user: string, device: string) => {
-    const c = await TestClient.connect(relay.url, user, device);
-    await c.next('queue_empty');
-    return c;
-  };
+  const online = (user: string, device: string) => accounts.online(user, device);
   const send = (c: TestClient, id: string, to: string, devices: string[], text = id) =>
     c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(text) })), message_type: 'text' } });
   const ack = (c: TestClient, ids: string[]) => c.send({ type: 'delivery_ack', payload: { message_ids: ids } });

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
+import { Accounts } from '../helpers/accounts.ts';
 import { b64, TestClient } from '../helpers/ws-client.ts';
 
 describe('start-up refusals', () => {
@@ -54,7 +55,6 @@ describe('a running relay', () => {
     const health = (await (await fetch(`http://127.0.0.1:${relay.port}/healthz`)).json()) as { status: string };
     expect(health.status).toBe('ok');
     const c = await TestClient.connect(relay.url, 'ghost', 'g1');
-    await c.next('queue_empty');
     c.send({ type: 'heartbeat' });
     await c.next('heartbeat_ack');
     await c.close();
@@ -64,11 +64,10 @@ describe('a running relay', () => {
   it('drains on SIGTERM: sockets close with 1001, queued messages are kept, exit code 0', async () => {
     const env = { DATA_DIR: tempDir('sigterm'), JWT_SECRET: TEST_SECRET };
     const local = await startRelay(env);
-    const b = await TestClient.connect(local.url, 'bob', 'b1');
-    await b.next('queue_empty');
-    await b.close();
-    const a = await TestClient.connect(local.url, 'alice', 'a1');
-    await a.next('queue_empty');
+    await Accounts.ready();
+    const accounts = new Accounts(local.url);
+    await (await accounts.online('bob', 'b1')).close();
+    const a = await accounts.online('alice', 'a1');
     a.send({ type: 'send', id: 't1', payload: { to: 'bob', messages: [{ device_id: 'b1', ciphertext: b64('bye') }] } });
     await a.next('sent_ack');
     const code = await local.stop('SIGTERM');

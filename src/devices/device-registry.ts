@@ -1,0 +1,277 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Database, DeviceStatus } from '../db/schema.ts';
+import { withTimeout } from '../util/with-timeout.ts';
+import { codeMatches, hashCode } from './approval-code.ts';
+import { approvalMessage, decodeIdentityKey } from './approval-message.ts';
+import { decideApproval, decideRegistration, mayRevoke, type ApprovalDecision } from './approval-rules.ts';
+import type { SignatureVerifier } from './signature-verifier.ts';
+
+export interface DeviceRecord {
+  deviceId: string;
+  deviceName: string | null;
+  deviceType: string | null;
+  identityKey: string;
+  isPrimary: boolean;
+  approvedBy: string | null;
+  approvalSignature: string | null;
+  approvedAt: string | null;
+}
+
+export interface RegistryOptions {
+  maxDevices: number;
+  approvalTtlMs: number;
+  maxAttempts: number;
+  timeoutMs: number;
+}
+
+export type RegisterResult =
+  | { kind: 'already_registered' | 'forbidden' | 'device_limit' }
+  | { kind: 'primary' }
+  | { kind: 'pending'; requestId: string; code: string; expiresAt: Date; primaries: string[] };
+
+export type ApproveResult = Exclude<ApprovalDecision, { kind: 'approve' | 'expired' | 'wrong_code' }> | { kind: 'approve' | 'expired'; deviceId: string } | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean; deviceId: string };
+
+export type DenyResult = { kind: 'not_found' | 'not_primary' | 'not_pending' } | { kind: 'denied'; deviceId: string };
+
+/**
+ * The device lifecycle in Postgres. Every change to a user's devices runs
+ * in one transaction holding a per-user advisory lock, so two registrations,
+ * or an approval and a revocation, of the same user never interleave; the
+ * device cap is checked inside that lock.
+ */
+export class DeviceRegistry {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly opts: RegistryOptions,
+    private readonly verify: SignatureVerifier,
+    private readonly newRequestId: () => string,
+    private readonly newCode: () => string,
+  ) {}
+
+  register(
+    input: { userId: string; deviceId: string; identityKey: string; name: string; type: string; ip: string; userAgent: string },
+    now: number,
+  ): Promise<RegisterResult> {
+    return this.inUserTx(input.userId, 'device registration', async (tx) => {
+      const device = await tx.selectFrom('devices').select('status').where('user_id', '=', input.userId).where('device_id', '=', input.deviceId).executeTakeFirst();
+      const approved = await this.approvedCount(tx, input.userId);
+      const decision = decideRegistration(device?.status ?? 'unregistered', approved, this.opts.maxDevices);
+      if (decision.kind !== 'primary' && decision.kind !== 'pending') return decision;
+
+      const identity = { device_name: input.name, device_type: input.type, identity_key: input.identityKey, last_seen_at: new Date(now) };
+      if (!device) {
+        await tx.insertInto('devices').values({ user_id: input.userId, device_id: input.deviceId, created_at: new Date(now), last_seen_at: new Date(now) }).execute();
+      }
+      if (decision.kind === 'primary') {
+        await tx
+          .updateTable('devices')
+          .set({ ...identity, status: 'approved', is_primary: true, approved_at: new Date(now) })
+          .where('user_id', '=', input.userId)
+          .where('device_id', '=', input.deviceId)
+          .execute();
+        return { kind: 'primary' };
+      }
+      // A device that registers again replaces its earlier request (and its code).
+      await tx
+        .updateTable('approval_requests')
+        .set({ status: 'cancelled', decided_at: new Date(now) })
+        .where('user_id', '=', input.userId)
+        .where('device_id', '=', input.deviceId)
+        .where('status', '=', 'pending')
+        .execute();
+      const requestId = this.newRequestId();
+      const code = this.newCode();
+      const expiresAt = new Date(now + this.opts.approvalTtlMs);
+      await tx
+        .insertInto('approval_requests')
+        .values({
+          request_id: requestId,
+          user_id: input.userId,
+          device_id: input.deviceId,
+          code_hash: hashCode(requestId, code),
+          status: 'pending',
+          ip_address: input.ip,
+          user_agent: input.userAgent,
+          created_at: new Date(now),
+          expires_at: expiresAt,
+        })
+        .execute();
+      await tx.updateTable('devices').set({ ...identity, status: 'pending' }).where('user_id', '=', input.userId).where('device_id', '=', input.deviceId).execute();
+      const primaries = await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').where('is_primary', '=', true).execute();
+      return { kind: 'pending', requestId, code, expiresAt, primaries: primaries.map((p) => p.device_id) };
+    });
+  }
+
+  approve(input: { userId: string; deviceId: string; requestId: string; code: string; signature: string }, now: number): Promise<ApproveResult> {
+    return this.inUserTx(input.userId, 'device approval', async (tx) => {
+      const request = await tx.selectFrom('approval_requests').selectAll().where('request_id', '=', input.requestId).forUpdate().executeTakeFirst();
+      const approver = await this.deviceRow(tx, input.userId, input.deviceId);
+      const target = request ? await this.deviceRow(tx, request.user_id, request.device_id) : undefined;
+      const codeOk = request ? codeMatches(request.request_id, input.code, request.code_hash) : false;
+      const decision = decideApproval({
+        request: request && { userId: request.user_id, status: request.status, expiresAt: new Date(request.expires_at).getTime(), attempts: request.attempts },
+        approver: approver && { userId: input.userId, status: approver.status, isPrimary: approver.is_primary },
+        now,
+        codeOk,
+        signatureOk: codeOk && request !== undefined && target !== undefined && this.signatureValid(input, request.device_id, target.identity_key, approver?.identity_key),
+        approvedCount: await this.approvedCount(tx, input.userId),
+        maxDevices: this.opts.maxDevices,
+        maxAttempts: this.opts.maxAttempts,
+      });
+      if (!request) return decision as ApproveResult;
+      const deviceId = request.device_id;
+      switch (decision.kind) {
+        case 'expired':
+          await this.closeRequest(tx, request.request_id, 'expired', now);
+          return { kind: 'expired', deviceId };
+        case 'wrong_code':
+          if (decision.deny) await this.closeRequest(tx, request.request_id, 'denied', now);
+          else await tx.updateTable('approval_requests').set({ attempts: request.attempts + 1 }).where('request_id', '=', request.request_id).execute();
+          return { ...decision, deviceId };
+        case 'approve':
+          await tx
+            .updateTable('devices')
+            .set({ status: 'approved', approved_by: input.deviceId, approval_signature: input.signature, approved_at: new Date(now) })
+            .where('user_id', '=', request.user_id)
+            .where('device_id', '=', deviceId)
+            .execute();
+          await tx.updateTable('approval_requests').set({ status: 'approved', decided_at: new Date(now) }).where('request_id', '=', request.request_id).execute();
+          return { kind: 'approve', deviceId };
+        default:
+          return decision;
+      }
+    });
+  }
+
+  deny(input: { userId: string; deviceId: string; requestId: string }, now: number): Promise<DenyResult> {
+    return this.inUserTx(input.userId, 'device denial', async (tx) => {
+      const request = await tx.selectFrom('approval_requests').selectAll().where('request_id', '=', input.requestId).forUpdate().executeTakeFirst();
+      const approver = await this.deviceRow(tx, input.userId, input.deviceId);
+      if (!request || request.user_id !== input.userId) return { kind: 'not_found' };
+      if (approver?.status !== 'approved' || !approver.is_primary) return { kind: 'not_primary' };
+      if (request.status !== 'pending') return { kind: 'not_pending' };
+      await this.closeRequest(tx, request.request_id, 'denied', now);
+      return { kind: 'denied', deviceId: request.device_id };
+    });
+  }
+
+  /**
+   * Revokes a device for good: its status becomes final, its pending
+   * requests are cancelled and its queue is dropped. A revoked primary hands
+   * the role to the longest-approved remaining device.
+   */
+  revoke(input: { userId: string; deviceId: string; target: string }, now: number): Promise<{ kind: 'forbidden' } | { kind: 'revoked'; promoted: string | undefined }> {
+    return this.inUserTx(input.userId, 'device revocation', async (tx) => {
+      const actor = await this.deviceRow(tx, input.userId, input.deviceId);
+      const target = await this.deviceRow(tx, input.userId, input.target);
+      const allowed = actor !== undefined && mayRevoke(
+        { userId: input.userId, deviceId: input.deviceId, status: actor.status, isPrimary: actor.is_primary },
+        target && { userId: input.userId, deviceId: input.target, status: target.status },
+      );
+      if (!allowed || !target) return { kind: 'forbidden' };
+      await tx.updateTable('devices').set({ status: 'revoked', is_primary: false, revoked_at: new Date(now) }).where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
+      await tx
+        .updateTable('approval_requests')
+        .set({ status: 'cancelled', decided_at: new Date(now) })
+        .where('user_id', '=', input.userId)
+        .where('device_id', '=', input.target)
+        .where('status', '=', 'pending')
+        .execute();
+      await tx.deleteFrom('queue').where('recipient_user', '=', input.userId).where('recipient_device', '=', input.target).execute();
+      let promoted: string | undefined;
+      if (target.is_primary) {
+        const next = await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').orderBy('approved_at').limit(1).executeTakeFirst();
+        if (next) {
+          await tx.updateTable('devices').set({ is_primary: true }).where('user_id', '=', input.userId).where('device_id', '=', next.device_id).execute();
+          promoted = next.device_id;
+        }
+      }
+      return { kind: 'revoked', promoted };
+    });
+  }
+
+  /** Expires pending requests past their deadline; their devices are denied. Returns what expired. */
+  async expire(now: number): Promise<{ userId: string; deviceId: string; requestId: string }[]> {
+    const rows = await withTimeout(
+      this.db
+        .updateTable('approval_requests')
+        .set({ status: 'expired', decided_at: new Date(now) })
+        .where('status', '=', 'pending')
+        .where('expires_at', '<=', new Date(now))
+        .returning(['user_id', 'device_id', 'request_id'])
+        .execute(),
+      this.opts.timeoutMs,
+      'approval expiry',
+    );
+    for (const r of rows) {
+      await withTimeout(
+        this.db.updateTable('devices').set({ status: 'denied' }).where('user_id', '=', r.user_id).where('device_id', '=', r.device_id).where('status', '=', 'pending').execute(),
+        this.opts.timeoutMs,
+        'approval expiry',
+      );
+    }
+    return rows.map((r) => ({ userId: r.user_id, deviceId: r.device_id, requestId: r.request_id }));
+  }
+
+  /** A user's approved devices with the evidence a client needs to verify them. */
+  async list(userId: string): Promise<DeviceRecord[]> {
+    const rows = await withTimeout(
+      this.db.selectFrom('devices').selectAll().where('user_id', '=', userId).where('status', '=', 'approved').orderBy('approved_at').execute(),
+      this.opts.timeoutMs,
+      'device list',
+    );
+    return rows.map((r) => ({
+      deviceId: r.device_id,
+      deviceName: r.device_name,
+      deviceType: r.device_type,
+      identityKey: r.identity_key ?? '',
+      isPrimary: r.is_primary,
+      approvedBy: r.approved_by,
+      approvalSignature: r.approval_signature,
+      approvedAt: r.approved_at ? new Date(r.approved_at).toISOString() : null,
+    }));
+  }
+
+  /** The request a pending device is waiting on (for its reconnect). */
+  async pendingRequestOf(userId: string, deviceId: string): Promise<{ requestId: string; expiresAt: Date } | undefined> {
+    const row = await withTimeout(
+      this.db.selectFrom('approval_requests').select(['request_id', 'expires_at']).where('user_id', '=', userId).where('device_id', '=', deviceId).where('status', '=', 'pending').executeTakeFirst(),
+      this.opts.timeoutMs,
+      'pending request',
+    );
+    return row && { requestId: row.request_id, expiresAt: new Date(row.expires_at) };
+  }
+
+  private signatureValid(input: { userId: string; requestId: string; signature: string }, deviceId: string, targetKey: string | null, approverKey: string | null | undefined): boolean {
+    const newKey = targetKey ? decodeIdentityKey(targetKey) : undefined;
+    const primaryKey = approverKey ? decodeIdentityKey(approverKey) : undefined;
+    const signature = Buffer.from(input.signature, 'base64');
+    if (!newKey || !primaryKey) return false;
+    return this.verify(new Uint8Array(signature), approvalMessage(input.userId, deviceId, newKey, input.requestId), primaryKey);
+  }
+
+  private async closeRequest(tx: Transaction<Database>, requestId: string, status: 'denied' | 'expired', now: number): Promise<void> {
+    const r = await tx.updateTable('approval_requests').set({ status, decided_at: new Date(now) }).where('request_id', '=', requestId).returning(['user_id', 'device_id']).executeTakeFirstOrThrow();
+    await tx.updateTable('devices').set({ status: 'denied' as DeviceStatus }).where('user_id', '=', r.user_id).where('device_id', '=', r.device_id).where('status', '=', 'pending').execute();
+  }
+
+  private deviceRow(tx: Transaction<Database>, userId: string, deviceId: string) {
+    return tx.selectFrom('devices').select(['status', 'is_primary', 'identity_key']).where('user_id', '=', userId).where('device_id', '=', deviceId).executeTakeFirst();
+  }
+
+  private async approvedCount(tx: Transaction<Database>, userId: string): Promise<number> {
+    const row = await tx.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).where('status', '=', 'approved').executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  private inUserTx<T>(userId: string, what: string, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return withTimeout(
+      this.db.transaction().execute(async (tx) => {
+        await sql`select pg_advisory_xact_lock(hashtext(${userId}))`.execute(tx);
+        return fn(tx);
+      }),
+      this.opts.timeoutMs,
+      what,
+    );
+  }
+}

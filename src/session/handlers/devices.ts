@@ -1,0 +1,207 @@
+import { OverloadedError } from '../../delivery/group-commit.ts';
+import { dedupKey, newEntry } from '../../delivery/queue-entry.ts';
+import { decodeIdentityKey } from '../../devices/approval-message.ts';
+import { approvalLimits } from '../../limits/approval-limits.ts';
+import type { FrameOf } from '../../protocol/client-frames.ts';
+import { CloseCode } from '../../protocol/close-codes.ts';
+import type { ErrorCode } from '../../protocol/error-codes.ts';
+import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
+import type { Session } from '../session.ts';
+import { isoNow, type Services } from '../services.ts';
+
+/**
+ * The device approval flow (see docs/device-approval.md):
+ * register -> (first device: primary, approved) or (pending + code shown on
+ * the new device + durable request to the primaries) -> approve with code
+ * and Ed25519 signature, or deny, or expire. Revocation is final.
+ */
+
+const fail = (s: Session, svc: Services, code: ErrorCode, id: string | undefined, extra?: Record<string, unknown>) =>
+  s.reply(encodeError(code, { id, timestamp: isoNow(svc), ...(extra ? { extra } : {}) }));
+
+async function limited(s: Session, svc: Services, id: string | undefined, kind: 'register' | 'decide'): Promise<boolean> {
+  const rules =
+    kind === 'register'
+      ? [
+          { key: `register:device:${s.userId}:${s.deviceId}`, rule: approvalLimits.registerPerDevice },
+          { key: `register:user:${s.userId}`, rule: approvalLimits.registerPerUser },
+        ]
+      : [
+          { key: `decide:device:${s.userId}:${s.deviceId}`, rule: approvalLimits.decidePerDevice },
+          { key: `decide:user:${s.userId}`, rule: approvalLimits.decidePerUser },
+        ];
+  const verdict = await svc.rateLimit.hit(rules, svc.now());
+  if (!verdict.allowed) fail(s, svc, 'rate_limited', id, { retry_after: verdict.retryAfterSeconds });
+  return !verdict.allowed;
+}
+
+export async function handleRegister(s: Session, frame: FrameOf<'device_register'>, svc: Services): Promise<void> {
+  if (s.isApproved) return fail(s, svc, 'already_registered', frame.id);
+  const p = frame.payload;
+  if (!decodeIdentityKey(p.identity_key)) return fail(s, svc, 'invalid_message', frame.id, { field: 'payload.identity_key' });
+  if (await limited(s, svc, frame.id, 'register')) return;
+  const now = svc.now();
+  const r = await svc.registry.register(
+    { userId: s.userId, deviceId: s.deviceId, identityKey: p.identity_key, name: p.device_name, type: p.device_type, ip: s.client.ip, userAgent: s.client.userAgent },
+    now,
+  );
+  switch (r.kind) {
+    case 'already_registered':
+    case 'device_limit':
+      return fail(s, svc, r.kind, frame.id);
+    case 'forbidden':
+      fail(s, svc, 'forbidden', frame.id);
+      return s.close(CloseCode.deviceNotAllowed);
+    case 'primary':
+      s.status = 'approved';
+      svc.devices.invalidate(s.userId);
+      s.reply(encodeFrame('device_approved', isoNow(svc), { request_id: null, device_id: s.deviceId, primary: true }));
+      void s.drain();
+      return broadcastDevices(s.userId, svc);
+    case 'pending': {
+      s.status = 'pending';
+      const expiresAt = r.expiresAt.toISOString();
+      s.reply(encodeFrame('device_approval_pending', isoNow(svc), { request_id: r.requestId, code: r.code, expires_at: expiresAt }));
+      // The primaries hear about it even when offline: the request is a stored frame, acked like a message.
+      const frameText = encodeFrame(
+        'device_approval_request',
+        isoNow(svc),
+        {
+          request_id: r.requestId,
+          user_id: s.userId,
+          device_id: s.deviceId,
+          device_name: p.device_name,
+          device_type: p.device_type,
+          identity_key: p.identity_key,
+          expires_at: expiresAt,
+          ip_address: s.client.ip,
+          user_agent: s.client.userAgent,
+        },
+        { message_id: r.requestId },
+      );
+      const entries = r.primaries.map((primary) =>
+        newEntry({
+          recipientUser: s.userId,
+          recipientDevice: primary,
+          dedupKey: dedupKey('device_approval_request', r.requestId),
+          messageId: r.requestId,
+          kind: 'device_approval_request',
+          senderUser: s.userId,
+          senderDevice: s.deviceId,
+          frame: frameText,
+          createdAt: new Date(now),
+        }),
+      );
+      try {
+        svc.writer.enqueue(entries);
+      } catch (err) {
+        if (!(err instanceof OverloadedError)) throw err;
+        return fail(s, svc, 'overloaded', frame.id, { retry_after: 1 });
+      }
+      svc.router.offer(entries);
+      return;
+    }
+  }
+}
+
+export async function handleApprove(s: Session, frame: FrameOf<'device_approve'>, svc: Services): Promise<void> {
+  if (await limited(s, svc, frame.id, 'decide')) return;
+  const p = frame.payload;
+  const r = await svc.registry.approve({ userId: s.userId, deviceId: s.deviceId, requestId: p.request_id, code: p.code, signature: p.signature }, svc.now());
+  switch (r.kind) {
+    case 'not_found':
+      return fail(s, svc, 'request_not_found', frame.id);
+    case 'not_primary':
+    case 'device_limit':
+      return fail(s, svc, r.kind, frame.id);
+    case 'not_pending':
+      return fail(s, svc, 'request_not_pending', frame.id);
+    case 'bad_signature':
+      return fail(s, svc, 'invalid_signature', frame.id);
+    case 'expired':
+      fail(s, svc, 'request_expired', frame.id);
+      return denyDevice(svc, s.userId, r.deviceId, p.request_id, 'expired');
+    case 'wrong_code':
+      fail(s, svc, 'invalid_code', frame.id, { attempts_left: r.attemptsLeft });
+      if (r.deny) denyDevice(svc, s.userId, r.deviceId, p.request_id, 'too_many_attempts');
+      return;
+    case 'approve': {
+      svc.devices.invalidate(s.userId);
+      const target = svc.hub.find(s.userId, r.deviceId);
+      if (target) {
+        target.status = 'approved';
+        target.reply(encodeFrame('device_approved', isoNow(svc), { request_id: p.request_id, device_id: r.deviceId, approved_by: s.deviceId }));
+        void target.drain();
+      }
+      return broadcastDevices(s.userId, svc);
+    }
+  }
+}
+
+export async function handleDeny(s: Session, frame: FrameOf<'device_deny'>, svc: Services): Promise<void> {
+  if (await limited(s, svc, frame.id, 'decide')) return;
+  const r = await svc.registry.deny({ userId: s.userId, deviceId: s.deviceId, requestId: frame.payload.request_id }, svc.now());
+  if (r.kind !== 'denied') {
+    const code = r.kind === 'not_found' ? 'request_not_found' : r.kind === 'not_pending' ? 'request_not_pending' : 'not_primary';
+    return fail(s, svc, code, frame.id);
+  }
+  denyDevice(svc, s.userId, r.deviceId, frame.payload.request_id, 'denied_by_primary');
+}
+
+export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, svc: Services): Promise<void> {
+  const target = frame.payload.device_id;
+  const r = await svc.registry.revoke({ userId: s.userId, deviceId: s.deviceId, target }, svc.now());
+  if (r.kind === 'forbidden') return fail(s, svc, 'forbidden', frame.id);
+  svc.devices.invalidate(s.userId);
+  const victim = svc.hub.find(s.userId, target);
+  if (victim) {
+    victim.status = 'revoked';
+    victim.close(CloseCode.deviceNotAllowed, 'device revoked');
+  }
+  return broadcastDevices(s.userId, svc);
+}
+
+export async function handleDevicesList(s: Session, frame: FrameOf<'devices_list'>, svc: Services): Promise<void> {
+  s.reply(await devicesFrame(frame.payload.user_id, svc));
+}
+
+/** Tells a denied device why, and closes it for good (4403). */
+export function denyDevice(svc: Services, userId: string, deviceId: string, requestId: string, reason: string): void {
+  const session = svc.hub.find(userId, deviceId);
+  if (!session) return;
+  session.status = 'denied';
+  session.reply(encodeFrame('device_denied', isoNow(svc), { request_id: requestId, reason }));
+  session.close(CloseCode.deviceNotAllowed, reason);
+}
+
+async function devicesFrame(userId: string, svc: Services): Promise<string> {
+  const devices = await svc.registry.list(userId);
+  return encodeFrame('devices', isoNow(svc), {
+    user_id: userId,
+    devices: devices.map((d) => ({
+      device_id: d.deviceId,
+      device_name: d.deviceName,
+      device_type: d.deviceType,
+      identity_key: d.identityKey,
+      primary: d.isPrimary,
+      approved_by: d.approvedBy,
+      approval_signature: d.approvalSignature,
+      approved_at: d.approvedAt,
+    })),
+  });
+}
+
+/** Every approved device of the user connected here gets the new list. */
+async function broadcastDevices(userId: string, svc: Services): Promise<void> {
+  svc.router.push(userId, await devicesFrame(userId, svc));
+}
+
+/**
+ * A pending device reconnected: remind it which request it waits on. The
+ * code is not repeated (only its hash is kept); a device that lost it
+ * registers again for a new one.
+ */
+export async function remindPending(s: Session, svc: Services): Promise<void> {
+  const pending = await svc.registry.pendingRequestOf(s.userId, s.deviceId);
+  if (pending) s.reply(encodeFrame('device_approval_pending', isoNow(svc), { request_id: pending.requestId, code: null, expires_at: pending.expiresAt.toISOString() }));
+}
