@@ -24,6 +24,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('identity_key', 'text')
     .addColumn('approved_by', 'text')
     .addColumn('approval_signature', 'text')
+    .addColumn('approval_request', 'text')
     .addColumn('approved_at', 'timestamptz')
     .addColumn('revoked_at', 'timestamptz')
     .execute();
@@ -59,7 +60,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropTable('rate_limits').execute();
   await db.schema.dropTable('approval_requests').execute();
   await db.schema.dropIndex('devices_approved').execute();
-  for (const c of ['status', 'is_primary', 'device_name', 'device_type', 'identity_key', 'approved_by', 'approval_signature', 'approved_at', 'revoked_at']) {
+  for (const c of ['status', 'is_primary', 'device_name', 'device_type', 'identity_key', 'approved_by', 'approval_signature', 'approval_request', 'approved_at', 'revoked_at']) {
     await db.schema.alterTable('devices').dropColumn(c).execute();
   }
 }

@@ -18,6 +18,8 @@ export interface DevicesTable {
   approved_by: string | null;
   /** The approving primary's signature over the approval bytes, base64. */
   approval_signature: string | null;
+  /** The request id the signature covers (part of the signed bytes). */
+  approval_request: string | null;
   approved_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
   revoked_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
 }

@@ -77,6 +77,15 @@ export class GroupCommitWriter {
     }
   }
 
+  /**
+   * Forgets everything not yet committed for a device (it was revoked):
+   * queued entries are never written, entries being written are deleted by
+   * the next batch. Their senders are answered as if the device had acked.
+   */
+  dropFor(user: string, device: string): void {
+    for (const e of this.pendingFor(user, device)) this.ack(e);
+  }
+
   /** Entries for a device that are not committed yet, oldest first (a connecting device's drain needs them). */
   pendingFor(user: string, device: string): QueueEntry[] {
     const set = this.pending.get(deviceKey(user, device));

@@ -85,6 +85,20 @@ export class QueueStore {
     return Number(res.numAffectedRows ?? 0n);
   }
 
+  /**
+   * Removes queue rows of revoked devices: a batch in flight on another node
+   * when a device was revoked can still land after the revocation's delete.
+   */
+  async purgeRevoked(): Promise<number> {
+    const res = await withTimeout(
+      sql`delete from queue q using devices d
+          where d.status = 'revoked' and q.recipient_user = d.user_id and q.recipient_device = d.device_id`.execute(this.db),
+      this.timeoutMs,
+      'revoked purge',
+    );
+    return Number(res.numAffectedRows ?? 0n);
+  }
+
   /** Entries waiting for a device (tests and metrics). */
   async countFor(user: string, device: string): Promise<number> {
     const row = await withTimeout(

@@ -12,9 +12,9 @@ export interface SweeperOptions {
 }
 
 /**
- * Removes queue entries older than the retention period. Runs once at start
- * and then every interval; each run deletes in chunks until nothing old is
- * left. Returns a stop function.
+ * Removes queue entries older than the retention period, and any left for
+ * revoked devices. Runs once at start and then every interval; each run
+ * deletes in chunks until nothing old is left. Returns a stop function.
  */
 export function startSweeper(opts: SweeperOptions): { stop(): void; runOnce(): Promise<number> } {
   const chunk = opts.chunk ?? 5000;
@@ -29,6 +29,8 @@ export function startSweeper(opts: SweeperOptions): { stop(): void; runOnce(): P
         if (n < chunk) break;
       }
       if (total > 0) opts.log.info('expired queue entries removed', { count: total, cutoff: cutoff.toISOString() });
+      const orphans = await opts.store.purgeRevoked();
+      if (orphans > 0) opts.log.info('queue entries of revoked devices removed', { count: orphans });
       return total;
     })().finally(() => (running = undefined));
     return running;

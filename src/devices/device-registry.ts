@@ -14,6 +14,7 @@ export interface DeviceRecord {
   isPrimary: boolean;
   approvedBy: string | null;
   approvalSignature: string | null;
+  approvalRequest: string | null;
   approvedAt: string | null;
 }
 
@@ -131,7 +132,7 @@ export class DeviceRegistry {
         case 'approve':
           await tx
             .updateTable('devices')
-            .set({ status: 'approved', approved_by: input.deviceId, approval_signature: input.signature, approved_at: new Date(now) })
+            .set({ status: 'approved', approved_by: input.deviceId, approval_signature: input.signature, approval_request: request.request_id, approved_at: new Date(now) })
             .where('user_id', '=', request.user_id)
             .where('device_id', '=', deviceId)
             .execute();
@@ -228,6 +229,7 @@ export class DeviceRegistry {
       isPrimary: r.is_primary,
       approvedBy: r.approved_by,
       approvalSignature: r.approval_signature,
+      approvalRequest: r.approval_request,
       approvedAt: r.approved_at ? new Date(r.approved_at).toISOString() : null,
     }));
   }

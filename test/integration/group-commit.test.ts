@@ -95,6 +95,18 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(e.state).toBe('failed');
   });
 
+  it('drops a device\'s uncommitted entries when it is revoked', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const e = entry('u8', 'd1');
+    const done = settled(e);
+    w.enqueue([e, entry('u8', 'd2')]);
+    w.dropFor('u8', 'd1');
+    expect(await done).toBe(true);
+    await w.idle();
+    expect(await store.countFor('u8', 'd1')).toBe(0);
+    expect(await store.countFor('u8', 'd2')).toBe(1);
+  });
+
   it('sweeps entries older than the retention', async () => {
     const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
     const now = Date.now();

@@ -152,6 +152,8 @@ export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, 
   const target = frame.payload.device_id;
   const r = await svc.registry.revoke({ userId: s.userId, deviceId: s.deviceId, target }, svc.now());
   if (r.kind === 'forbidden') return fail(s, svc, 'forbidden', frame.id);
+  // The registry dropped the stored queue; writes still on their way must not bring it back.
+  svc.writer.dropFor(s.userId, target);
   svc.devices.invalidate(s.userId);
   const victim = svc.hub.find(s.userId, target);
   if (victim) {
@@ -186,6 +188,7 @@ async function devicesFrame(userId: string, svc: Services): Promise<string> {
       primary: d.isPrimary,
       approved_by: d.approvedBy,
       approval_signature: d.approvalSignature,
+      approval_request: d.approvalRequest,
       approved_at: d.approvedAt,
     })),
   });
