@@ -1,0 +1,55 @@
+import type { DeviceStatus } from '../db/schema.ts';
+import type { StoredKind } from '../delivery/queue-entry.ts';
+
+/**
+ * How relay nodes talk to each other. Topics are user ids: a node
+ * subscribes to a user's topic while at least one of that user's devices is
+ * connected to it, and anyone may publish to any topic (a publish nobody
+ * listens to is dropped; stored messages are in Postgres anyway). One more
+ * topic, `BROADCAST`, reaches every node.
+ *
+ * Guarantees: a message reaches every other subscribed node at most once,
+ * in publish order per publishing node and topic; a node never receives its
+ * own publishes. No delivery guarantee beyond that: after an outage the
+ * bus calls `onResync`, and nodes re-read what they may have missed from
+ * Postgres.
+ */
+export interface Bus {
+  readonly nodeId: string;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  publish(topic: string, msg: BusMessage): void;
+  onMessage(handler: (topic: string, msg: BusMessage) => void): void;
+  /** Called after the bus lost messages (a Redis outage ended). */
+  onResync(handler: () => void): void;
+  close(): Promise<void>;
+}
+
+export const BROADCAST = '*';
+
+/** A committed queue entry, as it travels to the node that holds the recipient device. */
+export interface WireEntry {
+  recipientUser: string;
+  recipientDevice: string;
+  dedupKey: string;
+  messageId: string;
+  kind: StoredKind;
+  senderUser: string;
+  senderDevice: string;
+  frame: string;
+  createdAt: number;
+}
+
+export type BusMessage =
+  /** Stored entries for devices of the topic's user. */
+  | { k: 'entries'; entries: WireEntry[] }
+  /** An ephemeral frame for the topic user's devices (or one of them, or all but one). */
+  | { k: 'push'; frame: string; device?: string | undefined; except?: string | undefined }
+  /** The device connected elsewhere at `at`: an older socket for it closes with 4409. */
+  | { k: 'kick'; device: string; at: number }
+  /** The device's approval status changed; the node holding it tells it (frame) and acts. */
+  | { k: 'device'; device: string; status: DeviceStatus; frame?: string | undefined; reason?: string | undefined }
+  /** BROADCAST: a user's device set changed; drop cached copies. */
+  | { k: 'devices_changed'; user: string }
+  /** BROADCAST: a user went online or offline (for presence fan-out). */
+  | { k: 'presence'; user: string; online: boolean };

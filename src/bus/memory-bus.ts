@@ -1,0 +1,67 @@
+import type { Bus, BusMessage } from './bus.ts';
+
+/**
+ * The in-process bus: a broker that several MemoryBus "nodes" share. A
+ * single relay without Redis has one node on its own broker, where nothing
+ * is ever delivered (it never hears its own publishes); tests put several
+ * nodes on one broker to check the Bus contract.
+ */
+export class MemoryBroker {
+  readonly nodes = new Set<MemoryBus>();
+}
+
+export class MemoryBus implements Bus {
+  private readonly topics = new Set<string>();
+  private handlers: ((topic: string, msg: BusMessage) => void)[] = [];
+  private pending: { topic: string; msg: BusMessage }[] = [];
+  private scheduled = false;
+
+  constructor(
+    readonly nodeId: string,
+    private readonly broker: MemoryBroker = new MemoryBroker(),
+  ) {
+    broker.nodes.add(this);
+  }
+
+  subscribe(topic: string): void {
+    this.topics.add(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    this.topics.delete(topic);
+  }
+
+  publish(topic: string, msg: BusMessage): void {
+    if (this.broker.nodes.size < 2) return;
+    // Delivered on a later turn, like a network bus: a publisher never sees its handler run inline.
+    this.pending.push({ topic, msg });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.pending;
+      this.pending = [];
+      for (const node of this.broker.nodes) {
+        if (node === this) continue;
+        for (const { topic: t, msg: m } of batch) node.receive(t, m);
+      }
+    });
+  }
+
+  onMessage(handler: (topic: string, msg: BusMessage) => void): void {
+    this.handlers.push(handler);
+  }
+
+  onResync(): void {
+    // An in-process bus never loses messages.
+  }
+
+  async close(): Promise<void> {
+    this.broker.nodes.delete(this);
+  }
+
+  private receive(topic: string, msg: BusMessage): void {
+    if (!this.topics.has(topic)) return;
+    for (const h of this.handlers) h(topic, msg);
+  }
+}

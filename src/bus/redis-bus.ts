@@ -1,0 +1,120 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../util/logger.ts';
+import type { Bus, BusMessage } from './bus.ts';
+
+export interface RedisBusOptions {
+  url: string;
+  nodeId: string;
+  /** Prefix of every channel, so several deployments (or test files) share one Redis. */
+  prefix: string;
+  /** Bound on any Redis command; the hot path never waits longer. */
+  commandTimeoutMs: number;
+  log: Logger;
+}
+
+/**
+ * The bus over Redis pub/sub. Publishes made in one event-loop turn are
+ * grouped per channel into one PUBLISH of a JSON array, and ioredis
+ * pipelines the PUBLISHes of that turn into one write, so a busy node sends
+ * a handful of commands per turn rather than one per message.
+ *
+ * Redis down: publishes fail at once (no offline queue, so memory stays
+ * bounded) and are dropped; the messages they carried are in Postgres.
+ * When the subscriber connection comes back, ioredis resubscribes and the
+ * bus calls onResync so nodes re-read what they may have missed.
+ */
+export class RedisBus implements Bus {
+  readonly nodeId: string;
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly topics = new Set<string>();
+  private readonly handlers: ((topic: string, msg: BusMessage) => void)[] = [];
+  private readonly resyncHandlers: (() => void)[] = [];
+  private outgoing = new Map<string, BusMessage[]>();
+  private scheduled = false;
+  private lostSubscriber = false;
+  private readonly prefix: string;
+
+  constructor(private readonly opts: RedisBusOptions) {
+    this.nodeId = opts.nodeId;
+    this.prefix = `${opts.prefix}:bus:`;
+    const common = { commandTimeout: opts.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false, retryStrategy: (n: number) => Math.min(50 * 2 ** Math.min(n, 6), 2000) };
+    this.pub = new Redis(opts.url, { ...common, enableAutoPipelining: true, connectionName: `relay-pub-${opts.nodeId}` });
+    // The subscriber keeps its own queue of SUBSCRIBE commands across reconnects (autoResubscribe).
+    this.sub = new Redis(opts.url, { ...common, enableOfflineQueue: true, autoResubscribe: true, connectionName: `relay-sub-${opts.nodeId}` });
+    for (const client of [this.pub, this.sub]) client.on('error', () => {});
+    this.sub.on('close', () => {
+      this.lostSubscriber = true;
+    });
+    this.sub.on('ready', () => {
+      if (!this.lostSubscriber) return;
+      this.lostSubscriber = false;
+      opts.log.info('bus reconnected; resynchronising');
+      for (const h of this.resyncHandlers) h();
+    });
+    this.sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.receive(channel.toString(), payload.toString()));
+  }
+
+  /** Resolves once both connections are up (start-up waits on it, bounded by the caller). */
+  async ready(): Promise<void> {
+    const up = (c: Redis) => (c.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => c.once('ready', () => resolve())));
+    await Promise.all([up(this.pub), up(this.sub)]);
+  }
+
+  subscribe(topic: string): void {
+    if (this.topics.has(topic)) return;
+    this.topics.add(topic);
+    this.sub.subscribe(this.prefix + topic).catch(() => {});
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.topics.delete(topic)) return;
+    this.sub.unsubscribe(this.prefix + topic).catch(() => {});
+  }
+
+  publish(topic: string, msg: BusMessage): void {
+    const list = this.outgoing.get(topic);
+    if (list) list.push(msg);
+    else this.outgoing.set(topic, [msg]);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  onMessage(handler: (topic: string, msg: BusMessage) => void): void {
+    this.handlers.push(handler);
+  }
+
+  onResync(handler: () => void): void {
+    this.resyncHandlers.push(handler);
+  }
+
+  async close(): Promise<void> {
+    this.flush();
+    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.outgoing;
+    this.outgoing = new Map();
+    for (const [topic, msgs] of batch) {
+      this.pub.publish(this.prefix + topic, JSON.stringify({ n: this.nodeId, m: msgs })).catch((err: unknown) => {
+        this.opts.log.debug('bus publish dropped', { err, topic, count: msgs.length });
+      });
+    }
+  }
+
+  private receive(channel: string, payload: string): void {
+    if (!channel.startsWith(this.prefix)) return;
+    let parsed: { n: string; m: BusMessage[] };
+    try {
+      parsed = JSON.parse(payload) as { n: string; m: BusMessage[] };
+    } catch {
+      return;
+    }
+    if (parsed.n === this.nodeId) return;
+    const topic = channel.slice(this.prefix.length);
+    for (const msg of parsed.m) for (const h of this.handlers) h(topic, msg);
+  }
+}

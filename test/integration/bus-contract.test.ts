@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bus, BusMessage } from '../../src/bus/bus.ts';
+import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
+import { RedisBus } from '../../src/bus/redis-bus.ts';
+import { createLogger } from '../../src/util/logger.ts';
+import { redisSkipReason, testRedis } from '../helpers/redis.ts';
+
+/** Two or three nodes on one bus; the same contract for the memory and Redis versions. */
+interface BusFactory {
+  name: string;
+  nodes(count: number): Promise<Bus[]>;
+  close(): Promise<void>;
+}
+
+const log = createLogger('silent');
+const redis = await testRedis();
+if (!redis) console.warn(redisSkipReason);
+
+const factories: BusFactory[] = [
+  {
+    name: 'memory',
+    async nodes(count) {
+      const broker = new MemoryBroker();
+      return Array.from({ length: count }, (_, i) => new MemoryBus(`n${i}`, broker));
+    },
+    async close() {},
+  },
+];
+if (redis) {
+  const made: RedisBus[] = [];
+  factories.push({
+    name: 'redis',
+    async nodes(count) {
+      const prefix = `${redis.prefix}${randomBytes(3).toString('hex')}`;
+      const buses = Array.from({ length: count }, (_, i) => new RedisBus({ url: redis.url, nodeId: `n${i}`, prefix, commandTimeoutMs: 1000, log }));
+      made.push(...buses);
+      await Promise.all(buses.map((b) => b.ready()));
+      return buses;
+    },
+    async close() {
+      await Promise.all(made.map((b) => b.close()));
+      await redis.stop();
+    },
+  });
+}
+
+const collect = (bus: Bus) => {
+  const got: { topic: string; msg: BusMessage }[] = [];
+  bus.onMessage((topic, msg) => got.push({ topic, msg }));
+  return got;
+};
+const settle = () => new Promise((r) => setTimeout(r, 150));
+const push = (frame: string): BusMessage => ({ k: 'push', frame });
+
+describe.each(factories)('bus contract: $name', (factory) => {
+  afterAll(() => factory.close());
+  let a: Bus;
+  let b: Bus;
+  let c: Bus;
+  let gotA: ReturnType<typeof collect>;
+  let gotB: ReturnType<typeof collect>;
+  let gotC: ReturnType<typeof collect>;
+  beforeAll(async () => {
+    [a, b, c] = (await factory.nodes(3)) as [Bus, Bus, Bus];
+    gotA = collect(a);
+    gotB = collect(b);
+    gotC = collect(c);
+  });
+  const reset = () => {
+    gotA.length = 0;
+    gotB.length = 0;
+    gotC.length = 0;
+  };
+
+  it('delivers to every other subscribed node once, in publish order', async () => {
+    reset();
+    b.subscribe('alice');
+    c.subscribe('alice');
+    await settle();
+    for (let i = 0; i < 50; i++) a.publish('alice', push(`m${i}`));
+    await settle();
+    const expected = Array.from({ length: 50 }, (_, i) => ({ topic: 'alice', msg: push(`m${i}`) }));
+    expect(gotB).toEqual(expected);
+    expect(gotC).toEqual(expected);
+  });
+
+  it('never hands a node its own publish, even when it is subscribed', async () => {
+    reset();
+    a.subscribe('bob');
+    b.subscribe('bob');
+    await settle();
+    a.publish('bob', push('x'));
+    await settle();
+    expect(gotA).toEqual([]);
+    expect(gotB).toEqual([{ topic: 'bob', msg: push('x') }]);
+  });
+
+  it('stops delivering after unsubscribe, and drops publishes nobody listens to', async () => {
+    reset();
+    b.subscribe('carol');
+    await settle();
+    b.unsubscribe('carol');
+    await settle();
+    a.publish('carol', push('late'));
+    a.publish('nobody', push('void'));
+    await settle();
+    expect(gotB).toEqual([]);
+  });
+
+  it('keeps topics apart', async () => {
+    reset();
+    b.subscribe('dave');
+    c.subscribe('erin');
+    await settle();
+    a.publish('dave', push('d'));
+    a.publish('erin', push('e'));
+    await settle();
+    expect(gotB.map((g) => g.topic)).toEqual(['dave']);
+    expect(gotC.map((g) => g.topic)).toEqual(['erin']);
+  });
+});
