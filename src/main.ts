@@ -20,6 +20,9 @@ import { StoredRateLimit } from './limits/stored-rate-limit.ts';
 import { startApprovalExpiry } from './session/approval-expiry.ts';
 import { remindPending } from './session/handlers/devices.ts';
 import { CloseCode } from './protocol/close-codes.ts';
+import { BROADCAST } from './bus/bus.ts';
+import { openBus } from './bus/open-bus.ts';
+import { handleClusterMessage, resyncSessions } from './session/cluster-events.ts';
 import { Hub } from './session/hub.ts';
 import type { Services } from './session/services.ts';
 import { startServer } from './transport/server.ts';
@@ -56,10 +59,7 @@ async function main(): Promise<void> {
   const { applied } = await migrateToLatest(database.db);
   if (applied.length > 0) log.info('migrations applied', { applied });
 
-  if (config.REDIS_URL) {
-    log.warn('REDIS_URL is set but this build has no cluster bus yet: running as a single node; devices on other nodes get their messages when they reconnect');
-  }
-
+  const bus = await openBus(config, nodeId, log);
   const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
   const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX }, log);
   const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now);
@@ -70,13 +70,14 @@ async function main(): Promise<void> {
     () => `req_${randomBytes(16).toString('hex')}`,
     () => generateCode(),
   );
-  const hub = new Hub();
+  const hub = new Hub({ join: (user) => bus.subscribe(user), leave: (user) => bus.unsubscribe(user) });
   const svc: Services = {
     config,
     log,
     now,
     hub,
-    router: new Router(hub),
+    bus,
+    router: new Router(hub, bus),
     writer,
     store,
     devices,
@@ -85,6 +86,11 @@ async function main(): Promise<void> {
     recent: new RecentSends(now),
     calls: new CallRegistry(now),
   };
+  bus.subscribe(BROADCAST);
+  bus.onMessage((topic, msg) => handleClusterMessage(svc, topic, msg));
+  bus.onResync(() => resyncSessions(svc));
+  writer.onCommit((entries) => svc.router.forwardCommitted(entries));
+
   const server = await startServer({
     uws,
     host: config.HOST,
@@ -105,7 +111,14 @@ async function main(): Promise<void> {
   });
   const stopExpiry = startApprovalExpiry(svc, config.APPROVAL_SWEEP_SECONDS * 1000);
   const sweeper = startSweeper({ store, log, now, retentionMs: config.RETENTION_DAYS * 86_400_000, intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000 });
-  log.info('relay listening', { host: config.HOST, port: server.port, url: `ws://${config.HOST}:${server.port}/ws`, database: database.kind, where: database.where });
+  log.info('relay listening', {
+    host: config.HOST,
+    port: server.port,
+    url: `ws://${config.HOST}:${server.port}/ws`,
+    database: database.kind,
+    where: database.where,
+    bus: config.REDIS_URL ? 'redis' : 'memory (single node)',
+  });
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -123,6 +136,7 @@ async function main(): Promise<void> {
     stopExpiry();
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
+    await bus.close();
     log.info('stopped', { signal });
     process.exit(0);
   };

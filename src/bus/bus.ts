@@ -46,7 +46,7 @@ export type BusMessage =
   /** An ephemeral frame for the topic user's devices (or one of them, or all but one). */
   | { k: 'push'; frame: string; device?: string | undefined; except?: string | undefined }
   /** The device connected elsewhere at `at`: an older socket for it closes with 4409. */
-  | { k: 'kick'; device: string; at: number }
+  | { k: 'kick'; device: string; at: number; node: string }
   /** The device's approval status changed; the node holding it tells it (frame) and acts. */
   | { k: 'device'; device: string; status: DeviceStatus; frame?: string | undefined; reason?: string | undefined }
   /** BROADCAST: a user's device set changed; drop cached copies. */

@@ -27,6 +27,10 @@ export const configSchema = z
     JWT_JWKS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
+    // Every Redis key and channel starts with this, so deployments (and test runs) can share a server.
+    REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/).default('relay')),
+    // Bound on any Redis command: the hot path never waits on Redis longer than this.
+    REDIS_TIMEOUT_MS: int(1000, 50, 60_000),
     DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
     // Shown to other nodes and in logs; defaults to host name and pid so two local nodes differ.
     NODE_ID: optionalString,

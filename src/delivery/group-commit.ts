@@ -34,6 +34,7 @@ export class GroupCommitWriter {
   private readonly pending = new Map<string, Set<QueueEntry>>();
   private batches = 0;
   private committedOps = 0;
+  private committedHook: ((entries: readonly QueueEntry[]) => void) | undefined;
 
   constructor(
     private readonly store: QueueStore,
@@ -75,6 +76,11 @@ export class GroupCommitWriter {
       case 'failed':
         return;
     }
+  }
+
+  /** Called with every batch's committed inserts, after the commit (the router forwards them to other nodes). */
+  onCommit(hook: (entries: readonly QueueEntry[]) => void): void {
+    this.committedHook = hook;
   }
 
   /**
@@ -140,6 +146,7 @@ export class GroupCommitWriter {
             if (e.state === 'flushing') e.state = 'committed';
             settle(e, true);
           }
+          this.committedHook?.(inserts);
         } catch (err) {
           this.log.error('queue batch failed', { err, inserts: inserts.length, deletes: deletes.length });
           for (const e of inserts) {

@@ -10,9 +10,15 @@ export class Hub implements LocalDevices {
   private readonly users = new Map<string, Map<string, Session>>();
   private count = 0;
 
+  /** `topics` hears when a user gains its first device here and loses its last (bus subscriptions follow). */
+  constructor(private readonly topics: { join(user: string): void; leave(user: string): void } = { join() {}, leave() {} }) {}
+
   register(s: Session): Session | undefined {
     let devices = this.users.get(s.userId);
-    if (!devices) this.users.set(s.userId, (devices = new Map()));
+    if (!devices) {
+      this.users.set(s.userId, (devices = new Map()));
+      this.topics.join(s.userId);
+    }
     const previous = devices.get(s.deviceId);
     devices.set(s.deviceId, s);
     if (!previous) this.count++;
@@ -24,7 +30,10 @@ export class Hub implements LocalDevices {
     const devices = this.users.get(s.userId);
     if (devices?.get(s.deviceId) !== s) return false;
     devices.delete(s.deviceId);
-    if (devices.size === 0) this.users.delete(s.userId);
+    if (devices.size === 0) {
+      this.users.delete(s.userId);
+      this.topics.leave(s.userId);
+    }
     this.count--;
     return true;
   }

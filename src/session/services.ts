@@ -1,3 +1,4 @@
+import type { Bus } from '../bus/bus.ts';
 import type { CallRegistry } from '../calls/call-registry.ts';
 import type { Config } from '../config/config.ts';
 import type { GroupCommitWriter } from '../delivery/group-commit.ts';
@@ -16,6 +17,7 @@ export interface Services {
   log: Logger;
   now: () => number;
   hub: Hub;
+  bus: Bus;
   router: Router;
   writer: GroupCommitWriter;
   store: QueueStore;

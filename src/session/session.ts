@@ -61,6 +61,8 @@ export class Session implements DeliveryTarget {
     public status: DeviceStatus,
     /** Where the device connected from, shown to the primary when it asks for approval. */
     readonly client: { ip: string; userAgent: string },
+    /** When this socket opened (epoch ms): of two sockets for one device, the later one wins. */
+    readonly connectedAt: number,
     private readonly conn: Connection,
     private readonly deps: SessionDeps,
   ) {}

@@ -111,13 +111,14 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const data = ws.getUserData();
       const { userId, deviceId, expiresAt } = data.principal;
       const conn = new UwsConnection(ws);
-      const session = new Session(userId, deviceId, expiresAt, data.status, { ip: data.ip, userAgent: data.userAgent }, conn, opts.sessionDeps);
+      const session = new Session(userId, deviceId, expiresAt, data.status, { ip: data.ip, userAgent: data.userAgent }, svc.now(), conn, opts.sessionDeps);
       log.debug('socket opened', { user: userId, device: deviceId });
       data.session = session;
       data.conn = conn;
       const previous = hub.register(session);
-      // One socket per device: the newest wins, the older one is told why it lost.
+      // One socket per device: the newest wins, the older one is told why it lost, on this node or any other.
       previous?.close(CloseCode.connectedElsewhere);
+      svc.bus.publish(userId, { k: 'kick', device: deviceId, at: session.connectedAt, node: svc.bus.nodeId });
       // The backlog is sent from the next turn of the loop, never from the tick of the upgrade:
       // with this uWS build, a send on the new socket in the same microtask checkpoint as
       // `res.cork(() => res.upgrade())` can drop the connection (seen with PGlite, whose reads

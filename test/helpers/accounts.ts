@@ -41,9 +41,9 @@ export class Accounts {
     return this.primaries.get(user);
   }
 
-  /** A connected, approved device that has received its backlog (`queue_empty`). */
-  async online(user: string, device: string): Promise<TestClient> {
-    const c = await TestClient.connect(this.url, user, device);
+  /** A connected, approved device that has received its backlog (`queue_empty`); `url` picks another relay node. */
+  async online(user: string, device: string, url = this.url): Promise<TestClient> {
+    const c = await TestClient.connect(url, user, device);
     this.live.set(`${user}|${device}`, c);
     if (this.primaries.has(user) && (this.primaries.get(user) === device || this.approvedBefore.has(`${user}|${device}`))) {
       await c.next('queue_empty');

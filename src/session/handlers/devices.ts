@@ -1,4 +1,7 @@
+import { BROADCAST } from '../../bus/bus.ts';
+import type { DeviceStatus } from '../../db/schema.ts';
 import { OverloadedError } from '../../delivery/group-commit.ts';
+import { isFinal } from '../../devices/approval-rules.ts';
 import { dedupKey, newEntry } from '../../delivery/queue-entry.ts';
 import { decodeIdentityKey } from '../../devices/approval-message.ts';
 import { approvalLimits } from '../../limits/approval-limits.ts';
@@ -53,10 +56,8 @@ export async function handleRegister(s: Session, frame: FrameOf<'device_register
       fail(s, svc, 'forbidden', frame.id);
       return s.close(CloseCode.deviceNotAllowed);
     case 'primary':
-      s.status = 'approved';
-      svc.devices.invalidate(s.userId);
-      s.reply(encodeFrame('device_approved', isoNow(svc), { request_id: null, device_id: s.deviceId, primary: true }));
-      void s.drain();
+      applyDeviceStatus(svc, s.userId, s.deviceId, { status: 'approved', frame: encodeFrame('device_approved', isoNow(svc), { request_id: null, device_id: s.deviceId, primary: true }) });
+      devicesChanged(svc, s.userId);
       return broadcastDevices(s.userId, svc);
     case 'pending': {
       s.status = 'pending';
@@ -125,16 +126,12 @@ export async function handleApprove(s: Session, frame: FrameOf<'device_approve'>
       fail(s, svc, 'invalid_code', frame.id, { attempts_left: r.attemptsLeft });
       if (r.deny) denyDevice(svc, s.userId, r.deviceId, p.request_id, 'too_many_attempts');
       return;
-    case 'approve': {
-      svc.devices.invalidate(s.userId);
-      const target = svc.hub.find(s.userId, r.deviceId);
-      if (target) {
-        target.status = 'approved';
-        target.reply(encodeFrame('device_approved', isoNow(svc), { request_id: p.request_id, device_id: r.deviceId, approved_by: s.deviceId }));
-        void target.drain();
-      }
+    case 'approve':
+      deviceStatusChanged(svc, s.userId, r.deviceId, {
+        status: 'approved',
+        frame: encodeFrame('device_approved', isoNow(svc), { request_id: p.request_id, device_id: r.deviceId, approved_by: s.deviceId }),
+      });
       return broadcastDevices(s.userId, svc);
-    }
   }
 }
 
@@ -152,14 +149,10 @@ export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, 
   const target = frame.payload.device_id;
   const r = await svc.registry.revoke({ userId: s.userId, deviceId: s.deviceId, target }, svc.now());
   if (r.kind === 'forbidden') return fail(s, svc, 'forbidden', frame.id);
-  // The registry dropped the stored queue; writes still on their way must not bring it back.
+  // The registry dropped the stored queue; writes still on their way must not bring it back
+  // (other nodes' in-flight batches are caught by the sweeper's purge of revoked devices).
   svc.writer.dropFor(s.userId, target);
-  svc.devices.invalidate(s.userId);
-  const victim = svc.hub.find(s.userId, target);
-  if (victim) {
-    victim.status = 'revoked';
-    victim.close(CloseCode.deviceNotAllowed, 'device revoked');
-  }
+  deviceStatusChanged(svc, s.userId, target, { status: 'revoked', reason: 'device revoked' });
   return broadcastDevices(s.userId, svc);
 }
 
@@ -167,13 +160,44 @@ export async function handleDevicesList(s: Session, frame: FrameOf<'devices_list
   s.reply(await devicesFrame(frame.payload.user_id, svc));
 }
 
-/** Tells a denied device why, and closes it for good (4403). */
+/** Tells a denied device why, and closes it for good (4403), on whichever node holds it. */
 export function denyDevice(svc: Services, userId: string, deviceId: string, requestId: string, reason: string): void {
+  deviceStatusChanged(svc, userId, deviceId, { status: 'denied', reason, frame: encodeFrame('device_denied', isoNow(svc), { request_id: requestId, reason }) });
+}
+
+export interface StatusChange {
+  status: DeviceStatus;
+  /** What the device is told before anything else happens. */
+  frame?: string | undefined;
+  /** Close reason for denied and revoked devices. */
+  reason?: string | undefined;
+}
+
+/**
+ * Applies a device's new status to its socket on this node, if it has one:
+ * approved devices are told and get their backlog; denied and revoked ones
+ * are told and closed with 4403. Also runs for the same change published by
+ * another node.
+ */
+export function applyDeviceStatus(svc: Services, userId: string, deviceId: string, change: StatusChange): void {
   const session = svc.hub.find(userId, deviceId);
   if (!session) return;
-  session.status = 'denied';
-  session.reply(encodeFrame('device_denied', isoNow(svc), { request_id: requestId, reason }));
-  session.close(CloseCode.deviceNotAllowed, reason);
+  session.status = change.status;
+  if (change.frame) session.reply(change.frame);
+  if (change.status === 'approved') void session.drain();
+  else if (isFinal(change.status)) session.close(CloseCode.deviceNotAllowed, change.reason ?? change.status);
+}
+
+/** A device's status changed: act here, tell the other nodes, and drop every node's cached device set. */
+function deviceStatusChanged(svc: Services, userId: string, deviceId: string, change: StatusChange): void {
+  applyDeviceStatus(svc, userId, deviceId, change);
+  svc.bus.publish(userId, { k: 'device', device: deviceId, ...change });
+  devicesChanged(svc, userId);
+}
+
+function devicesChanged(svc: Services, userId: string): void {
+  svc.devices.invalidate(userId);
+  svc.bus.publish(BROADCAST, { k: 'devices_changed', user: userId });
 }
 
 async function devicesFrame(userId: string, svc: Services): Promise<string> {

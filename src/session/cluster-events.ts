@@ -1,0 +1,36 @@
+import { BROADCAST, type BusMessage } from '../bus/bus.ts';
+import { CloseCode } from '../protocol/close-codes.ts';
+import { applyDeviceStatus } from './handlers/devices.ts';
+import type { Services } from './services.ts';
+
+/**
+ * What a node does with a message from another node. Delivery messages go
+ * to the router; the rest act on sessions connected here.
+ */
+export function handleClusterMessage(svc: Services, topic: string, msg: BusMessage): void {
+  switch (msg.k) {
+    case 'entries':
+    case 'push':
+      svc.router.receive(topic, msg);
+      return;
+    case 'kick': {
+      // The device connected on another node; the older socket loses (ties go to the higher node id).
+      const s = svc.hub.find(topic, msg.device);
+      if (s && (s.connectedAt < msg.at || (s.connectedAt === msg.at && svc.bus.nodeId < msg.node))) s.close(CloseCode.connectedElsewhere);
+      return;
+    }
+    case 'device':
+      applyDeviceStatus(svc, topic, msg.device, msg);
+      return;
+    case 'devices_changed':
+      if (topic === BROADCAST) svc.devices.invalidate(msg.user);
+      return;
+    case 'presence':
+      return;
+  }
+}
+
+/** After a bus outage every approved session re-reads its queue: entries published meanwhile were lost. */
+export function resyncSessions(svc: Services): void {
+  for (const s of svc.hub.all()) if (s.isApproved) void s.drain();
+}

@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Accounts } from '../helpers/accounts.ts';
+import { createTestDatabase, postgresUrl, type TestDatabase } from '../helpers/databases.ts';
+import { redisSkipReason, startThrowawayRedis, testRedis, hasRedisServer } from '../helpers/redis.ts';
+import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
+import { TEST_SECRET } from '../helpers/tokens.ts';
+import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
+
+/**
+ * Several relay processes against one Postgres and one Redis behave as one
+ * relay. Needs a shared Postgres (DATABASE_URL: PGlite belongs to a single
+ * process) and a Redis (REDIS_URL, or a throwaway redis-server).
+ */
+const redis = await testRedis();
+const skip = !postgresUrl || !redis;
+if (skip) console.warn(`cluster tests skipped: ${!postgresUrl ? 'DATABASE_URL is not set (several nodes need one shared Postgres)' : redisSkipReason}`);
+
+const uid = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
+const send = (c: TestClient, id: string, to: string, devices: string[]) =>
+  c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
+const isFor = (id: string) => (f: Frame) => f.message_id === id;
+
+describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
+  let db: TestDatabase;
+  let nodes: RelayProcess[] = [];
+  let accounts: Accounts;
+  beforeAll(async () => {
+    await Accounts.ready();
+    db = await createTestDatabase('postgres');
+    nodes = await Promise.all(
+      [1, 2, 3].map((n) => startRelay({ ...db.env, DATA_DIR: tempDir('node'), JWT_SECRET: TEST_SECRET, REDIS_URL: redis!.url, REDIS_PREFIX: redis!.prefix, NODE_ID: `node${n}` })),
+    );
+    accounts = new Accounts(nodes[0]!.url);
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
+    await db?.drop();
+    await redis?.stop();
+  });
+  const url = (i: number) => nodes[i]!.url;
+
+  it('delivers from node 1 to devices on nodes 2 and 3 exactly once, in order', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await accounts.online(alice, 'a1', url(0));
+    const b1 = await accounts.online(bob, 'b1', url(1));
+    const b2 = await accounts.online(bob, 'b2', url(2));
+    const ids = Array.from({ length: 40 }, (_, i) => `x${i}`);
+    for (const id of ids) send(a, id, bob, ['b1', 'b2']);
+    for (const id of ids) await a.next(isFor(id));
+    await b1.next(isFor(ids.at(-1)!));
+    await b2.next(isFor(ids.at(-1)!));
+    // Acks on the recipients' nodes delete the rows and send receipts back across.
+    b1.send({ type: 'delivery_ack', payload: { message_ids: ids } });
+    await a.next((f) => f.type === 'status_update' && f.message_id === ids.at(-1));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b1.all('deliver').map((f) => f.message_id)).toEqual(ids);
+    expect(b2.all('deliver').map((f) => f.message_id)).toEqual(ids);
+    const rows = await db.query<{ n: number }>('select count(*)::int as n from queue where recipient_user = $1 and recipient_device = $2', [bob, 'b1']);
+    expect(rows[0]!.n).toBe(0);
+    await Promise.all([a, b1, b2].map((c) => c.close()));
+  });
+
+  it('forwards ephemeral frames across nodes', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await accounts.online(alice, 'a1', url(0));
+    const b = await accounts.online(bob, 'b1', url(2));
+    a.send({ type: 'typing', payload: { to: bob, conversation_id: 'c1', is_typing: true } });
+    expect(await b.next('typing')).toMatchObject({ sender_id: alice, payload: { is_typing: true } });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('keeps one socket per device across nodes: 4409 for the older one', async () => {
+    const user = uid('carol');
+    const first = await accounts.online(user, 'c1', url(0));
+    const second = await accounts.online(user, 'c1', url(1));
+    expect(await first.closed).toBe(4409);
+    second.send({ type: 'heartbeat' });
+    await second.next('heartbeat_ack');
+    await second.close();
+  });
+
+  it('runs the approval flow across nodes, and a revocation closes the device on its node', async () => {
+    const user = uid('dora');
+    const primary = await accounts.online(user, 'phone', url(0));
+    // The laptop registers on node 3; the request reaches the primary on node 1 through the bus.
+    const laptop = await accounts.online(user, 'laptop', url(2));
+    primary.send({ type: 'device_revoke', payload: { device_id: 'laptop' } });
+    expect(await laptop.closed).toBe(4403);
+    await primary.close();
+  });
+
+  it('delivers messages sent to a killed node\'s devices after they reconnect elsewhere', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await accounts.online(alice, 'a1', url(0));
+    const b = await accounts.online(bob, 'b1', url(2));
+    nodes[2]!.child.kill('SIGKILL');
+    await b.closed;
+    send(a, 'while-dead', bob, ['b1']);
+    await a.next(isFor('while-dead'));
+    const again = await TestClient.connect(url(1), bob, 'b1');
+    await again.next('queue_empty');
+    expect(again.all('deliver').map((f) => f.message_id)).toEqual(['while-dead']);
+    await Promise.all([a.close(), again.close()]);
+  });
+});
+
+describe.skipIf(!postgresUrl || !hasRedisServer)('a Redis outage', () => {
+  it('keeps local delivery, loses nothing acked, and resumes cross-node delivery when Redis returns', async () => {
+    await Accounts.ready();
+    const db = await createTestDatabase('postgres');
+    const r = await startThrowawayRedis();
+    const env = { ...db.env, JWT_SECRET: TEST_SECRET, REDIS_URL: r.url, REDIS_TIMEOUT_MS: '300' };
+    const [n1, n2] = await Promise.all([startRelay({ ...env, DATA_DIR: tempDir('o1'), NODE_ID: 'o1' }), startRelay({ ...env, DATA_DIR: tempDir('o2'), NODE_ID: 'o2' })]);
+    try {
+      const accounts = new Accounts(n1.url);
+      const a = await accounts.online('alice', 'a1', n1.url);
+      const local = await accounts.online('carl', 'c1', n1.url);
+      const b = await accounts.online('bob', 'b1', n2.url);
+      send(a, 'before', 'bob', ['b1']);
+      await b.next(isFor('before'));
+
+      await r.kill();
+      send(a, 'during', 'bob', ['b1']);
+      expect(await a.next(isFor('during'))).toMatchObject({ type: 'sent_ack' });
+      send(a, 'local', 'carl', ['c1']);
+      expect(await local.next(isFor('local'))).toMatchObject({ type: 'deliver' });
+
+      await r.restart();
+      // The node holding bob re-reads its queue once its subscriber is back.
+      expect(await b.next(isFor('during'), 15_000)).toMatchObject({ type: 'deliver' });
+      send(a, 'after', 'bob', ['b1']);
+      await b.next(isFor('after'), 10_000);
+      expect(b.all('deliver').map((f) => f.message_id)).toEqual(['before', 'during', 'after']);
+      expect(n1.child.exitCode).toBeNull();
+      expect(n2.child.exitCode).toBeNull();
+      await Promise.all([a, local, b].map((c) => c.close()));
+    } finally {
+      await Promise.all([n1.stop('SIGKILL'), n2.stop('SIGKILL')]);
+      await r.stop();
+      await db.drop();
+    }
+  }, 60_000);
+});
