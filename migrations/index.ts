@@ -1,6 +1,7 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './2026-11-22-0001-queue-and-devices.ts';
 import * as m0002 from './2026-11-22-0002-device-approval.ts';
+import * as m0003 from './2026-11-22-0003-contacts.ts';
 
 /**
  * Every migration, by name, in the order they apply. Listed by hand rather
@@ -9,6 +10,7 @@ import * as m0002 from './2026-11-22-0002-device-approval.ts';
 const migrations: Record<string, Migration> = {
   '2026-11-22-0001-queue-and-devices': m0001,
   '2026-11-22-0002-device-approval': m0002,
+  '2026-11-22-0003-contacts': m0003,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

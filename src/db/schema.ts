@@ -64,7 +64,14 @@ export interface QueueTable {
   created_at: ColumnType<Date, Date | string, never>;
 }
 
+export interface ContactsTable {
+  owner_id: string;
+  contact_id: string;
+  created_at: ColumnType<Date, Date | string, never>;
+}
+
 export interface Database {
+  contacts: ContactsTable;
   devices: DevicesTable;
   queue: QueueTable;
   approval_requests: ApprovalRequestsTable;

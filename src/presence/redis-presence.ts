@@ -1,0 +1,124 @@
+import { Redis } from 'ioredis';
+import { leaseMember, type Lease, type Presence, type PresenceTiming } from './presence.ts';
+
+/**
+ * Presence in Redis, shared by every node.
+ *   {prefix}:pres:u:{user}   sorted set: lease member (device|conn) -> expiry (ms)
+ *   {prefix}:pres:leases     sorted set: user|device|conn -> expiry, the reaper's index
+ * Transitions that must be atomic (was the user online? is this the last
+ * lease?) run as Lua scripts, so two nodes never both report the same
+ * user coming online or going offline. The scripts touch keys they derive
+ * from the prefix, which is fine on a single Redis (not Redis Cluster).
+ */
+const CONNECT = `
+local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return live`;
+
+const DISCONNECT = `
+local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if exp and tonumber(exp) > tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+end
+return 0`;
+
+const REAP = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local offline = {}
+for _, m in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], m)
+  local sep = string.find(m, '|', 1, true)
+  local user = string.sub(m, 1, sep - 1)
+  local member = string.sub(m, sep + 1)
+  local key = ARGV[3] .. user
+  local score = redis.call('ZSCORE', key, member)
+  if score and tonumber(score) > tonumber(ARGV[1]) then
+    redis.call('ZADD', KEYS[1], score, m)
+  elseif score then
+    redis.call('ZREM', key, member)
+    if redis.call('ZCOUNT', key, '(' .. ARGV[1], '+inf') == 0 then
+      redis.call('DEL', key)
+      table.insert(offline, user)
+    end
+  end
+end
+return offline`;
+
+export class RedisPresence implements Presence {
+  private readonly redis: Redis;
+  private readonly userPrefix: string;
+  private readonly index: string;
+
+  constructor(
+    url: string,
+    prefix: string,
+    private readonly timing: PresenceTiming,
+    commandTimeoutMs: number,
+  ) {
+    this.redis = new Redis(url, { commandTimeout: commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true, retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 6), 2000) });
+    this.redis.on('error', () => {});
+    this.userPrefix = `${prefix}:pres:u:`;
+    this.index = `${prefix}:pres:leases`;
+    this.redis.defineCommand('presConnect', { numberOfKeys: 2, lua: CONNECT });
+    this.redis.defineCommand('presDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
+    this.redis.defineCommand('presReap', { numberOfKeys: 1, lua: REAP });
+  }
+
+  async connect(l: Lease, now: number): Promise<boolean> {
+    const live = (await this.call('presConnect', this.userKey(l.user), this.index, leaseMember(l), now + this.timing.ttlMs, now, this.indexMember(l), this.timing.ttlMs * 4)) as number;
+    return live === 0;
+  }
+
+  async disconnect(l: Lease, now: number): Promise<void> {
+    await this.call('presDisconnect', this.userKey(l.user), this.index, leaseMember(l), now + this.timing.graceMs, this.indexMember(l));
+  }
+
+  async refresh(leases: readonly Lease[], now: number): Promise<void> {
+    if (leases.length === 0) return;
+    const exp = now + this.timing.ttlMs;
+    const p = this.redis.pipeline();
+    for (const l of leases) {
+      p.zadd(this.userKey(l.user), exp, leaseMember(l));
+      p.pexpire(this.userKey(l.user), this.timing.ttlMs * 4);
+      p.zadd(this.index, exp, this.indexMember(l));
+    }
+    await p.exec();
+  }
+
+  async reap(now: number): Promise<string[]> {
+    return (await this.call('presReap', this.index, now, 500, this.userPrefix)) as string[];
+  }
+
+  async onlineAmong(users: readonly string[], now: number): Promise<Set<string>> {
+    if (users.length === 0) return new Set();
+    const p = this.redis.pipeline();
+    for (const u of users) p.zcount(this.userKey(u), `(${now}`, '+inf');
+    const res = (await p.exec()) ?? [];
+    return new Set(users.filter((_, i) => Number(res[i]?.[1] ?? 0) > 0));
+  }
+
+  async ready(): Promise<void> {
+    if (this.redis.status !== 'ready') await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => {});
+  }
+
+  private userKey(user: string): string {
+    return this.userPrefix + user;
+  }
+
+  private indexMember(l: Lease): string {
+    return `${l.user}|${leaseMember(l)}`;
+  }
+
+  private call(name: string, ...args: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[name];
+    if (!fn) throw new Error(`unknown script ${name}`);
+    return fn.apply(this.redis, args);
+  }
+}
