@@ -24,6 +24,10 @@ import { BROADCAST } from './bus/bus.ts';
 import { openBus } from './bus/open-bus.ts';
 import { handleClusterMessage, resyncSessions } from './session/cluster-events.ts';
 import { Hub } from './session/hub.ts';
+import { PresenceService } from './session/presence-service.ts';
+import { ContactStore } from './presence/contact-store.ts';
+import { MemoryPresence } from './presence/memory-presence.ts';
+import { RedisPresence } from './presence/redis-presence.ts';
 import type { Services } from './session/services.ts';
 import { startServer } from './transport/server.ts';
 import { loadNativeUws } from './transport/uws.ts';
@@ -71,13 +75,20 @@ async function main(): Promise<void> {
     () => generateCode(),
   );
   const hub = new Hub({ join: (user) => bus.subscribe(user), leave: (user) => bus.unsubscribe(user) });
+  const router = new Router(hub, bus);
+  const contacts = new ContactStore(database.db, config.DB_TIMEOUT_MS);
+  const timing = { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, graceMs: config.PRESENCE_GRACE_SECONDS * 1000 };
+  const presenceStore = config.REDIS_URL
+    ? new RedisPresence(config.REDIS_URL, config.REDIS_PREFIX, timing, config.REDIS_TIMEOUT_MS)
+    : new MemoryPresence(timing);
+  const presence = new PresenceService({ presence: presenceStore, contacts, router, hub, log, now, nodeId, ttlMs: timing.ttlMs, reapIntervalMs: config.PRESENCE_REAP_MS });
   const svc: Services = {
     config,
     log,
     now,
     hub,
     bus,
-    router: new Router(hub, bus),
+    router,
     writer,
     store,
     devices,
@@ -85,10 +96,17 @@ async function main(): Promise<void> {
     rateLimit: new StoredRateLimit(database.db, config.DB_TIMEOUT_MS),
     recent: new RecentSends(now),
     calls: new CallRegistry(now),
+    contacts,
+    presenceStore,
+    presence,
   };
   bus.subscribe(BROADCAST);
   bus.onMessage((topic, msg) => handleClusterMessage(svc, topic, msg));
-  bus.onResync(() => resyncSessions(svc));
+  bus.onResync(() => {
+    resyncSessions(svc);
+    presence.resync();
+  });
+  presence.start();
   writer.onCommit((entries) => svc.router.forwardCommitted(entries));
 
   const server = await startServer({
@@ -134,9 +152,11 @@ async function main(): Promise<void> {
     server.closeAll(CloseCode.goingAway);
     sweeper.stop();
     stopExpiry();
+    presence.stop();
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
     await bus.close();
+    await presenceStore.close();
     log.info('stopped', { signal });
     process.exit(0);
   };

@@ -31,6 +31,12 @@ export const configSchema = z
     REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/).default('relay')),
     // Bound on any Redis command: the hot path never waits on Redis longer than this.
     REDIS_TIMEOUT_MS: int(1000, 50, 60_000),
+    // A connection's presence lease lasts this long unless refreshed (every third of it); a dead node's users go offline within it.
+    PRESENCE_TTL_SECONDS: int(30, 3, 3600),
+    // A disconnect keeps the lease this long, so a quick reconnect shows no offline/online flap.
+    PRESENCE_GRACE_SECONDS: int(5, 0, 600),
+    // How often each node looks for expired leases.
+    PRESENCE_REAP_MS: int(1000, 100, 60_000),
     DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
     // Shown to other nodes and in logs; defaults to host name and pid so two local nodes differ.
     NODE_ID: optionalString,

@@ -66,6 +66,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   envelope('call_end', callPayload),
   envelope('ice_candidate', callPayload),
   envelope('heartbeat', emptyPayload),
+  envelope('contact_add', z.strictObject({ user_id: idField })),
+  envelope('contact_remove', z.strictObject({ user_id: idField })),
   envelope('device_register', z.strictObject({ identity_key: z.string().length(44), device_name: z.string().min(1).max(64), device_type: labelField })),
   envelope('device_approve', z.strictObject({ request_id: idField, code: z.string().regex(/^[0-9]{6}$/, 'code is 6 digits'), signature: z.string().length(88) })),
   envelope('device_deny', z.strictObject({ request_id: idField })),

@@ -5,6 +5,7 @@ import { CloseCode } from '../protocol/close-codes.ts';
 import { decodeClientFrame } from '../protocol/codec.ts';
 import { encodeError, encodeFrame } from '../protocol/server-frames.ts';
 import { handleCall } from './handlers/call.ts';
+import { handleContactAdd, handleContactRemove } from './handlers/contacts.ts';
 import { handleApprove, handleDeny, handleDevicesList, handleRegister, handleRevoke } from './handlers/devices.ts';
 import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
 import { handleSend } from './handlers/send.ts';
@@ -31,6 +32,8 @@ const handlers: { [T in ClientFrameType]: Handler<T> } = {
   call_end: handleCall,
   ice_candidate: handleCall,
   heartbeat: (s, _f, svc) => s.reply(encodeFrame('heartbeat_ack', isoNow(svc), {})),
+  contact_add: handleContactAdd,
+  contact_remove: handleContactRemove,
   device_register: handleRegister,
   device_approve: handleApprove,
   device_deny: handleDeny,

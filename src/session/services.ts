@@ -8,6 +8,9 @@ import type { Router } from '../delivery/router.ts';
 import type { DeviceDirectory } from '../devices/device-directory.ts';
 import type { DeviceRegistry } from '../devices/device-registry.ts';
 import type { StoredRateLimit } from '../limits/stored-rate-limit.ts';
+import type { ContactStore } from '../presence/contact-store.ts';
+import type { Presence } from '../presence/presence.ts';
+import type { PresenceService } from './presence-service.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
 
@@ -26,6 +29,11 @@ export interface Services {
   rateLimit: StoredRateLimit;
   recent: RecentSends;
   calls: CallRegistry;
+  contacts: ContactStore;
+  /** The lease store itself (for one-off lookups). */
+  presenceStore: Presence;
+  /** Presence as users see it: leases per session, snapshots, online/offline announcements. */
+  presence: PresenceService;
 }
 
 export const isoNow = (svc: Pick<Services, 'now'>): string => new Date(svc.now()).toISOString();

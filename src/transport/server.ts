@@ -100,7 +100,10 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         // Denied and revoked are final: that device id never connects again.
         if (isFinal(status)) return refuse(res, 403, `device ${status}`);
         const data: SocketData = { principal: verified.principal, status, ip, userAgent, session: undefined, conn: undefined };
-        res.cork(() => res.upgrade(data, key, token.subprotocol ?? '', extensions, context));
+        // Not corked, on purpose: in this uWS build, cork() around an upgrade made after an await can
+        // read the response state from memory the new WebSocket now owns (the socket is reallocated in
+        // place) and close the fresh socket about a millisecond after `open` (uWebSockets PR 1929).
+        res.upgrade(data, key, token.subprotocol ?? '', extensions, context);
       })().catch((err: unknown) => {
         log.error('upgrade failed', { err });
         if (!aborted) refuse(res, 503, 'upgrade failed');
@@ -119,14 +122,13 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       // One socket per device: the newest wins, the older one is told why it lost, on this node or any other.
       previous?.close(CloseCode.connectedElsewhere);
       svc.bus.publish(userId, { k: 'kick', device: deviceId, at: session.connectedAt, node: svc.bus.nodeId });
-      // The backlog is sent from the next turn of the loop, never from the tick of the upgrade:
-      // with this uWS build, a send on the new socket in the same microtask checkpoint as
-      // `res.cork(() => res.upgrade())` can drop the connection (seen with PGlite, whose reads
-      // can resolve within that checkpoint).
+      // Work for the new socket starts on the next turn of the loop, outside the upgrade's call stack.
       // A device that is not approved gets nothing until the approval flow says so.
       setImmediate(() => {
-        if (session.isApproved) void session.drain();
-        else if (session.status === 'pending') opts.onPendingOpen(session);
+        if (session.isApproved) {
+          void session.drain();
+          void svc.presence.online(session);
+        } else if (session.status === 'pending') opts.onPendingOpen(session);
       });
     },
 
@@ -151,6 +153,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const session = data.session;
       if (!session) return;
       session.onClose();
+      void svc.presence.offline(session);
       if (hub.unregister(session)) endCallsOfDevice(session, svc);
     },
   });

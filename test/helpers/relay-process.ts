@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -24,15 +24,18 @@ export interface RelayProcess {
 export async function startRelay(env: Record<string, string | undefined>, timeoutMs = 45_000): Promise<RelayProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env['RELAY_TEST_LOG_LEVEL'] ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`relay did not start in ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
+    // RELAY_TEST_LOG_DIR keeps every relay's log in a file, for investigating a failed run.
+    const logDir = process.env['RELAY_TEST_LOG_DIR'];
     const onLine = (line: string) => {
       logs.push(line);
+      if (logDir) appendFileSync(path.join(logDir, `relay-${child.pid}.log`), `${line}\n`);
       if (line.includes('"relay listening"')) {
         clearTimeout(timer);
         resolve((JSON.parse(line) as { port: number }).port);

@@ -77,7 +77,7 @@ export class TestClient {
         const f = this.frames[this.cursor++]!;
         if (test(f)) return f;
       }
-      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode}) while waiting for ${String(match)}`);
+      if (this.closeCode !== undefined) throw new Error(`socket closed (${this.closeCode}${this.error ? `, ${this.error.message}` : ''}) while waiting for ${String(match)}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${String(match)}; got ${JSON.stringify(this.frames.slice(-5))}`);
       await new Promise<void>((resolve) => {

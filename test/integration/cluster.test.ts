@@ -29,7 +29,19 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await Accounts.ready();
     db = await createTestDatabase('postgres');
     nodes = await Promise.all(
-      [1, 2, 3].map((n) => startRelay({ ...db.env, DATA_DIR: tempDir('node'), JWT_SECRET: TEST_SECRET, REDIS_URL: redis!.url, REDIS_PREFIX: redis!.prefix, NODE_ID: `node${n}` })),
+      [1, 2, 3].map((n) =>
+        startRelay({
+          ...db.env,
+          DATA_DIR: tempDir('node'),
+          JWT_SECRET: TEST_SECRET,
+          REDIS_URL: redis!.url,
+          REDIS_PREFIX: redis!.prefix,
+          NODE_ID: `node${n}`,
+          PRESENCE_TTL_SECONDS: '3',
+          PRESENCE_GRACE_SECONDS: '1',
+          PRESENCE_REAP_MS: '200',
+        }),
+      ),
     );
     accounts = new Accounts(nodes[0]!.url);
   });
@@ -90,12 +102,35 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await primary.close();
   });
 
-  it('delivers messages sent to a killed node\'s devices after they reconnect elsewhere', async () => {
+  it('shares presence across nodes, between mutual contacts only', async () => {
+    const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
+    const a = await accounts.online(alice, 'a1', url(0));
+    const c = await accounts.online(carol, 'c1', url(2));
+    a.send({ type: 'contact_add', payload: { user_id: bob } });
+    c.send({ type: 'contact_add', payload: { user_id: bob } });
+    const b = await accounts.online(bob, 'b1', url(1));
+    b.send({ type: 'contact_add', payload: { user_id: alice } });
+    expect(await a.next((f) => f.type === 'presence' && JSON.stringify(f.payload).includes(bob))).toMatchObject({ payload: { contacts: [{ user_id: bob, online: true }] } });
+    await b.close();
+    expect(await a.next((f) => f.type === 'user_offline' && f.payload['user_id'] === bob, 5000)).toBeTruthy();
+    const b2 = await accounts.online(bob, 'b1', url(2));
+    expect(await a.next((f) => f.type === 'user_online' && f.payload['user_id'] === bob, 5000)).toBeTruthy();
+    expect(c.frames.filter((f) => f.type === 'user_online' || f.type === 'user_offline')).toEqual([]);
+    await Promise.all([a, b2, c].map((x) => x.close()));
+  });
+
+  it('delivers messages sent to a killed node\'s devices after they reconnect elsewhere, and its users go offline within the TTL', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await accounts.online(alice, 'a1', url(0));
     const b = await accounts.online(bob, 'b1', url(2));
+    a.send({ type: 'contact_add', payload: { user_id: bob } });
+    b.send({ type: 'contact_add', payload: { user_id: alice } });
+    await a.next((f) => f.type === 'presence' && JSON.stringify(f.payload).includes(bob));
     nodes[2]!.child.kill('SIGKILL');
     await b.closed;
+    const killedAt = Date.now();
+    await a.next((f) => f.type === 'user_offline' && f.payload['user_id'] === bob, 8000);
+    expect(Date.now() - killedAt).toBeLessThan(3000 + 1500);
     send(a, 'while-dead', bob, ['b1']);
     await a.next(isFor('while-dead'));
     const again = await TestClient.connect(url(1), bob, 'b1');

@@ -61,6 +61,20 @@ describe('a running relay', () => {
     expect(relay.child.exitCode).toBeNull();
   });
 
+  it('keeps every socket of a burst of upgrades open (no close right after open)', async () => {
+    // Regression test: a corked upgrade after an await let this uWS build close about one fresh socket in fifty.
+    const worker = async (w: number) => {
+      for (let i = 0; i < 25; i++) {
+        const c = await TestClient.connect(relay.url, `burst-${w}`, `d${i}`);
+        c.send({ type: 'heartbeat' });
+        await c.next('heartbeat_ack');
+        await c.close();
+        expect(c.closeCode).toBe(1005);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+  });
+
   it('drains on SIGTERM: sockets close with 1001, queued messages are kept, exit code 0', async () => {
     const env = { DATA_DIR: tempDir('sigterm'), JWT_SECRET: TEST_SECRET };
     const local = await startRelay(env);

@@ -184,7 +184,10 @@ export function applyDeviceStatus(svc: Services, userId: string, deviceId: strin
   if (!session) return;
   session.status = change.status;
   if (change.frame) session.reply(change.frame);
-  if (change.status === 'approved') void session.drain();
+  if (change.status === 'approved') {
+    void session.drain();
+    void svc.presence.online(session);
+  }
   else if (isFinal(change.status)) session.close(CloseCode.deviceNotAllowed, change.reason ?? change.status);
 }
 

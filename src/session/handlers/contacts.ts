@@ -1,0 +1,29 @@
+import type { FrameOf } from '../../protocol/client-frames.ts';
+import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
+import type { Session } from '../session.ts';
+import { isoNow, type Services } from '../services.ts';
+
+/**
+ * `contact_add` / `contact_remove`. Presence is shared between mutual
+ * contacts only: when an add makes a pair mutual, each side gets the
+ * other's current state; when a remove breaks a pair, each side sees the
+ * other go offline (and hears nothing more).
+ */
+export async function handleContactAdd(s: Session, frame: FrameOf<'contact_add'>, svc: Services): Promise<void> {
+  const other = frame.payload.user_id;
+  if (other === s.userId) return s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.user_id: cannot add yourself', timestamp: isoNow(svc) }));
+  await svc.contacts.add(s.userId, other, svc.now());
+  if (!(await svc.contacts.isMutual(s.userId, other))) return;
+  const online = await svc.presenceStore.onlineAmong([other, s.userId], svc.now()).catch(() => new Set<string>());
+  s.reply(encodeFrame('presence', isoNow(svc), { contacts: [{ user_id: other, online: online.has(other) }] }));
+  svc.router.push(other, encodeFrame('presence', isoNow(svc), { contacts: [{ user_id: s.userId, online: online.has(s.userId) }] }));
+}
+
+export async function handleContactRemove(s: Session, frame: FrameOf<'contact_remove'>, svc: Services): Promise<void> {
+  const other = frame.payload.user_id;
+  const wasMutual = await svc.contacts.isMutual(s.userId, other);
+  await svc.contacts.remove(s.userId, other);
+  if (!wasMutual) return;
+  s.reply(encodeFrame('user_offline', isoNow(svc), { user_id: other }));
+  svc.router.push(other, encodeFrame('user_offline', isoNow(svc), { user_id: s.userId }));
+}
