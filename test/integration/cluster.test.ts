@@ -82,6 +82,23 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('rings a callee\'s devices on other nodes, and an answer on one stops the other', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await accounts.online(alice, 'a1', url(0));
+    const b1 = await accounts.online(bob, 'b1', url(1));
+    const b2 = await accounts.online(bob, 'b2', url(2));
+    // The offer needs bob online somewhere: his devices' snapshots arrive once their leases are taken.
+    await b1.next('presence');
+    await b2.next('presence');
+    a.send({ type: 'call_offer', payload: { to: bob, call_id: 'cc-1', sdp: 'offer' } });
+    await b1.next('call_offer');
+    await b2.next('call_offer');
+    b1.send({ type: 'call_answer', payload: { to: alice, call_id: 'cc-1', sdp: 'answer' } });
+    expect(await a.next('call_answer')).toMatchObject({ sender_device: 'b1', payload: { sdp: 'answer' } });
+    expect(await b2.next('call_end')).toMatchObject({ payload: { call_id: 'cc-1', reason: 'answered_elsewhere' } });
+    await Promise.all([a, b1, b2].map((c) => c.close()));
+  });
+
   it('keeps one socket per device across nodes: 4409 for the older one', async () => {
     const user = uid('carol');
     const first = await accounts.online(user, 'c1', url(0));

@@ -1,4 +1,3 @@
-import type { Call } from '../../calls/call-registry.ts';
 import type { CallFrameType, FrameOf } from '../../protocol/client-frames.ts';
 import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
@@ -7,16 +6,20 @@ import { isoNow, type Services } from '../services.ts';
 type CallFrame = FrameOf<CallFrameType>;
 
 /**
- * Call signalling: ephemeral, forwarded only to connected devices.
- * - offer: `target_offline` when the callee has no device online, `call_busy`
- *   when the callee is in another call; otherwise every callee device rings.
- * - answer: goes to the caller's device; the callee's other devices get
- *   `call_end` (reason `answered_elsewhere`) so they stop ringing.
- * - reject / end: to the other party; the call is forgotten.
+ * Call signalling: ephemeral, forwarded only to connected devices, on this
+ * node or (through the bus) any other.
+ * - offer: `target_offline` when the callee has no device online anywhere,
+ *   `call_busy` when the callee is in another call known to this node;
+ *   otherwise every callee device rings.
+ * - answer / reject: to the caller's device; the answering user's other
+ *   devices get `call_end` (`answered_elsewhere` / `rejected_elsewhere`)
+ *   wherever they are connected, so they stop ringing.
+ * - end: to the other party; the call is forgotten.
  * - ice_candidate: to the other party's device in the call.
- * Frames for calls this node does not know are forwarded to `to` as given.
+ * Frames for calls this node does not track (the call started on another
+ * node) are forwarded to `to` as given.
  */
-export function handleCall(s: Session, frame: CallFrame, svc: Services): void {
+export async function handleCall(s: Session, frame: CallFrame, svc: Services): Promise<void> {
   const p = frame.payload;
   const ts = isoNow(svc);
   const forward = (type: string, payload: CallFrame['payload'] = p) => {
@@ -33,7 +36,7 @@ export function handleCall(s: Session, frame: CallFrame, svc: Services): void {
   const isParty = call !== undefined && (call.callerUser === s.userId || call.calleeUser === s.userId);
 
   if (frame.type === 'call_offer') {
-    if (!svc.router.isOnline(p.to, p.device_id)) return offline();
+    if (!(await reachable(svc, p.to, p.device_id))) return offline();
     if (call !== undefined || svc.calls.isBusy(p.to, p.call_id) || svc.calls.isBusy(s.userId, p.call_id)) {
       s.reply(encodeFrame('call_busy', ts, { call_id: p.call_id, user_id: p.to }, { sender_id: p.to }));
       return;
@@ -45,7 +48,8 @@ export function handleCall(s: Session, frame: CallFrame, svc: Services): void {
 
   if (!isParty) {
     // Not a call this node tracks (or the sender is not in it): plain forwarding to the named user.
-    if (svc.router.push(p.to, forward(frame.type), { device: p.device_id }) === 0) offline();
+    if (svc.router.push(p.to, forward(frame.type), { device: p.device_id }) === 0 && !(await reachable(svc, p.to))) return offline();
+    if (frame.type === 'call_answer' || frame.type === 'call_reject') stopRinging(svc, p.call_id, s, frame.type, ts);
     return;
   }
 
@@ -64,27 +68,40 @@ export function handleCall(s: Session, frame: CallFrame, svc: Services): void {
       }
       if (frame.type === 'call_answer') svc.calls.answer(call, s.deviceId);
       else svc.calls.remove(call);
-      if (toOtherParty(frame.type) === 0 && frame.type === 'call_answer') {
+      if (toOtherParty(frame.type) === 0 && frame.type === 'call_answer' && !(await reachable(svc, call.callerUser))) {
         svc.calls.remove(call);
         offline();
       }
-      stopRinging(svc, call, s.deviceId, frame.type === 'call_answer' ? 'answered_elsewhere' : 'rejected_elsewhere', ts);
+      stopRinging(svc, call.id, s, frame.type, ts);
       return;
     case 'call_end':
       svc.calls.remove(call);
       toOtherParty('call_end');
-      if (callerSide && call.answeredBy === undefined) stopRinging(svc, call, undefined, 'caller_hung_up', ts);
+      if (callerSide && call.answeredBy === undefined) {
+        svc.router.push(call.calleeUser, encodeFrame('call_end', ts, { call_id: call.id, reason: 'caller_hung_up' }, { sender_id: s.userId, sender_device: s.deviceId }));
+      }
       return;
     case 'ice_candidate':
-      if (toOtherParty('ice_candidate') === 0) offline();
+      if (toOtherParty('ice_candidate') === 0 && !(await reachable(svc, p.to))) offline();
       return;
   }
 }
 
-/** Tells the callee's other devices to stop ringing. */
-function stopRinging(svc: Services, call: Call, except: string | undefined, reason: string, ts: string): void {
-  const frame = encodeFrame('call_end', ts, { call_id: call.id, reason }, { sender_id: call.callerUser, sender_device: call.callerDevice });
-  svc.router.push(call.calleeUser, frame, { except });
+/** The answering user's other devices stop ringing, wherever they are connected. */
+function stopRinging(svc: Services, callId: string, s: Session, type: 'call_answer' | 'call_reject', ts: string): void {
+  const reason = type === 'call_answer' ? 'answered_elsewhere' : 'rejected_elsewhere';
+  svc.router.push(s.userId, encodeFrame('call_end', ts, { call_id: callId, reason }, { sender_id: s.userId, sender_device: s.deviceId }), { except: s.deviceId });
+}
+
+/**
+ * Whether a user (or one device) can be reached now: connected here, or,
+ * for the user as a whole, holding a presence lease on any node. A device
+ * on another node counts when its user is online there.
+ */
+async function reachable(svc: Services, user: string, device?: string): Promise<boolean> {
+  if (svc.router.isOnline(user, device)) return true;
+  const online = await svc.presenceStore.onlineAmong([user], svc.now()).catch(() => new Set<string>());
+  return online.has(user);
 }
 
 /** A device disconnected: its calls end, and the other party hears so. */
