@@ -90,6 +90,25 @@ export class TestClient {
     }
   }
 
+  /** Waits until a matching frame has been received at any time, read or not; does not move the cursor. */
+  async seen(match: string | ((f: Frame) => boolean), timeoutMs = 5000): Promise<Frame> {
+    const test = typeof match === 'string' ? (f: Frame) => f.type === match : match;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.frames.find(test);
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closeCode !== undefined) throw new Error(`never saw ${String(match)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 50));
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
   /** Frames of one type received so far. */
   all(type: string): Frame[] {
     return this.frames.filter((f) => f.type === type);

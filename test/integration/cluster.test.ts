@@ -88,8 +88,8 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     const b1 = await accounts.online(bob, 'b1', url(1));
     const b2 = await accounts.online(bob, 'b2', url(2));
     // The offer needs bob online somewhere: his devices' snapshots arrive once their leases are taken.
-    await b1.next('presence');
-    await b2.next('presence');
+    await b1.seen('presence');
+    await b2.seen('presence');
     a.send({ type: 'call_offer', payload: { to: bob, call_id: 'cc-1', sdp: 'offer' } });
     await b1.next('call_offer');
     await b2.next('call_offer');
