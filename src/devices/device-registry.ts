@@ -73,13 +73,7 @@ export class DeviceRegistry {
         return { kind: 'primary' };
       }
       // A device that registers again replaces its earlier request (and its code).
-      await tx
-        .updateTable('approval_requests')
-        .set({ status: 'cancelled', decided_at: new Date(now) })
-        .where('user_id', '=', input.userId)
-        .where('device_id', '=', input.deviceId)
-        .where('status', '=', 'pending')
-        .execute();
+      await this.cancelPending(tx, input.userId, input.deviceId, now);
       const requestId = this.newRequestId();
       const code = this.newCode();
       const expiresAt = new Date(now + this.opts.approvalTtlMs);
@@ -171,13 +165,7 @@ export class DeviceRegistry {
       );
       if (!allowed || !target) return { kind: 'forbidden' };
       await tx.updateTable('devices').set({ status: 'revoked', is_primary: false, revoked_at: new Date(now) }).where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
-      await tx
-        .updateTable('approval_requests')
-        .set({ status: 'cancelled', decided_at: new Date(now) })
-        .where('user_id', '=', input.userId)
-        .where('device_id', '=', input.target)
-        .where('status', '=', 'pending')
-        .execute();
+      await this.cancelPending(tx, input.userId, input.target, now);
       await tx.deleteFrom('queue').where('recipient_user', '=', input.userId).where('recipient_device', '=', input.target).execute();
       let promoted: string | undefined;
       if (target.is_primary) {
@@ -255,6 +243,16 @@ export class DeviceRegistry {
   private async closeRequest(tx: Transaction<Database>, requestId: string, status: 'denied' | 'expired', now: number): Promise<void> {
     const r = await tx.updateTable('approval_requests').set({ status, decided_at: new Date(now) }).where('request_id', '=', requestId).returning(['user_id', 'device_id']).executeTakeFirstOrThrow();
     await tx.updateTable('devices').set({ status: 'denied' as DeviceStatus }).where('user_id', '=', r.user_id).where('device_id', '=', r.device_id).where('status', '=', 'pending').execute();
+  }
+
+  private async cancelPending(tx: Transaction<Database>, userId: string, deviceId: string, now: number): Promise<void> {
+    await tx
+      .updateTable('approval_requests')
+      .set({ status: 'cancelled', decided_at: new Date(now) })
+      .where('user_id', '=', userId)
+      .where('device_id', '=', deviceId)
+      .where('status', '=', 'pending')
+      .execute();
   }
 
   private deviceRow(tx: Transaction<Database>, userId: string, deviceId: string) {

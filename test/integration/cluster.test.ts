@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Accounts } from '../helpers/accounts.ts';
+import { uid } from '../helpers/relay-fixture.ts';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../helpers/databases.ts';
 import { redisSkipReason, startThrowawayRedis, testRedis, hasRedisServer } from '../helpers/redis.ts';
 import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
@@ -16,7 +16,6 @@ const redis = await testRedis();
 const skip = !postgresUrl || !redis;
 if (skip) console.warn(`cluster tests skipped: ${!postgresUrl ? 'DATABASE_URL is not set (several nodes need one shared Postgres)' : redisSkipReason}`);
 
-const uid = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
 const send = (c: TestClient, id: string, to: string, devices: string[]) =>
   c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
 const isFor = (id: string) => (f: Frame) => f.message_id === id;

@@ -1,29 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
-import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
-import { TEST_SECRET } from '../helpers/tokens.ts';
-import { Accounts } from '../helpers/accounts.ts';
+import { describe, expect, it } from 'vitest';
+import { uid, useRelay } from '../helpers/relay-fixture.ts';
+import { backends } from '../helpers/databases.ts';
 import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
 
 /** Durable delivery semantics against a real relay, on PGlite and on Postgres. */
 describe.each(backends)('delivery on %s', (kind) => {
-  let db: TestDatabase;
-  let relay: RelayProcess;
-  let accounts: Accounts;
-  beforeAll(async () => {
-    await Accounts.ready();
-    db = await createTestDatabase(kind);
-    relay = await startRelay({ ...db.env, JWT_SECRET: TEST_SECRET });
-    accounts = new Accounts(relay.url);
-  });
-  afterAll(async () => {
-    await relay.stop();
-    await db.drop();
-  });
-
-  const uid = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
-  const online = (user: string, device: string) => accounts.online(user, device);
+  const fx = useRelay(kind);
+  const online = (user: string, device: string) => fx.accounts.online(user, device);
   const send = (c: TestClient, id: string, to: string, devices: string[], text = id) =>
     c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(text) })), message_type: 'text' } });
   const ack = (c: TestClient, ids: string[]) => c.send({ type: 'delivery_ack', payload: { message_ids: ids } });
@@ -58,7 +41,7 @@ describe.each(backends)('delivery on %s', (kind) => {
     send(a, 'my', uid('nobody'), ['x']);
     expect(await a.next('error')).toMatchObject({ id: 'my', payload: { error_code: 'unknown_recipient' } });
     // Nothing was stored for b1: it connects to an empty queue.
-    const b1 = await TestClient.connect(relay.url, bob, 'b1');
+    const b1 = await TestClient.connect(fx.relay.url, bob, 'b1');
     await b1.next('queue_empty');
     expect(b1.all('deliver')).toHaveLength(0);
     await Promise.all([a.close(), b1.close()]);
@@ -71,7 +54,7 @@ describe.each(backends)('delivery on %s', (kind) => {
     const ids = Array.from({ length: 25 }, (_, i) => `o${i}`);
     for (const id of ids) send(a, id, bob, ['b1']);
     for (const id of ids) await a.next(isFor(id));
-    const b = await TestClient.connect(relay.url, bob, 'b1');
+    const b = await TestClient.connect(fx.relay.url, bob, 'b1');
     await b.next('queue_empty');
     expect(b.all('deliver').map((f) => f.message_id)).toEqual(ids);
     await Promise.all([a.close(), b.close()]);

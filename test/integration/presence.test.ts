@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Accounts } from '../helpers/accounts.ts';
+import { uid } from '../helpers/relay-fixture.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
 import { TEST_SECRET } from '../helpers/tokens.ts';
@@ -20,7 +20,6 @@ describe('presence between mutual contacts', () => {
   afterAll(async () => {
     await relay.stop();
   });
-  const uid = (n: string) => `${n}-${randomBytes(3).toString('hex')}`;
   const addContact = async (c: TestClient, other: string) => {
     c.send({ type: 'contact_add', payload: { user_id: other } });
     c.send({ type: 'heartbeat' });
