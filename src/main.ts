@@ -16,6 +16,7 @@ import { DeviceDirectory } from './devices/device-directory.ts';
 import { DeviceRegistry } from './devices/device-registry.ts';
 import { loadSignatureVerifier } from './devices/signature-verifier.ts';
 import { approvalLimits } from './limits/approval-limits.ts';
+import { rateRules } from './limits/session-limits.ts';
 import { StoredRateLimit } from './limits/stored-rate-limit.ts';
 import { startApprovalExpiry } from './session/approval-expiry.ts';
 import { remindPending } from './session/handlers/devices.ts';
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
     devices,
     registry,
     rateLimit: new StoredRateLimit(database.db, config.DB_TIMEOUT_MS),
+    rates: rateRules(config),
     recent: new RecentSends(now),
     calls: new CallRegistry(now),
     contacts,

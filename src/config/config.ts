@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { limitsTable } from '../limits/limits-table.ts';
 
 /**
  * The relay's whole configuration, read once from the environment at boot.
@@ -11,8 +12,14 @@ const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 const int = (def: number, min: number, max: number) =>
   z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
+/** The hot-path limits, one entry per row of the limits table (src/limits/limits-table.ts). */
+const limitEntries = Object.fromEntries(
+  Object.values(limitsTable).map((l) => [l.env, z.preprocess(emptyAsUndefined, z.coerce.number().min(l.min).max(l.max).default(l.default))]),
+) as unknown as { [K in (typeof limitsTable)[keyof typeof limitsTable]['env']]: z.ZodType<number, unknown> };
+
 export const configSchema = z
   .object({
+    ...limitEntries,
     // 3000 is the conventional development port; PORT=0 asks the OS for a free one (tests).
     PORT: int(3000, 0, 65535),
     // Listen on every interface by default: the relay is meant to sit behind a load balancer.
@@ -58,10 +65,14 @@ export const configSchema = z
     INFLIGHT_MAX: int(1000, 10, 100_000),
     // Rows read per backlog page on connect.
     DRAIN_PAGE_SIZE: int(200, 1, 10_000),
-    // Largest text frame the application accepts (bytes); bigger frames close the socket with 1009.
-    MAX_FRAME_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
-    // Largest JWT accepted at upgrade (bytes), per RFC 8725's advice to bound untrusted input.
-    MAX_TOKEN_BYTES: int(4096, 256, 65_536),
+    // Browser origins allowed to connect, exact match, comma-separated; unset allows any (native apps send none).
+    ALLOWED_ORIGINS: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+        .optional(),
+    ),
     // Seconds of silence before uWebSockets.js closes a socket; it sends pings well before that.
     IDLE_TIMEOUT_SECONDS: int(120, 8, 960),
     // Bytes buffered for a slow reader before the relay gives up on the socket.

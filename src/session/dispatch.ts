@@ -1,4 +1,5 @@
 import { TimeoutError } from '../util/with-timeout.ts';
+import { chargeInbound, chargeType, newBuckets } from '../limits/session-limits.ts';
 import { addStrike } from '../limits/strikes.ts';
 import { openBeforeApproval, type ClientFrame, type ClientFrameType, type FrameOf } from '../protocol/client-frames.ts';
 import { CloseCode } from '../protocol/close-codes.ts';
@@ -53,12 +54,16 @@ const INBOX_MAX = 256;
  * handler. The single catch turns any handler failure into an error frame:
  * a bad frame or a failing dependency never takes the process down.
  */
-export function dispatch(s: Session, text: string, svc: Services): void {
-  if (svc.now() >= s.expiresAt) {
+export function dispatch(s: Session, text: string, svc: Services, bytes = text.length): void {
+  const now = svc.now();
+  if (now >= s.expiresAt) {
     s.reply(encodeError('forbidden', { message: 'token expired', timestamp: isoNow(svc) }));
     s.close(CloseCode.tokenExpired);
     return;
   }
+  s.buckets ??= newBuckets(svc.rates, now);
+  const inbound = chargeInbound(s.buckets, svc.rates, bytes, now);
+  if (!inbound.ok) return rateLimited(s, svc, undefined, inbound.retryAfterMs);
   const decoded = decodeClientFrame(text);
   if (!decoded.ok) {
     s.reply(encodeError(decoded.code, { id: decoded.id, message: decoded.message, timestamp: isoNow(svc) }));
@@ -68,12 +73,22 @@ export function dispatch(s: Session, text: string, svc: Services): void {
     return;
   }
   const frame = decoded.frame;
+  const typed = chargeType(s.buckets, svc.rates, frame.type, now);
+  if (!typed.ok) return rateLimited(s, svc, frame.id, typed.retryAfterMs);
   if (!s.isApproved && !openBeforeApproval.has(frame.type)) {
     s.reply(encodeError('device_not_approved', { id: frame.id, timestamp: isoNow(svc) }));
     return;
   }
   const accepted = s.run(() => runHandler(s, frame, svc), INBOX_MAX);
   if (!accepted) s.reply(encodeError('overloaded', { id: frame.id, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
+}
+
+/** Answers a frame over budget; a device that keeps going past RATE_LIMIT_STRIKES a minute is closed with 4429. */
+function rateLimited(s: Session, svc: Services, id: string | undefined, retryAfterMs: number): void {
+  s.reply(encodeError('rate_limited', { id, timestamp: isoNow(svc), extra: { retry_after: Math.max(1, Math.ceil(retryAfterMs / 1000)) } }));
+  const { state, exceeded } = addStrike(s.rateStrikes, svc.now(), 60_000, svc.config.RATE_LIMIT_STRIKES);
+  s.rateStrikes = state;
+  if (exceeded) s.close(CloseCode.rateLimited);
 }
 
 async function runHandler(s: Session, frame: ClientFrame, svc: Services): Promise<void> {

@@ -7,6 +7,7 @@ import type { RecentSends } from '../delivery/recent-sends.ts';
 import type { Router } from '../delivery/router.ts';
 import type { DeviceDirectory } from '../devices/device-directory.ts';
 import type { DeviceRegistry } from '../devices/device-registry.ts';
+import type { RateRules } from '../limits/session-limits.ts';
 import type { StoredRateLimit } from '../limits/stored-rate-limit.ts';
 import type { ContactStore } from '../presence/contact-store.ts';
 import type { Presence } from '../presence/presence.ts';
@@ -27,6 +28,8 @@ export interface Services {
   devices: DeviceDirectory;
   registry: DeviceRegistry;
   rateLimit: StoredRateLimit;
+  /** Per-device budgets (frames, bytes, stored messages, signals), from the limits table. */
+  rates: RateRules;
   recent: RecentSends;
   calls: CallRegistry;
   contacts: ContactStore;

@@ -3,6 +3,7 @@ import type { DeliveryTarget } from '../delivery/delivery-target.ts';
 import type { GroupCommitWriter } from '../delivery/group-commit.ts';
 import type { QueueEntry } from '../delivery/queue-entry.ts';
 import type { QueueStore } from '../delivery/queue-store.ts';
+import type { DeviceBuckets } from '../limits/session-limits.ts';
 import { noStrikes, type StrikeState } from '../limits/strikes.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
@@ -51,6 +52,10 @@ export class Session implements DeliveryTarget {
   private inboxDepth = 0;
   /** Garbage frames counted by the dispatcher. */
   strikes: StrikeState = noStrikes;
+  /** Rate-limited frames counted by the dispatcher (too many closes the socket with 4429). */
+  rateStrikes: StrikeState = noStrikes;
+  /** Rate budgets, made on the first frame so that idle sockets cost nothing. */
+  buckets: DeviceBuckets | undefined;
   closed = false;
 
   constructor(

@@ -1,6 +1,8 @@
 import type { HttpResponse, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { extractToken } from '../auth/token-extract.ts';
 import type { Principal, TokenVerifier } from '../auth/token-verifier.ts';
+import { ConnectionGate } from '../limits/connection-gate.ts';
+import { withTimeout } from '../util/with-timeout.ts';
 import type { DeviceStatus } from '../db/schema.ts';
 import { isFinal } from '../devices/approval-rules.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
@@ -56,6 +58,13 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
   const { config, log, hub } = svc;
   const app = uws.App();
   let accepting = true;
+  const gate = new ConnectionGate({
+    perIp: config.MAX_CONNECTIONS_PER_IP,
+    attempts: { burst: config.RATE_CONNECTS_PER_IP_BURST, ratePerSecond: config.RATE_CONNECTS_PER_IP_PER_SECOND },
+  });
+  const sweep = setInterval(() => gate.sweep(svc.now()), 60_000);
+  sweep.unref();
+  const origins = config.ALLOWED_ORIGINS ? new Set(config.ALLOWED_ORIGINS) : undefined;
 
   const refuse = (res: HttpResponse, status: number, body: string): void => {
     res.cork(() => res.writeStatus(statusText[status] ?? `${status}`).writeHeader('content-type', 'text/plain').end(body));
@@ -74,6 +83,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const creds = { authorization: req.getHeader('authorization'), protocol: req.getHeader('sec-websocket-protocol'), query: req.getQuery() ?? '' };
       const key = req.getHeader('sec-websocket-key');
       const userAgent = req.getHeader('user-agent').slice(0, 256);
+      const origin = req.getHeader('origin');
       const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
       const extensions = req.getHeader('sec-websocket-extensions');
       let aborted = false;
@@ -81,22 +91,35 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         aborted = true;
       });
       if (!accepting) return refuse(res, 503, 'shutting down');
+      // Browsers send Origin; native apps do not. When an allow-list is set, a browser page from elsewhere is refused.
+      if (origins && origin && !origins.has(origin)) return refuse(res, 403, 'origin not allowed');
+      const verdict = gate.attempt(ip, svc.now());
+      if (verdict !== 'ok') return refuse(res, 429, verdict === 'too_many_attempts' ? 'too many connection attempts' : 'too many connections from this address');
       const token = extractToken(creds, config.MAX_TOKEN_BYTES);
       if (!token.ok) return refuse(res, 401, `token ${token.reason}`);
 
       void (async () => {
-        const verified = await opts.verifier.verify(token.token);
-        if (aborted) return;
-        if (!verified.ok) return refuse(res, 401, verified.expired ? 'token expired' : 'invalid token');
+        let verified: Awaited<ReturnType<TokenVerifier['verify']>>;
         let status: DeviceStatus;
         try {
-          status = await opts.admit(verified.principal);
+          // The whole asynchronous part of the upgrade has one deadline.
+          [verified, status] = await withTimeout(
+            (async () => {
+              const v = await opts.verifier.verify(token.token);
+              return [v, v.ok ? await opts.admit(v.principal) : ('unregistered' as DeviceStatus)] as const;
+            })(),
+            config.AUTH_DEADLINE_MS,
+            'upgrade',
+          );
         } catch (err) {
-          log.warn('upgrade refused: device record unavailable', { err });
-          if (!aborted) refuse(res, 503, 'database unavailable');
+          log.warn('upgrade refused: authentication or device record unavailable', { err });
+          if (!aborted) refuse(res, 503, 'authentication unavailable');
           return;
         }
         if (aborted) return;
+        if (!verified.ok) return refuse(res, 401, verified.expired ? 'token expired' : 'invalid token');
+        const others = [...(hub.devicesOf(verified.principal.userId)?.keys() ?? [])].filter((d) => d !== verified.principal.deviceId);
+        if (others.length >= config.MAX_CONNECTIONS_PER_USER) return refuse(res, 429, 'too many connections for this user');
         // Denied and revoked are final: that device id never connects again.
         if (isFinal(status)) return refuse(res, 403, `device ${status}`);
         const data: SocketData = { principal: verified.principal, status, ip, userAgent, session: undefined, conn: undefined };
@@ -112,6 +135,13 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
 
     open: (ws: WebSocket<SocketData>) => {
       const data = ws.getUserData();
+      gate.opened(data.ip);
+      if (hub.size >= config.MAX_CONNECTIONS) {
+        // Over the node's cap: the client backs off and the balancer sends it elsewhere.
+        data.session = undefined;
+        ws.end(CloseCode.tryAgainLater, closeReason[CloseCode.tryAgainLater]);
+        return;
+      }
       const { userId, deviceId, expiresAt } = data.principal;
       const conn = new UwsConnection(ws);
       const session = new Session(userId, deviceId, expiresAt, data.status, { ip: data.ip, userAgent: data.userAgent }, svc.now(), conn, opts.sessionDeps);
@@ -141,13 +171,14 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         return;
       }
       // Copies out of uWebSockets.js's buffer, which is only valid until this callback returns.
-      dispatch(session, Buffer.from(message).toString('utf8'), svc);
+      dispatch(session, Buffer.from(message).toString('utf8'), svc, message.byteLength);
     },
 
     drain: (ws) => ws.getUserData().session?.onSocketDrain(),
 
     close: (ws, code) => {
       const data = ws.getUserData();
+      gate.closed(data.ip);
       log.debug('socket closed', { user: data.principal.userId, device: data.principal.deviceId, code });
       if (data.conn) data.conn.closed = true;
       const session = data.session;
@@ -175,6 +206,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         stopAccepting() {
           if (!accepting) return;
           accepting = false;
+          clearInterval(sweep);
           uws.us_listen_socket_close(listenSocket);
         },
         closeAll(code) {

@@ -24,7 +24,18 @@ export interface RelayProcess {
 export async function startRelay(env: Record<string, string | undefined>, timeoutMs = 45_000): Promise<RelayProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env['RELAY_TEST_LOG_LEVEL'] ?? 'info', ...env },
+    env: {
+      PATH: process.env['PATH'],
+      HOME: process.env['HOME'],
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: process.env['RELAY_TEST_LOG_LEVEL'] ?? 'info',
+      // Every test client connects from 127.0.0.1: per-address limits would throttle the suite itself.
+      RATE_CONNECTS_PER_IP_BURST: '100000',
+      RATE_CONNECTS_PER_IP_PER_SECOND: '100000',
+      MAX_CONNECTIONS_PER_IP: '100000',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

@@ -1,0 +1,37 @@
+/**
+ * Every hot-path limit of the relay in one table: the environment variable
+ * that sets it, its default and why, and what a client sees when it breaks
+ * it. config.ts builds its schema from this table, and SECURITY.md
+ * publishes it; a test keeps the two in step.
+ */
+export interface LimitSpec {
+  env: string;
+  default: number;
+  min: number;
+  max: number;
+  unit: string;
+  onBreach: string;
+  why: string;
+}
+
+export const limitsTable = {
+  frameBytes: { env: 'MAX_FRAME_BYTES', default: 64 * 1024, min: 1024, max: 16 * 1024 * 1024, unit: 'bytes', onBreach: 'close 1009', why: 'a ciphertext for one device fits easily; larger payloads belong in media storage' },
+  tokenBytes: { env: 'MAX_TOKEN_BYTES', default: 4096, min: 256, max: 65_536, unit: 'bytes', onBreach: 'HTTP 401', why: 'RFC 8725: bound untrusted input before parsing it' },
+  messageBurst: { env: 'RATE_MESSAGES_BURST', default: 60, min: 1, max: 100_000, unit: 'frames', onBreach: 'error rate_limited (retry_after)', why: 'stored frames (send, media_key, sync_*, read_receipt): a burst like Signal-Server allows' },
+  messageRate: { env: 'RATE_MESSAGES_PER_SECOND', default: 1, min: 0.01, max: 100_000, unit: 'frames/s', onBreach: 'error rate_limited (retry_after)', why: 'sustained rate of stored frames per device' },
+  signalBurst: { env: 'RATE_SIGNALS_BURST', default: 120, min: 1, max: 100_000, unit: 'frames', onBreach: 'error rate_limited (retry_after)', why: 'typing and call signalling (ICE candidates come in bursts)' },
+  signalRate: { env: 'RATE_SIGNALS_PER_SECOND', default: 20, min: 0.01, max: 100_000, unit: 'frames/s', onBreach: 'error rate_limited (retry_after)', why: 'sustained rate of typing and call frames per device' },
+  frameBurst: { env: 'RATE_FRAMES_BURST', default: 500, min: 1, max: 1_000_000, unit: 'frames', onBreach: 'error rate_limited (retry_after)', why: 'every frame, acks and heartbeats included' },
+  frameRate: { env: 'RATE_FRAMES_PER_SECOND', default: 100, min: 0.01, max: 1_000_000, unit: 'frames/s', onBreach: 'error rate_limited (retry_after)', why: 'sustained rate of all frames per device' },
+  bytesBurst: { env: 'RATE_BYTES_BURST', default: 2 * 1024 * 1024, min: 1024, max: 1024 * 1024 * 1024, unit: 'bytes', onBreach: 'error rate_limited (retry_after)', why: 'inbound bytes a device may send at once' },
+  bytesRate: { env: 'RATE_BYTES_PER_SECOND', default: 256 * 1024, min: 1024, max: 1024 * 1024 * 1024, unit: 'bytes/s', onBreach: 'error rate_limited (retry_after)', why: 'sustained inbound bytes per device' },
+  rateStrikes: { env: 'RATE_LIMIT_STRIKES', default: 20, min: 1, max: 10_000, unit: 'frames', onBreach: 'close 4429', why: 'rate-limited frames within a minute before the relay gives up on the device' },
+  connectionsPerIp: { env: 'MAX_CONNECTIONS_PER_IP', default: 200, min: 1, max: 1_000_000, unit: 'sockets', onBreach: 'HTTP 429', why: 'per node; large NATs share an address, so it is generous' },
+  connectsPerIpBurst: { env: 'RATE_CONNECTS_PER_IP_BURST', default: 60, min: 1, max: 1_000_000, unit: 'upgrades', onBreach: 'HTTP 429', why: 'upgrade attempts from one address, per node' },
+  connectsPerIpRate: { env: 'RATE_CONNECTS_PER_IP_PER_SECOND', default: 10, min: 0.01, max: 1_000_000, unit: 'upgrades/s', onBreach: 'HTTP 429', why: 'sustained upgrade attempts from one address' },
+  connectionsPerUser: { env: 'MAX_CONNECTIONS_PER_USER', default: 16, min: 1, max: 10_000, unit: 'sockets', onBreach: 'HTTP 429', why: 'one socket per device, and a user has few devices; bounds device ids made up by a token holder' },
+  connectionsPerNode: { env: 'MAX_CONNECTIONS', default: 100_000, min: 1, max: 10_000_000, unit: 'sockets', onBreach: 'close 1013', why: 'protects the node; clients retry with backoff and the balancer picks another node' },
+  authDeadlineMs: { env: 'AUTH_DEADLINE_MS', default: 5000, min: 100, max: 60_000, unit: 'ms', onBreach: 'HTTP 503', why: 'token verification and the device record must finish within this' },
+} as const satisfies Record<string, LimitSpec>;
+
+export type LimitName = keyof typeof limitsTable;

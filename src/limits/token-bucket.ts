@@ -1,0 +1,32 @@
+/**
+ * A token bucket as plain data and one pure function, so the arithmetic is
+ * tested on its own and a session keeps a few numbers per bucket (no timers).
+ * `ratePerSecond` tokens are added continuously up to `burst`; an action
+ * costing `cost` tokens is allowed when that many are there.
+ */
+export interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export interface BucketRule {
+  burst: number;
+  ratePerSecond: number;
+}
+
+export function fullBucket(rule: BucketRule, now: number): Bucket {
+  return { tokens: rule.burst, at: now };
+}
+
+export function take(b: Bucket, rule: BucketRule, now: number, cost = 1): { ok: boolean; retryAfterMs: number } {
+  const refilled = Math.min(rule.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * rule.ratePerSecond);
+  b.at = now;
+  if (refilled >= cost) {
+    b.tokens = refilled - cost;
+    return { ok: true, retryAfterMs: 0 };
+  }
+  b.tokens = refilled;
+  // A cost above the burst can never be paid; say so with the time a full bucket takes.
+  const missing = Math.min(cost, rule.burst) - refilled;
+  return { ok: false, retryAfterMs: rule.ratePerSecond > 0 ? Math.ceil((missing / rule.ratePerSecond) * 1000) : Number.POSITIVE_INFINITY };
+}
