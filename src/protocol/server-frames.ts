@@ -1,5 +1,34 @@
 import { errorCodes, type ErrorCode } from './error-codes.ts';
 
+/** Every frame type the relay sends; a client (and the protocol fuzz test) can rely on this list. */
+export const serverFrameTypes = [
+  'deliver',
+  'media_key',
+  'sync_request',
+  'sync_data',
+  'sync_ack',
+  'sent_ack',
+  'status_update',
+  'queue_empty',
+  'typing',
+  'call_offer',
+  'call_answer',
+  'call_reject',
+  'call_end',
+  'ice_candidate',
+  'call_busy',
+  'heartbeat_ack',
+  'error',
+  'presence',
+  'user_online',
+  'user_offline',
+  'device_approved',
+  'device_approval_pending',
+  'device_approval_request',
+  'device_denied',
+  'devices',
+] as const;
+
 /**
  * Builders for every frame the relay sends. They return the encoded text, so
  * a frame built once (a stored message) is sent and stored as the same bytes.
