@@ -125,6 +125,7 @@ async function main(): Promise<void> {
       inflightMax: config.INFLIGHT_MAX,
       drainPageSize: config.DRAIN_PAGE_SIZE,
       bufferedHighWater: Math.floor(config.MAX_BACKPRESSURE_BYTES / 2),
+      slowConsumerMs: config.SLOW_CONSUMER_SECONDS * 1000,
     },
     admit: (p) => devices.touch(p.userId, p.deviceId),
     onPendingOpen: (s) => void remindPending(s, svc).catch((err: unknown) => log.warn('pending reminder failed', { err })),

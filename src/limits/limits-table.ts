@@ -31,6 +31,7 @@ export const limitsTable = {
   connectsPerIpRate: { env: 'RATE_CONNECTS_PER_IP_PER_SECOND', default: 10, min: 0.01, max: 1_000_000, unit: 'upgrades/s', onBreach: 'HTTP 429', why: 'sustained upgrade attempts from one address' },
   connectionsPerUser: { env: 'MAX_CONNECTIONS_PER_USER', default: 16, min: 1, max: 10_000, unit: 'sockets', onBreach: 'HTTP 429', why: 'one socket per device, and a user has few devices; bounds device ids made up by a token holder' },
   connectionsPerNode: { env: 'MAX_CONNECTIONS', default: 100_000, min: 1, max: 10_000_000, unit: 'sockets', onBreach: 'close 1013', why: 'protects the node; clients retry with backoff and the balancer picks another node' },
+  slowConsumerSeconds: { env: 'SLOW_CONSUMER_SECONDS', default: 30, min: 1, max: 3600, unit: 's', onBreach: 'close 1013', why: 'a device whose socket stays backed up this long is dropped; its messages stay queued for its next connection' },
   authDeadlineMs: { env: 'AUTH_DEADLINE_MS', default: 5000, min: 100, max: 60_000, unit: 'ms', onBreach: 'HTTP 503', why: 'token verification and the device record must finish within this' },
 } as const satisfies Record<string, LimitSpec>;
 

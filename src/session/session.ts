@@ -19,6 +19,8 @@ export interface SessionDeps {
   drainPageSize: number;
   /** Bytes buffered for this socket above which the session stops pushing and waits for the drain event. */
   bufferedHighWater: number;
+  /** How long the socket may stay backed up before the device is dropped (close 1013); its messages stay queued. */
+  slowConsumerMs: number;
 }
 
 /**
@@ -48,6 +50,7 @@ export class Session implements DeliveryTarget {
   private readonly inflightKeys = new Set<string>();
   private inflightCount = 0;
   private roomWaiters: (() => void)[] = [];
+  private slowTimer: NodeJS.Timeout | undefined;
   private inbox: Promise<void> = Promise.resolve();
   private inboxDepth = 0;
   /** Garbage frames counted by the dispatcher. */
@@ -132,9 +135,8 @@ export class Session implements DeliveryTarget {
         if (!this.heldOverflow) {
           const held = this.held;
           this.held = [];
-          this.conn.cork(() => {
-            for (const e of held) if (e.state !== 'acked' && e.state !== 'failed' && !this.inflightKeys.has(e.dedupKey)) this.deliver(e);
-          });
+          await this.deliverPaced(held.filter((e) => e.state !== 'acked' && e.state !== 'failed'));
+          if (this.closed) return;
         }
       } while (this.heldOverflow && !this.closed);
       this.mode = 'live';
@@ -162,6 +164,7 @@ export class Session implements DeliveryTarget {
 
   onClose(): void {
     this.closed = true;
+    clearTimeout(this.slowTimer);
     this.held = [];
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
@@ -211,15 +214,25 @@ export class Session implements DeliveryTarget {
     for (;;) {
       const page = await this.deps.store.readBacklog(this.userId, this.deviceId, this.cursor, this.deps.drainPageSize);
       if (this.closed) return;
-      this.conn.cork(() => {
-        for (const { seq, entry } of page) {
-          this.cursor = seq;
-          if (!this.inflightKeys.has(entry.dedupKey)) this.deliver(entry);
-        }
-      });
-      if (page.length < this.deps.drainPageSize) return;
-      await this.waitForRoom();
+      const last = page.at(-1);
+      await this.deliverPaced(page.map((r) => r.entry));
       if (this.closed) return;
+      if (last) this.cursor = last.seq;
+      if (page.length < this.deps.drainPageSize) return;
+    }
+  }
+
+  /**
+   * Sends entries in order, pausing whenever the in-flight window is full or
+   * the socket is backed up: a backlog page can be far larger than what a
+   * socket may buffer, and sending it at once would make uWebSockets.js drop
+   * the connection at its backpressure limit.
+   */
+  private async deliverPaced(entries: readonly QueueEntry[]): Promise<void> {
+    for (const e of entries) {
+      if (!this.hasRoom()) await this.waitForRoom();
+      if (this.closed) return;
+      if (!this.inflightKeys.has(e.dedupKey)) this.deliver(e);
     }
   }
 
@@ -227,10 +240,22 @@ export class Session implements DeliveryTarget {
     return this.inflightCount < this.deps.inflightMax && this.conn.bufferedAmount() <= this.deps.bufferedHighWater;
   }
 
-  /** Resumes when half the in-flight window is free and the socket has drained, or on close. */
+  /**
+   * Resumes when half the in-flight window is free and the socket has
+   * drained, or on close. A socket that stays backed up (the device reads
+   * slower than it is written to) for slowConsumerMs is closed: holding
+   * more for it would only grow memory, and its queue waits in the database.
+   */
   private waitForRoom(): Promise<void> {
     if (this.closed || (this.inflightCount <= this.deps.inflightMax / 2 && this.conn.bufferedAmount() <= this.deps.bufferedHighWater)) {
       return Promise.resolve();
+    }
+    if (this.conn.bufferedAmount() > this.deps.bufferedHighWater && !this.slowTimer) {
+      this.slowTimer = setTimeout(() => {
+        this.slowTimer = undefined;
+        if (this.conn.bufferedAmount() > this.deps.bufferedHighWater) this.close(CloseCode.tryAgainLater, 'slow consumer');
+      }, this.deps.slowConsumerMs);
+      this.slowTimer.unref();
     }
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
@@ -238,6 +263,8 @@ export class Session implements DeliveryTarget {
   private wakeIfRoom(): void {
     if (this.roomWaiters.length === 0) return;
     if (this.inflightCount <= this.deps.inflightMax / 2 && this.conn.bufferedAmount() <= this.deps.bufferedHighWater) {
+      clearTimeout(this.slowTimer);
+      this.slowTimer = undefined;
       const waiters = this.roomWaiters;
       this.roomWaiters = [];
       for (const w of waiters) w();
