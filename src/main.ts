@@ -17,6 +17,7 @@ import { DeviceRegistry } from './devices/device-registry.ts';
 import { loadSignatureVerifier } from './devices/signature-verifier.ts';
 import { approvalLimits } from './limits/approval-limits.ts';
 import { rateRules } from './limits/session-limits.ts';
+import { UserConnections } from './limits/user-connections.ts';
 import { StoredRateLimit } from './limits/stored-rate-limit.ts';
 import { startApprovalExpiry } from './session/approval-expiry.ts';
 import { remindPending } from './session/handlers/devices.ts';
@@ -82,6 +83,10 @@ async function main(): Promise<void> {
   const presenceStore = config.REDIS_URL
     ? new RedisPresence(config.REDIS_URL, config.REDIS_PREFIX, timing, config.REDIS_TIMEOUT_MS)
     : new MemoryPresence(timing);
+  const connectionLeases = config.REDIS_URL
+    ? new RedisPresence(config.REDIS_URL, `${config.REDIS_PREFIX}:conns`, { ttlMs: timing.ttlMs, graceMs: 0 }, config.REDIS_TIMEOUT_MS)
+    : new MemoryPresence({ ttlMs: timing.ttlMs, graceMs: 0 });
+  const userConnections = new UserConnections({ leases: connectionLeases, cap: config.MAX_CONNECTIONS_PER_USER, nodeId, now, ttlMs: timing.ttlMs, log });
   const presence = new PresenceService({ presence: presenceStore, contacts, router, hub, log, now, nodeId, ttlMs: timing.ttlMs, reapIntervalMs: config.PRESENCE_REAP_MS });
   const svc: Services = {
     config,
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
     presence.resync();
   });
   presence.start();
+  userConnections.start();
   writer.onCommit((entries) => svc.router.forwardCommitted(entries));
 
   const server = await startServer({
@@ -128,6 +134,7 @@ async function main(): Promise<void> {
       slowConsumerMs: config.SLOW_CONSUMER_SECONDS * 1000,
     },
     admit: (p) => devices.touch(p.userId, p.deviceId),
+    userConnections,
     onPendingOpen: (s) => void remindPending(s, svc).catch((err: unknown) => log.warn('pending reminder failed', { err })),
   });
   const stopExpiry = startApprovalExpiry(svc, config.APPROVAL_SWEEP_SECONDS * 1000);
@@ -156,10 +163,12 @@ async function main(): Promise<void> {
     sweeper.stop();
     stopExpiry();
     presence.stop();
+    userConnections.stop();
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
     await bus.close();
     await presenceStore.close();
+    await connectionLeases.close();
     log.info('stopped', { signal });
     process.exit(0);
   };

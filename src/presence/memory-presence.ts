@@ -55,6 +55,12 @@ export class MemoryPresence implements Presence {
     return new Set(users.filter((u) => this.isLive(u, now)));
   }
 
+  async countLive(user: string, now: number, exceptDevice?: string): Promise<number> {
+    let n = 0;
+    for (const [member, exp] of this.users.get(user) ?? []) if (exp > now && member.split('|')[0] !== exceptDevice) n++;
+    return n;
+  }
+
   async close(): Promise<void> {}
 
   /** Looks without touching: expired leases are the reaper's to remove (it reports the offline). */

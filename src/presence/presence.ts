@@ -27,6 +27,8 @@ export interface Presence {
   reap(now: number): Promise<string[]>;
   /** Which of these users have a live lease. */
   onlineAmong(users: readonly string[], now: number): Promise<Set<string>>;
+  /** How many live leases a user holds, not counting those of `exceptDevice`. */
+  countLive(user: string, now: number, exceptDevice?: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -100,6 +100,11 @@ export class RedisPresence implements Presence {
     return new Set(users.filter((_, i) => Number(res[i]?.[1] ?? 0) > 0));
   }
 
+  async countLive(user: string, now: number, exceptDevice?: string): Promise<number> {
+    const members = await this.redis.zrangebyscore(this.userKey(user), `(${now}`, '+inf');
+    return members.filter((m) => m.split('|')[0] !== exceptDevice).length;
+  }
+
   async ready(): Promise<void> {
     if (this.redis.status !== 'ready') await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
   }

@@ -2,6 +2,7 @@ import type { HttpResponse, us_listen_socket, WebSocket } from 'uWebSockets.js';
 import { extractToken } from '../auth/token-extract.ts';
 import type { Principal, TokenVerifier } from '../auth/token-verifier.ts';
 import { ConnectionGate } from '../limits/connection-gate.ts';
+import type { UserConnections } from '../limits/user-connections.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import type { DeviceStatus } from '../db/schema.ts';
 import { isFinal } from '../devices/approval-rules.ts';
@@ -32,6 +33,8 @@ export interface ServerOptions {
   sessionDeps: SessionDeps;
   /** Runs after a token verifies and before the 101: records the device and returns its status; a failure answers 503. */
   admit: (p: Principal) => Promise<DeviceStatus>;
+  /** The cluster-wide per-user connection cap. */
+  userConnections: UserConnections;
   /** Called for a connecting device that is waiting for approval, after its socket opened. */
   onPendingOpen: (s: Session) => void;
 }
@@ -101,12 +104,14 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       void (async () => {
         let verified: Awaited<ReturnType<TokenVerifier['verify']>>;
         let status: DeviceStatus;
+        let underCap: boolean;
         try {
           // The whole asynchronous part of the upgrade has one deadline.
-          [verified, status] = await withTimeout(
+          [verified, status, underCap] = await withTimeout(
             (async () => {
               const v = await opts.verifier.verify(token.token);
-              return [v, v.ok ? await opts.admit(v.principal) : ('unregistered' as DeviceStatus)] as const;
+              if (!v.ok) return [v, 'unregistered' as DeviceStatus, true] as const;
+              return [v, await opts.admit(v.principal), await opts.userConnections.admit(v.principal.userId, v.principal.deviceId)] as const;
             })(),
             config.AUTH_DEADLINE_MS,
             'upgrade',
@@ -118,8 +123,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         }
         if (aborted) return;
         if (!verified.ok) return refuse(res, 401, verified.expired ? 'token expired' : 'invalid token');
-        const others = [...(hub.devicesOf(verified.principal.userId)?.keys() ?? [])].filter((d) => d !== verified.principal.deviceId);
-        if (others.length >= config.MAX_CONNECTIONS_PER_USER) return refuse(res, 429, 'too many connections for this user');
+        if (!underCap) return refuse(res, 429, 'too many connections for this user');
         // Denied and revoked are final: that device id never connects again.
         if (isFinal(status)) return refuse(res, 403, `device ${status}`);
         const data: SocketData = { principal: verified.principal, status, ip, userAgent, session: undefined, conn: undefined };
@@ -149,6 +153,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       data.session = session;
       data.conn = conn;
       const previous = hub.register(session);
+      opts.userConnections.opened(session, userId, deviceId);
       // One socket per device: the newest wins, the older one is told why it lost, on this node or any other.
       previous?.close(CloseCode.connectedElsewhere);
       svc.bus.publish(userId, { k: 'kick', device: deviceId, at: session.connectedAt, node: svc.bus.nodeId });
@@ -184,6 +189,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const session = data.session;
       if (!session) return;
       session.onClose();
+      opts.userConnections.closed(session);
       void svc.presence.offline(session);
       if (hub.unregister(session)) endCallsOfDevice(session, svc);
     },

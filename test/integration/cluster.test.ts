@@ -4,8 +4,8 @@ import { uid } from '../helpers/relay-fixture.ts';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../helpers/databases.ts';
 import { redisSkipReason, startThrowawayRedis, testRedis, hasRedisServer } from '../helpers/redis.ts';
 import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
-import { TEST_SECRET } from '../helpers/tokens.ts';
-import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
+import { TEST_SECRET, token } from '../helpers/tokens.ts';
+import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.ts';
 
 /**
  * Several relay processes against one Postgres and one Redis behave as one
@@ -39,6 +39,7 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
           PRESENCE_TTL_SECONDS: '3',
           PRESENCE_GRACE_SECONDS: '1',
           PRESENCE_REAP_MS: '200',
+          MAX_CONNECTIONS_PER_USER: '3',
         }),
       ),
     );
@@ -96,6 +97,23 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     expect(await a.next('call_answer')).toMatchObject({ sender_device: 'b1', payload: { sdp: 'answer' } });
     expect(await b2.next('call_end')).toMatchObject({ payload: { call_id: 'cc-1', reason: 'answered_elsewhere' } });
     await Promise.all([a, b1, b2].map((c) => c.close()));
+  });
+
+  it('holds the per-user connection cap across nodes', async () => {
+    const user = uid('cap');
+    const open: TestClient[] = [];
+    for (const [i, device] of ['d1', 'd2', 'd3'].entries()) {
+      const c = await TestClient.connect(url(i), user, device);
+      c.send({ type: 'heartbeat' });
+      await c.next('heartbeat_ack');
+      open.push(c);
+    }
+    const bearer = { headers: { authorization: `Bearer ${await token(user, 'd4')}` } };
+    expect(await upgradeStatus(url(0), bearer)).toBe(429);
+    // A device that is already connected may reconnect (its old socket is replaced), on any node.
+    const moved = await TestClient.connect(url(2), user, 'd1');
+    expect(await open[0]!.closed).toBe(4409);
+    await Promise.all([moved, open[1]!, open[2]!].map((c) => c.close()));
   });
 
   it('keeps one socket per device across nodes: 4409 for the older one', async () => {

@@ -84,6 +84,18 @@ describe.each(factories)('presence contract: $name', (f) => {
     expect(await b.reap(t0 + timing.ttlMs + 1)).toEqual(['x']);
   });
 
+  it('counts live leases per user, optionally leaving one device out', async () => {
+    const [a, b] = await f.pair();
+    await a.connect(lease('z', 'd1', 'c1'), t0);
+    await b.connect(lease('z', 'd2', 'c2'), t0);
+    await b.connect(lease('z', 'd2', 'c3'), t0);
+    expect(await a.countLive('z', t0 + 1)).toBe(3);
+    expect(await a.countLive('z', t0 + 1, 'd2')).toBe(1);
+    await a.disconnect(lease('z', 'd1', 'c1'), t0 + 1);
+    expect(await b.countLive('z', t0 + timing.graceMs + 2)).toBe(2);
+    expect(await b.countLive('z', t0 + timing.ttlMs + 1)).toBe(0);
+  });
+
   it('keeps refreshed leases alive, and the end of an older connection does not cut a newer one short', async () => {
     const [a, b] = await f.pair();
     await a.connect(lease('y', 'd1', 'old'), t0);
