@@ -258,3 +258,24 @@ describe('connection caps', () => {
     await Promise.all([open[1]!, open[2]!].map((c) => c.close()));
   });
 });
+
+describe('the upgrade deadline', () => {
+  it('answers 503 when verification cannot finish in time (a key server that never answers)', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    const relay = await startRelay({ DATA_DIR: tempDir('deadline'), JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks`, AUTH_DEADLINE_MS: '300' });
+    try {
+      const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
+      const now = Math.floor(Date.now() / 1000);
+      const t = await new SignJWT({ sub: 'u', did: 'd', iat: now, exp: now + 60 }).setProtectedHeader({ alg: 'EdDSA', kid: 'k1' }).sign(privateKey);
+      const started = Date.now();
+      expect(await upgradeStatus(relay.url, { headers: { authorization: `Bearer ${t}` } })).toBe(503);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(relay.child.exitCode).toBeNull();
+    } finally {
+      await relay.stop();
+      silent.close();
+    }
+  });
+});
