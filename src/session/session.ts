@@ -132,7 +132,9 @@ export class Session implements DeliveryTarget {
         await this.waitForRoom();
         await this.drainStored();
         if (this.closed) return;
-        if (!this.heldOverflow) {
+        // Entries that arrived during the drain, and those arriving while they are sent: the switch
+        // to live happens only once `held` is empty, with no await between that check and the switch.
+        while (!this.heldOverflow && this.held.length > 0) {
           const held = this.held;
           this.held = [];
           await this.deliverPaced(held.filter((e) => e.state !== 'acked' && e.state !== 'failed'));
