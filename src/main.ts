@@ -67,7 +67,7 @@ async function main(): Promise<void> {
 
   const bus = await openBus(config, nodeId, log);
   const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
-  const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX }, log);
+  const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, delayMs: config.WRITE_DELAY_MS }, log);
   const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now);
   const registry = new DeviceRegistry(
     database.db,

@@ -59,6 +59,9 @@ export const configSchema = z
     DB_POOL_SIZE: int(10, 2, 200),
     // Largest number of queue operations committed in one transaction by the group-commit writer.
     WRITE_BATCH_MAX: int(1000, 1, 50_000),
+    // How long a stored message waits before its batch is written: an ack from a connected recipient
+    // within this window cancels the write (a few ms covers a round trip on a LAN or a region).
+    WRITE_DELAY_MS: int(5, 0, 1000),
     // Queued writes beyond this are refused with `overloaded`, so memory stays bounded when Postgres is slow.
     WRITE_QUEUE_MAX: int(100_000, 100, 10_000_000),
     // Deliveries a device may hold unacknowledged before the relay stops pushing and waits for acks.

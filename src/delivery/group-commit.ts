@@ -9,6 +9,13 @@ export class OverloadedError extends Error {
 export interface GroupCommitOptions {
   /** Most operations (inserts + deletes) in one transaction. */
   batchMax: number;
+  /**
+   * How long an insert waits before its batch starts (ms). A connected
+   * recipient acks within a round trip; an ack that arrives in this window
+   * cancels the write, so messages between online devices never touch the
+   * database. 0 starts batches on the next turn of the loop.
+   */
+  delayMs?: number;
   /** Most operations waiting; beyond it `enqueue` throws OverloadedError. */
   queueMax: number;
 }
@@ -26,6 +33,8 @@ const DELETE_ATTEMPTS = 3;
  */
 export class GroupCommitWriter {
   private inserts: QueueEntry[] = [];
+  /** Inserts still to be written (the array also holds entries acked while they waited, skipped when taken). */
+  private liveInserts = 0;
   private deletes: { key: EntryKey; attempts: number }[] = [];
   private flushing = false;
   private scheduled = false;
@@ -44,9 +53,10 @@ export class GroupCommitWriter {
 
   /** Queues entries for commit. All or none: throws OverloadedError when the queue is full. */
   enqueue(entries: readonly QueueEntry[]): void {
-    if (this.inserts.length + this.deletes.length + entries.length > this.opts.queueMax) throw new OverloadedError('write queue full');
+    if (this.liveInserts + this.deletes.length + entries.length > this.opts.queueMax) throw new OverloadedError('write queue full');
     for (const e of entries) {
       this.inserts.push(e);
+      this.liveInserts++;
       const k = deviceKey(e.recipientUser, e.recipientDevice);
       let set = this.pending.get(k);
       if (!set) this.pending.set(k, (set = new Set()));
@@ -63,6 +73,7 @@ export class GroupCommitWriter {
     switch (entry.state) {
       case 'queued':
         entry.state = 'acked';
+        this.liveInserts--;
         this.unindex(entry);
         settle(entry, true);
         return;
@@ -99,7 +110,7 @@ export class GroupCommitWriter {
   }
 
   get depth(): number {
-    return this.inserts.length + this.deletes.length;
+    return this.liveInserts + this.deletes.length;
   }
 
   stats(): { batches: number; committedOps: number; depth: number } {
@@ -115,10 +126,29 @@ export class GroupCommitWriter {
   private schedule(): void {
     if (this.flushing || this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.scheduled = false;
       void this.flush();
-    });
+    };
+    const delay = this.opts.delayMs ?? 0;
+    if (delay > 0 && this.deletes.length === 0) setTimeout(run, delay).unref();
+    else setImmediate(run);
+  }
+
+  /**
+   * Waits until the oldest queued insert has waited delayMs (deletes never
+   * wait). First it yields to I/O once: acks that arrived while the previous
+   * batch ran (an embedded database blocks the loop while it writes) are read
+   * and cancel their inserts before the next batch is taken.
+   */
+  private async holdForAcks(): Promise<void> {
+    const delay = this.opts.delayMs ?? 0;
+    if (delay <= 0) return;
+    await new Promise((r) => setImmediate(r));
+    const oldest = this.inserts.find((e) => e.state === 'queued');
+    if (!oldest || this.deletes.length > 0) return;
+    const wait = oldest.createdAt.getTime() + delay - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
   private unindex(e: QueueEntry): void {
@@ -132,6 +162,7 @@ export class GroupCommitWriter {
     this.flushing = true;
     try {
       while (this.depth > 0) {
+        await this.holdForAcks();
         const inserts = this.takeInserts();
         const deletes = this.deletes.splice(0, Math.max(0, this.opts.batchMax - inserts.length));
         if (inserts.length === 0 && deletes.length === 0) continue;
@@ -162,6 +193,8 @@ export class GroupCommitWriter {
       }
     } finally {
       this.flushing = false;
+      // Only entries acked while they waited can be left in the array here; let them go.
+      if (this.liveInserts === 0) this.inserts = [];
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -176,6 +209,7 @@ export class GroupCommitWriter {
       const e = this.inserts[i]!;
       if (e.state === 'queued') out.push(e);
     }
+    this.liveInserts -= out.length;
     this.inserts = i === this.inserts.length ? [] : this.inserts.slice(i);
     return out;
   }

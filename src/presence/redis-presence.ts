@@ -15,6 +15,7 @@ local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return live`;
 
 const DISCONNECT = `
@@ -85,6 +86,8 @@ export class RedisPresence implements Presence {
       p.pexpire(this.userKey(l.user), this.timing.ttlMs * 4);
       p.zadd(this.index, exp, this.indexMember(l));
     }
+    // The index is rewritten on every refresh; the expiry only removes it once a whole cluster has gone quiet.
+    p.pexpire(this.index, this.timing.ttlMs * 4);
     await p.exec();
   }
 

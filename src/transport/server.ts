@@ -196,7 +196,12 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
   });
 
   app.get('/healthz', (res) => {
-    res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: 'ok', connections: hub.size, write_queue: svc.writer.depth })));
+    const w = svc.writer.stats();
+    res.cork(() =>
+      res
+        .writeHeader('content-type', 'application/json')
+        .end(JSON.stringify({ status: 'ok', connections: hub.size, write_queue: w.depth, write_batches: w.batches, written_ops: w.committedOps })),
+    );
   });
   app.get('/readyz', (res) => {
     if (accepting) res.cork(() => res.end('ready'));

@@ -1,0 +1,61 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const root = path.resolve(import.meta.dirname, '../..');
+const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
+
+/** Runs `node --import tsx script` pinned to `cpu` when taskset is there (server on one core, load on the other). */
+export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>): ChildProcess {
+  const node = [process.execPath, '--import', 'tsx', script, ...args];
+  const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
+  return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Starts a server process and resolves with its port once it logs `relay listening`. */
+export function startServer(cpu: number, script: string, env: Record<string, string>): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
+  const child = nodeOn(cpu, script, [], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 60_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.includes('"relay listening"')) return;
+      clearTimeout(timer);
+      const port = (JSON.parse(line) as { port: number }).port;
+      resolve({
+        port,
+        child,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill('SIGKILL');
+          }),
+      });
+    });
+    let err = '';
+    child.stderr!.on('data', (d) => (err = (err + String(d)).slice(-2000)));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${err}`)));
+  });
+}
+
+/** Runs a load process to completion and parses the JSON line it prints. */
+export function runLoad<T>(cpu: number, script: string, args: string[]): Promise<T> {
+  const child = nodeOn(cpu, script, args, {});
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => {
+      const line = out.trim().split('\n').at(-1);
+      if (code !== 0 || !line) return reject(new Error(`${script} failed (${code}): ${err.slice(0, 500)}`));
+      resolve(JSON.parse(line) as T);
+    });
+  });
+}
+
+/** RSS of a process in bytes (Linux). */
+export function rssOf(pid: number): number {
+  const status = spawnSync('cat', [`/proc/${pid}/status`]).stdout.toString();
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
