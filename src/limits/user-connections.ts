@@ -1,4 +1,5 @@
-import type { Lease, Presence } from '../presence/presence.ts';
+import { LeaseKeeper } from '../presence/lease-keeper.ts';
+import type { Presence } from '../presence/presence.ts';
 import type { Logger } from '../util/logger.ts';
 
 export interface UserConnectionsOptions {
@@ -21,11 +22,19 @@ export interface UserConnectionsOptions {
  * still hold, and Redis trouble must not lock every user out.
  */
 export class UserConnections {
-  private readonly held = new Map<object, Lease>();
-  private seq = 0;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly keeper: LeaseKeeper;
 
-  constructor(private readonly o: UserConnectionsOptions) {}
+  constructor(private readonly o: UserConnectionsOptions) {
+    // Reaping here only tidies the store; nobody is told anything.
+    this.keeper = new LeaseKeeper({
+      store: o.leases,
+      nodeId: o.nodeId,
+      now: o.now,
+      ttlMs: o.ttlMs,
+      reapIntervalMs: Math.max(1000, Math.floor(o.ttlMs / 3)),
+      onError: (what, err) => o.log.debug(`${what} skipped`, { err }),
+    });
+  }
 
   async admit(user: string, device: string): Promise<boolean> {
     try {
@@ -37,28 +46,19 @@ export class UserConnections {
   }
 
   opened(owner: object, user: string, device: string): void {
-    const lease: Lease = { user, device, conn: `${this.o.nodeId}:${++this.seq}` };
-    this.held.set(owner, lease);
+    const lease = this.keeper.take(owner, user, device);
     this.o.leases.connect(lease, this.o.now()).catch(() => {});
   }
 
   closed(owner: object): void {
-    const lease = this.held.get(owner);
-    if (!lease) return;
-    this.held.delete(owner);
-    this.o.leases.disconnect(lease, this.o.now()).catch(() => {});
+    this.keeper.release(owner);
   }
 
   start(): void {
-    const refresh = setInterval(() => void this.o.leases.refresh([...this.held.values()], this.o.now()).catch(() => {}), Math.max(1000, Math.floor(this.o.ttlMs / 3)));
-    // Reaping here only tidies the store; nobody is told anything.
-    const reap = setInterval(() => void this.o.leases.reap(this.o.now()).catch(() => {}), Math.max(1000, Math.floor(this.o.ttlMs / 3)));
-    refresh.unref();
-    reap.unref();
-    this.timers = [refresh, reap];
+    this.keeper.start();
   }
 
   stop(): void {
-    for (const t of this.timers) clearInterval(t);
+    this.keeper.stop();
   }
 }

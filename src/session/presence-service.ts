@@ -1,6 +1,7 @@
 import type { Router } from '../delivery/router.ts';
 import type { ContactStore } from '../presence/contact-store.ts';
-import type { Lease, Presence } from '../presence/presence.ts';
+import { LeaseKeeper } from '../presence/lease-keeper.ts';
+import type { Presence } from '../presence/presence.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
@@ -27,28 +28,33 @@ export interface PresenceServiceOptions {
  * this node are taken again (`resync`).
  */
 export class PresenceService {
-  private readonly leases = new WeakMap<Session, Lease>();
-  private seq = 0;
-  private timers: NodeJS.Timeout[] = [];
+  private readonly leases: LeaseKeeper;
 
-  constructor(private readonly o: PresenceServiceOptions) {}
+  constructor(private readonly o: PresenceServiceOptions) {
+    this.leases = new LeaseKeeper({
+      store: o.presence,
+      nodeId: o.nodeId,
+      now: o.now,
+      ttlMs: o.ttlMs,
+      reapIntervalMs: o.reapIntervalMs,
+      onReaped: (users) => {
+        for (const user of users) void this.guard('presence announce', () => this.announce(user, false));
+      },
+      onError: (what, err) => o.log.debug(`${what} skipped`, { err }),
+    });
+  }
 
   start(): void {
-    const refresh = setInterval(() => void this.refreshAll(), Math.max(1000, Math.floor(this.o.ttlMs / 3)));
-    const reap = setInterval(() => void this.reap(), this.o.reapIntervalMs);
-    refresh.unref();
-    reap.unref();
-    this.timers = [refresh, reap];
+    this.leases.start();
   }
 
   stop(): void {
-    for (const t of this.timers) clearInterval(t);
+    this.leases.stop();
   }
 
   /** An approved device is here: lease, snapshot, and `user_online` if its user just came online. */
   async online(s: Session): Promise<void> {
-    const lease: Lease = { user: s.userId, device: s.deviceId, conn: `${this.o.nodeId}:${++this.seq}` };
-    this.leases.set(s, lease);
+    const lease = this.leases.take(s, s.userId, s.deviceId);
     await this.guard('presence connect', async () => {
       const cameOnline = await this.o.presence.connect(lease, this.o.now());
       const mutual = await this.o.contacts.mutual(s.userId);
@@ -59,11 +65,8 @@ export class PresenceService {
   }
 
   /** The device left: its lease runs out after the grace period (the reaper reports the offline). */
-  async offline(s: Session): Promise<void> {
-    const lease = this.leases.get(s);
-    if (!lease) return;
-    this.leases.delete(s);
-    await this.guard('presence disconnect', () => this.o.presence.disconnect(lease, this.o.now()));
+  offline(s: Session): void {
+    this.leases.release(s);
   }
 
   /** Tells `user`'s mutual contacts that it came online or went offline. */
@@ -83,21 +86,6 @@ export class PresenceService {
         if (await this.o.presence.connect(lease, this.o.now())) await this.announce(s.userId, true);
       });
     }
-  }
-
-  private async refreshAll(): Promise<void> {
-    const leases: Lease[] = [];
-    for (const s of this.o.hub.all()) {
-      const l = this.leases.get(s);
-      if (l) leases.push(l);
-    }
-    await this.guard('presence refresh', () => this.o.presence.refresh(leases, this.o.now()));
-  }
-
-  private async reap(): Promise<void> {
-    await this.guard('presence reap', async () => {
-      for (const user of await this.o.presence.reap(this.o.now())) await this.announce(user, false);
-    });
   }
 
   private iso(): string {

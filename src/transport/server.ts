@@ -190,7 +190,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       if (!session) return;
       session.onClose();
       opts.userConnections.closed(session);
-      void svc.presence.offline(session);
+      svc.presence.offline(session);
       if (hub.unregister(session)) endCallsOfDevice(session, svc);
     },
   });
