@@ -41,6 +41,8 @@ export class GroupCommitWriter {
   private idleWaiters: (() => void)[] = [];
   /** Entries not yet committed, per recipient device, in enqueue order. */
   private readonly pending = new Map<string, Set<QueueEntry>>();
+  /** Dedup keys of acked rows whose delete is not committed yet, per recipient device: a drain must not send them again. */
+  private readonly deleting = new Map<string, Set<string>>();
   private batches = 0;
   private committedOps = 0;
   private committedHook: ((entries: readonly QueueEntry[]) => void) | undefined;
@@ -78,11 +80,16 @@ export class GroupCommitWriter {
         settle(entry, true);
         return;
       case 'flushing':
-      case 'committed':
+      case 'committed': {
         entry.state = 'acked';
         this.deletes.push({ key: entry, attempts: 0 });
+        const k = deviceKey(entry.recipientUser, entry.recipientDevice);
+        let set = this.deleting.get(k);
+        if (!set) this.deleting.set(k, (set = new Set()));
+        set.add(entry.dedupKey);
         this.schedule();
         return;
+      }
       case 'acked':
       case 'failed':
         return;
@@ -101,6 +108,11 @@ export class GroupCommitWriter {
    */
   dropFor(user: string, device: string): void {
     for (const e of this.pendingFor(user, device)) this.ack(e);
+  }
+
+  /** True when the device acked this row and its delete is still on its way to the database. */
+  isDeleting(user: string, device: string, dedupKey: string): boolean {
+    return this.deleting.get(deviceKey(user, device))?.has(dedupKey) === true;
   }
 
   /** Entries for a device that are not committed yet, oldest first (a connecting device's drain needs them). */
@@ -131,24 +143,33 @@ export class GroupCommitWriter {
       void this.flush();
     };
     const delay = this.opts.delayMs ?? 0;
-    if (delay > 0 && this.deletes.length === 0) setTimeout(run, delay).unref();
+    if (delay > 0) setTimeout(run, delay).unref();
     else setImmediate(run);
   }
 
   /**
-   * Waits until the oldest queued insert has waited delayMs (deletes never
-   * wait). First it yields to I/O once: acks that arrived while the previous
-   * batch ran (an embedded database blocks the loop while it writes) are read
-   * and cancel their inserts before the next batch is taken.
+   * Waits until the oldest queued insert has waited delayMs. First it yields
+   * to I/O once: acks that arrived while the previous batch ran (an embedded
+   * database blocks the loop while it writes) are read and cancel their
+   * inserts before the next batch is taken. Deletes ride along: they are
+   * idempotent, drains skip rows whose delete is pending (isDeleting), and
+   * letting them cut the wait short would write every insert under steady
+   * traffic, since some delete is always pending then.
    */
   private async holdForAcks(): Promise<void> {
     const delay = this.opts.delayMs ?? 0;
     if (delay <= 0) return;
     await new Promise((r) => setImmediate(r));
     const oldest = this.inserts.find((e) => e.state === 'queued');
-    if (!oldest || this.deletes.length > 0) return;
+    if (!oldest) return;
     const wait = oldest.createdAt.getTime() + delay - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+
+  private doneDeleting(key: EntryKey): void {
+    const k = deviceKey(key.recipientUser, key.recipientDevice);
+    const set = this.deleting.get(k);
+    if (set && set.delete(key.dedupKey) && set.size === 0) this.deleting.delete(k);
   }
 
   private unindex(e: QueueEntry): void {
@@ -178,6 +199,7 @@ export class GroupCommitWriter {
             settle(e, true);
           }
           this.committedHook?.(inserts);
+          for (const d of deletes) this.doneDeleting(d.key);
         } catch (err) {
           this.log.error('queue batch failed', { err, inserts: inserts.length, deletes: deletes.length });
           for (const e of inserts) {
@@ -187,6 +209,7 @@ export class GroupCommitWriter {
           }
           // Deletes are idempotent: retry a few times, then leave the rows to be delivered again (at-least-once).
           const retry = deletes.filter((d) => ++d.attempts < DELETE_ATTEMPTS);
+          for (const d of deletes) if (d.attempts >= DELETE_ATTEMPTS) this.doneDeleting(d.key);
           this.deletes.unshift(...retry);
           if (retry.length > 0) await new Promise((r) => setTimeout(r, 100));
         }

@@ -217,7 +217,9 @@ export class Session implements DeliveryTarget {
       const page = await this.deps.store.readBacklog(this.userId, this.deviceId, this.cursor, this.deps.drainPageSize);
       if (this.closed) return;
       const last = page.at(-1);
-      await this.deliverPaced(page.map((r) => r.entry));
+      // Rows this device already acked (their delete is still on its way) are not sent again.
+      const fresh = page.filter((r) => !this.deps.writer.isDeleting(this.userId, this.deviceId, r.entry.dedupKey));
+      await this.deliverPaced(fresh.map((r) => r.entry));
       if (this.closed) return;
       if (last) this.cursor = last.seq;
       if (page.length < this.deps.drainPageSize) return;

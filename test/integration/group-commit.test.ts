@@ -67,6 +67,20 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(await store.countFor('u3', 'd1')).toBe(0);
   });
 
+  it('reports a committed row as deleting from its ack until the delete commits, even with a commit delay', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 20 }, log);
+    const e = entry('u9', 'd1');
+    w.enqueue([e]);
+    await w.idle();
+    expect(w.isDeleting('u9', 'd1', e.dedupKey)).toBe(false);
+    w.ack(e);
+    expect(w.isDeleting('u9', 'd1', e.dedupKey)).toBe(true);
+    expect(await store.countFor('u9', 'd1')).toBe(1);
+    await w.idle();
+    expect(w.isDeleting('u9', 'd1', e.dedupKey)).toBe(false);
+    expect(await store.countFor('u9', 'd1')).toBe(0);
+  });
+
   it('lists uncommitted entries for a device and stores a duplicate key once', async () => {
     const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
     const a = entry('u4', 'd1', { key: 'same' });

@@ -51,18 +51,19 @@ describe('approval codes', () => {
     expect(asked).toBe(1_000_000);
   });
 
-  it('draws every digit position close to uniformly (CSPRNG, 60k codes)', () => {
-    const n = 60_000;
+  it('draws every digit position close to uniformly (CSPRNG, 200k codes)', () => {
+    const n = 200_000;
     const counts = Array.from({ length: 6 }, () => new Array<number>(10).fill(0));
     for (let i = 0; i < n; i++) {
       const c = generateCode();
       expect(c).toMatch(/^[0-9]{6}$/);
       for (let p = 0; p < 6; p++) counts[p]![Number(c[p])]!++;
     }
-    // Chi-square with 9 degrees of freedom: 27.88 is the 0.001 critical value.
+    // Chi-square with 9 degrees of freedom; 45 is about the 1e-6 critical value, so an honest generator
+    // fails this once in ~170 000 runs, while a byte-modulo bias (digits 0-5 at 26/256) scores about 80 here.
     for (const row of counts) {
       const chi = row.reduce((s, o) => s + (o - n / 10) ** 2 / (n / 10), 0);
-      expect(chi).toBeLessThan(27.88);
+      expect(chi).toBeLessThan(45);
     }
   });
 
