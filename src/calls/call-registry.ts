@@ -1,3 +1,5 @@
+import { KeyedSets } from '../util/keyed-sets.ts';
+
 /**
  * Calls this node knows about, for the two rules the relay enforces on call
  * signalling: a user already in a call is busy for any other call, and once
@@ -18,7 +20,7 @@ export interface Call {
 
 export class CallRegistry {
   private readonly calls = new Map<string, Call>();
-  private readonly byUser = new Map<string, Set<string>>();
+  private readonly byUser = new KeyedSets<string, string>();
 
   constructor(
     private readonly now: () => number,
@@ -36,15 +38,15 @@ export class CallRegistry {
 
   /** True when the user is in (or ringing in) a call other than `exceptCall`. */
   isBusy(user: string, exceptCall: string): boolean {
-    for (const id of this.byUser.get(user) ?? []) if (id !== exceptCall && this.get(id)) return true;
+    for (const id of this.byUser.values(user)) if (id !== exceptCall && this.get(id)) return true;
     return false;
   }
 
   start(id: string, callerUser: string, callerDevice: string, calleeUser: string): Call {
     const call: Call = { id, callerUser, callerDevice, calleeUser, answeredBy: undefined, ringingSince: this.now() };
     this.calls.set(id, call);
-    this.index(callerUser, id);
-    this.index(calleeUser, id);
+    this.byUser.add(callerUser, id);
+    this.byUser.add(calleeUser, id);
     return call;
   }
 
@@ -54,28 +56,17 @@ export class CallRegistry {
 
   remove(call: Call): void {
     this.calls.delete(call.id);
-    this.unindex(call.callerUser, call.id);
-    this.unindex(call.calleeUser, call.id);
+    this.byUser.delete(call.callerUser, call.id);
+    this.byUser.delete(call.calleeUser, call.id);
   }
 
   /** Calls in which this device is a party: the caller's device, or the callee's answering device. */
   callsOfDevice(user: string, device: string): Call[] {
     const out: Call[] = [];
-    for (const id of this.byUser.get(user) ?? []) {
+    for (const id of this.byUser.values(user)) {
       const c = this.calls.get(id);
       if (c && ((c.callerUser === user && c.callerDevice === device) || (c.calleeUser === user && c.answeredBy === device))) out.push(c);
     }
     return out;
-  }
-
-  private index(user: string, id: string): void {
-    let set = this.byUser.get(user);
-    if (!set) this.byUser.set(user, (set = new Set()));
-    set.add(id);
-  }
-
-  private unindex(user: string, id: string): void {
-    const set = this.byUser.get(user);
-    if (set && set.delete(id) && set.size === 0) this.byUser.delete(user);
   }
 }

@@ -1,3 +1,4 @@
+import { KeyedSets } from '../util/keyed-sets.ts';
 import type { Logger } from '../util/logger.ts';
 import { deviceKey, settle, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
@@ -40,9 +41,9 @@ export class GroupCommitWriter {
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
   /** Entries not yet committed, per recipient device, in enqueue order. */
-  private readonly pending = new Map<string, Set<QueueEntry>>();
+  private readonly pending = new KeyedSets<string, QueueEntry>();
   /** Dedup keys of acked rows whose delete is not committed yet, per recipient device: a drain must not send them again. */
-  private readonly deleting = new Map<string, Set<string>>();
+  private readonly deleting = new KeyedSets<string, string>();
   private batches = 0;
   private committedOps = 0;
   private committedHook: ((entries: readonly QueueEntry[]) => void) | undefined;
@@ -59,10 +60,7 @@ export class GroupCommitWriter {
     for (const e of entries) {
       this.inserts.push(e);
       this.liveInserts++;
-      const k = deviceKey(e.recipientUser, e.recipientDevice);
-      let set = this.pending.get(k);
-      if (!set) this.pending.set(k, (set = new Set()));
-      set.add(e);
+      this.pending.add(deviceKey(e.recipientUser, e.recipientDevice), e);
     }
     this.schedule();
   }
@@ -83,10 +81,7 @@ export class GroupCommitWriter {
       case 'committed': {
         entry.state = 'acked';
         this.deletes.push({ key: entry, attempts: 0 });
-        const k = deviceKey(entry.recipientUser, entry.recipientDevice);
-        let set = this.deleting.get(k);
-        if (!set) this.deleting.set(k, (set = new Set()));
-        set.add(entry.dedupKey);
+        this.deleting.add(deviceKey(entry.recipientUser, entry.recipientDevice), entry.dedupKey);
         this.schedule();
         return;
       }
@@ -112,13 +107,12 @@ export class GroupCommitWriter {
 
   /** True when the device acked this row and its delete is still on its way to the database. */
   isDeleting(user: string, device: string, dedupKey: string): boolean {
-    return this.deleting.get(deviceKey(user, device))?.has(dedupKey) === true;
+    return this.deleting.has(deviceKey(user, device), dedupKey);
   }
 
   /** Entries for a device that are not committed yet, oldest first (a connecting device's drain needs them). */
   pendingFor(user: string, device: string): QueueEntry[] {
-    const set = this.pending.get(deviceKey(user, device));
-    return set ? [...set] : [];
+    return [...this.pending.values(deviceKey(user, device))];
   }
 
   get depth(): number {
@@ -167,15 +161,11 @@ export class GroupCommitWriter {
   }
 
   private doneDeleting(key: EntryKey): void {
-    const k = deviceKey(key.recipientUser, key.recipientDevice);
-    const set = this.deleting.get(k);
-    if (set && set.delete(key.dedupKey) && set.size === 0) this.deleting.delete(k);
+    this.deleting.delete(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
   }
 
   private unindex(e: QueueEntry): void {
-    const k = deviceKey(e.recipientUser, e.recipientDevice);
-    const set = this.pending.get(k);
-    if (set && set.delete(e) && set.size === 0) this.pending.delete(k);
+    this.pending.delete(deviceKey(e.recipientUser, e.recipientDevice), e);
   }
 
   private async flush(): Promise<void> {
