@@ -1,6 +1,5 @@
 import { BROADCAST } from '../../bus/bus.ts';
 import type { DeviceStatus } from '../../db/schema.ts';
-import { OverloadedError } from '../../delivery/group-commit.ts';
 import { isFinal } from '../../devices/approval-rules.ts';
 import { dedupKey, newEntry } from '../../delivery/queue-entry.ts';
 import { decodeIdentityKey } from '../../devices/approval-message.ts';
@@ -11,6 +10,7 @@ import type { ErrorCode } from '../../protocol/error-codes.ts';
 import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
+import { enqueueAndOffer } from './store-and-route.ts';
 
 /**
  * The device approval flow (see docs/device-approval.md):
@@ -93,13 +93,7 @@ export async function handleRegister(s: Session, frame: FrameOf<'device_register
           createdAt: new Date(now),
         }),
       );
-      try {
-        svc.writer.enqueue(entries);
-      } catch (err) {
-        if (!(err instanceof OverloadedError)) throw err;
-        return fail(s, svc, 'overloaded', frame.id, { retry_after: 1 });
-      }
-      svc.router.offer(entries);
+      if (!enqueueAndOffer(svc, entries)) fail(s, svc, 'overloaded', frame.id, { retry_after: 1 });
       return;
     }
   }

@@ -1,9 +1,9 @@
-import { OverloadedError } from '../../delivery/group-commit.ts';
 import { dedupKey, newEntry, type QueueEntry } from '../../delivery/queue-entry.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeStatusUpdate, type DeliveryStatus } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
+import { enqueueAndOffer } from './store-and-route.ts';
 
 /**
  * `delivery_ack`: the device has the entries; they leave its queue (and only
@@ -57,13 +57,7 @@ async function queueStatus(s: Session, svc: Services, user: string, status: Deli
       );
     }
   }
-  if (entries.length === 0) return;
-  try {
-    svc.writer.enqueue(entries);
-  } catch (err) {
-    if (!(err instanceof OverloadedError)) throw err;
+  if (entries.length > 0 && !enqueueAndOffer(svc, entries)) {
     svc.log.warn('status update dropped under overload', { user, status, count: entries.length });
-    return;
   }
-  svc.router.offer(entries);
 }

@@ -34,13 +34,25 @@ export function storeAndRoute(s: Session, svc: Services, messageId: string, buil
   };
   const entries = build(onSettled);
   remaining = entries.length;
+  if (!enqueueAndOffer(svc, entries)) {
+    s.reply(encodeError('overloaded', { id: messageId, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
+    return;
+  }
+  // Nothing settles synchronously (acks and commits come later), so the send is marked pending in time.
+  svc.recent.begin(key);
+}
+
+/**
+ * Queues stored entries for commit and hands them to connected recipients.
+ * False, with nothing queued or sent, when the write queue is full.
+ */
+export function enqueueAndOffer(svc: Services, entries: readonly QueueEntry[]): boolean {
   try {
     svc.writer.enqueue(entries);
   } catch (err) {
     if (!(err instanceof OverloadedError)) throw err;
-    s.reply(encodeError('overloaded', { id: messageId, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
-    return;
+    return false;
   }
-  svc.recent.begin(key);
   svc.router.offer(entries);
+  return true;
 }
