@@ -93,7 +93,7 @@ export class Session implements DeliveryTarget {
   }
 
   push(frame: string): boolean {
-    if (this.closed || !this.isApproved || this.conn.bufferedAmount() > this.deps.bufferedHighWater) return false;
+    if (this.closed || !this.isApproved || this.backedUp()) return false;
     return this.conn.send(frame) !== 'dropped';
   }
 
@@ -241,7 +241,7 @@ export class Session implements DeliveryTarget {
   }
 
   private hasRoom(): boolean {
-    return this.inflightCount < this.deps.inflightMax && this.conn.bufferedAmount() <= this.deps.bufferedHighWater;
+    return this.inflightCount < this.deps.inflightMax && !this.backedUp();
   }
 
   /**
@@ -251,22 +251,30 @@ export class Session implements DeliveryTarget {
    * more for it would only grow memory, and its queue waits in the database.
    */
   private waitForRoom(): Promise<void> {
-    if (this.closed || (this.inflightCount <= this.deps.inflightMax / 2 && this.conn.bufferedAmount() <= this.deps.bufferedHighWater)) {
-      return Promise.resolve();
-    }
-    if (this.conn.bufferedAmount() > this.deps.bufferedHighWater && !this.slowTimer) {
+    if (this.closed || this.canResume()) return Promise.resolve();
+    if (this.backedUp() && !this.slowTimer) {
       this.slowTimer = setTimeout(() => {
         this.slowTimer = undefined;
-        if (this.conn.bufferedAmount() > this.deps.bufferedHighWater) this.close(CloseCode.tryAgainLater, 'slow consumer');
+        if (this.backedUp()) this.close(CloseCode.tryAgainLater, 'slow consumer');
       }, this.deps.slowConsumerMs);
       this.slowTimer.unref();
     }
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
+  /** The socket holds more unsent bytes than the high-water mark: the device reads slower than it is written to. */
+  private backedUp(): boolean {
+    return this.conn.bufferedAmount() > this.deps.bufferedHighWater;
+  }
+
+  /** Half the in-flight window free and the socket drained below its high-water mark. */
+  private canResume(): boolean {
+    return this.inflightCount <= this.deps.inflightMax / 2 && !this.backedUp();
+  }
+
   private wakeIfRoom(): void {
     if (this.roomWaiters.length === 0) return;
-    if (this.inflightCount <= this.deps.inflightMax / 2 && this.conn.bufferedAmount() <= this.deps.bufferedHighWater) {
+    if (this.canResume()) {
       clearTimeout(this.slowTimer);
       this.slowTimer = undefined;
       const waiters = this.roomWaiters;

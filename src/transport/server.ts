@@ -10,6 +10,7 @@ import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeError } from '../protocol/server-frames.ts';
 import { dispatch } from '../session/dispatch.ts';
 import { endCallsOfDevice } from '../session/handlers/call.ts';
+import { startApproved } from '../session/handlers/devices.ts';
 import { Session, type SessionDeps } from '../session/session.ts';
 import { isoNow, type Services } from '../session/services.ts';
 import type { Uws } from './uws.ts';
@@ -142,7 +143,6 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       gate.opened(data.ip);
       if (hub.size >= config.MAX_CONNECTIONS) {
         // Over the node's cap: the client backs off and the balancer sends it elsewhere.
-        data.session = undefined;
         ws.end(CloseCode.tryAgainLater, closeReason[CloseCode.tryAgainLater]);
         return;
       }
@@ -160,10 +160,8 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       // Work for the new socket starts on the next turn of the loop, outside the upgrade's call stack.
       // A device that is not approved gets nothing until the approval flow says so.
       setImmediate(() => {
-        if (session.isApproved) {
-          void session.drain();
-          void svc.presence.online(session);
-        } else if (session.status === 'pending') opts.onPendingOpen(session);
+        if (session.isApproved) startApproved(session, svc);
+        else if (session.status === 'pending') opts.onPendingOpen(session);
       });
     },
 

@@ -178,11 +178,14 @@ export function applyDeviceStatus(svc: Services, userId: string, deviceId: strin
   if (!session) return;
   session.status = change.status;
   if (change.frame) session.reply(change.frame);
-  if (change.status === 'approved') {
-    void session.drain();
-    void svc.presence.online(session);
-  }
+  if (change.status === 'approved') startApproved(session, svc);
   else if (isFinal(change.status)) session.close(CloseCode.deviceNotAllowed, change.reason ?? change.status);
+}
+
+/** An approved device's session starts: backlog first, then live delivery, and a presence lease. */
+export function startApproved(session: Session, svc: Services): void {
+  void session.drain();
+  void svc.presence.online(session);
 }
 
 /** A device's status changed: act here, tell the other nodes, and drop every node's cached device set. */
