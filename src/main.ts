@@ -28,8 +28,7 @@ import { handleClusterMessage, resyncSessions } from './session/cluster-events.t
 import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
 import { ContactStore } from './presence/contact-store.ts';
-import { MemoryPresence } from './presence/memory-presence.ts';
-import { RedisPresence } from './presence/redis-presence.ts';
+import { openLeaseStore } from './presence/open-lease-store.ts';
 import type { Services } from './session/services.ts';
 import { startServer } from './transport/server.ts';
 import { loadNativeUws } from './transport/uws.ts';
@@ -80,12 +79,9 @@ async function main(): Promise<void> {
   const router = new Router(hub, bus);
   const contacts = new ContactStore(database.db, config.DB_TIMEOUT_MS);
   const timing = { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, graceMs: config.PRESENCE_GRACE_SECONDS * 1000 };
-  const presenceStore = config.REDIS_URL
-    ? new RedisPresence(config.REDIS_URL, config.REDIS_PREFIX, timing, config.REDIS_TIMEOUT_MS)
-    : new MemoryPresence(timing);
-  const connectionLeases = config.REDIS_URL
-    ? new RedisPresence(config.REDIS_URL, `${config.REDIS_PREFIX}:conns`, { ttlMs: timing.ttlMs, graceMs: 0 }, config.REDIS_TIMEOUT_MS)
-    : new MemoryPresence({ ttlMs: timing.ttlMs, graceMs: 0 });
+  const presenceStore = openLeaseStore(config, '', timing);
+  // Connection leases end at once on close: the cap counts open sockets, not recent ones.
+  const connectionLeases = openLeaseStore(config, 'conns', { ttlMs: timing.ttlMs, graceMs: 0 });
   const userConnections = new UserConnections({ leases: connectionLeases, cap: config.MAX_CONNECTIONS_PER_USER, nodeId, now, ttlMs: timing.ttlMs, log });
   const presence = new PresenceService({ presence: presenceStore, contacts, router, hub, log, now, nodeId, ttlMs: timing.ttlMs, reapIntervalMs: config.PRESENCE_REAP_MS });
   const svc: Services = {

@@ -23,16 +23,12 @@ const fail = (s: Session, svc: Services, code: ErrorCode, id: string | undefined
   s.reply(encodeError(code, { id, timestamp: isoNow(svc), ...(extra ? { extra } : {}) }));
 
 async function limited(s: Session, svc: Services, id: string | undefined, kind: 'register' | 'decide'): Promise<boolean> {
-  const rules =
-    kind === 'register'
-      ? [
-          { key: `register:device:${s.userId}:${s.deviceId}`, rule: approvalLimits.registerPerDevice },
-          { key: `register:user:${s.userId}`, rule: approvalLimits.registerPerUser },
-        ]
-      : [
-          { key: `decide:device:${s.userId}:${s.deviceId}`, rule: approvalLimits.decidePerDevice },
-          { key: `decide:user:${s.userId}`, rule: approvalLimits.decidePerUser },
-        ];
+  const [perDevice, perUser] =
+    kind === 'register' ? [approvalLimits.registerPerDevice, approvalLimits.registerPerUser] : [approvalLimits.decidePerDevice, approvalLimits.decidePerUser];
+  const rules = [
+    { key: `${kind}:device:${s.userId}:${s.deviceId}`, rule: perDevice },
+    { key: `${kind}:user:${s.userId}`, rule: perUser },
+  ];
   const verdict = await svc.rateLimit.hit(rules, svc.now());
   if (!verdict.allowed) fail(s, svc, 'rate_limited', id, { retry_after: verdict.retryAfterSeconds });
   return !verdict.allowed;
