@@ -2,7 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, DeviceStatus } from '../db/schema.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import { codeMatches, hashCode } from './approval-code.ts';
-import { approvalMessage, decodeIdentityKey } from './approval-message.ts';
+import { approvalMessage, decodeIdentityKey } from '../protocol/approval-message.ts';
 import { decideApproval, decideRegistration, mayRevoke, type ApprovalDecision } from './approval-rules.ts';
 import type { SignatureVerifier } from './signature-verifier.ts';
 

@@ -1,4 +1,5 @@
 import { errorCodes, type ErrorCode } from './error-codes.ts';
+import type { ServerFrameType, ServerPayloads, ServerTopFields } from './server-frame-shapes.ts';
 
 /** Every frame type the relay sends; a client (and the protocol fuzz test) can rely on this list. */
 export const serverFrameTypes = [
@@ -27,7 +28,12 @@ export const serverFrameTypes = [
   'device_approval_request',
   'device_denied',
   'devices',
-] as const;
+] as const satisfies readonly ServerFrameType[];
+
+// Both directions: every shape in server-frame-shapes.ts is in the list above.
+type Missing = Exclude<ServerFrameType, (typeof serverFrameTypes)[number]>;
+const _everyShapeListed: [Missing] extends [never] ? true : Missing = true;
+void _everyShapeListed;
 
 /**
  * Builders for every frame the relay sends. They return the encoded text, so
@@ -74,7 +80,7 @@ export function encodeError(code: ErrorCode, opts: { id?: string | undefined; me
   return JSON.stringify(opts.id === undefined ? { type: 'error', timestamp: opts.timestamp, payload } : { type: 'error', id: opts.id, timestamp: opts.timestamp, payload });
 }
 
-/** Any other server frame: `{type, timestamp, payload}` plus optional top-level fields. */
-export function encodeFrame(type: string, timestamp: string, payload: Record<string, unknown>, top: Record<string, unknown> = {}): string {
+/** Any other server frame: `{type, timestamp, payload}` plus optional top-level fields, typed by frame type. */
+export function encodeFrame<T extends keyof ServerPayloads>(type: T, timestamp: string, payload: ServerPayloads[T], top: ServerTopFields = {}): string {
   return JSON.stringify({ type, ...top, timestamp, payload });
 }

@@ -1,5 +1,5 @@
 import sodium from 'libsodium-wrappers';
-import { approvalMessage } from '../../src/devices/approval-message.ts';
+import { approvalMessage } from '../../src/protocol/approval-message.ts';
 import { TestClient, type Frame } from './ws-client.ts';
 
 export interface DeviceKeys {

@@ -1,7 +1,7 @@
 import sodium from 'libsodium-wrappers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
-import { approvalMessage } from '../../src/devices/approval-message.ts';
+import { approvalMessage } from '../../src/protocol/approval-message.ts';
 import { Accounts } from '../helpers/accounts.ts';
 import { backends } from '../helpers/databases.ts';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';

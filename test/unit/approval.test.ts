@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { codeMatches, generateCode, hashCode } from '../../src/devices/approval-code.ts';
-import { APPROVAL_CONTEXT, approvalMessage, decodeIdentityKey } from '../../src/devices/approval-message.ts';
+import { APPROVAL_CONTEXT, approvalMessage, decodeIdentityKey } from '../../src/protocol/approval-message.ts';
 import { decideApproval, decideRegistration, isFinal, mayRevoke, type ApprovalInput } from '../../src/devices/approval-rules.ts';
 import { windowVerdict } from '../../src/limits/fixed-window.ts';
 

@@ -22,7 +22,7 @@ type CallFrame = FrameOf<CallFrameType>;
 export async function handleCall(s: Session, frame: CallFrame, svc: Services): Promise<void> {
   const p = frame.payload;
   const ts = isoNow(svc);
-  const forward = (type: string, payload: CallFrame['payload'] = p) => {
+  const forward = (type: CallFrameType, payload: CallFrame['payload'] = p) => {
     const { to: _to, device_id: _device, ...rest } = payload;
     return encodeFrame(type, ts, rest, { sender_id: s.userId, sender_device: s.deviceId });
   };
@@ -54,7 +54,7 @@ export async function handleCall(s: Session, frame: CallFrame, svc: Services): P
   }
 
   const callerSide = call.callerUser === s.userId && call.callerDevice === s.deviceId;
-  const toOtherParty = (type: string): number =>
+  const toOtherParty = (type: CallFrameType): number =>
     callerSide
       ? svc.router.push(call.calleeUser, forward(type), { device: call.answeredBy ?? p.device_id })
       : svc.router.push(call.callerUser, forward(type), { device: call.callerDevice });

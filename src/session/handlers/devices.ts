@@ -2,7 +2,7 @@ import { BROADCAST } from '../../bus/bus.ts';
 import type { DeviceStatus } from '../../db/schema.ts';
 import { isFinal } from '../../devices/approval-rules.ts';
 import { dedupKey, newEntry } from '../../delivery/queue-entry.ts';
-import { decodeIdentityKey } from '../../devices/approval-message.ts';
+import { decodeIdentityKey } from '../../protocol/approval-message.ts';
 import { approvalLimits } from '../../limits/approval-limits.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
 import { CloseCode } from '../../protocol/close-codes.ts';

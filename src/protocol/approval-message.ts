@@ -1,3 +1,5 @@
+import { decodeBase64Exact } from './base64.ts';
+
 /**
  * The exact bytes a primary device signs to approve a new device:
  *
@@ -10,7 +12,8 @@
  * where each len is 4 bytes, big-endian. Length prefixes make the encoding
  * unambiguous (no two field lists give the same bytes), and the request id
  * binds a signature to one approval, so it cannot be replayed for another.
- * Clients build the same bytes to verify a device list themselves.
+ * Clients build the same bytes to verify a device list themselves; this
+ * file is shared with the client SDK, so it uses no Node-only API.
  */
 export const APPROVAL_CONTEXT = 'relay/device-approval/v1';
 
@@ -30,8 +33,5 @@ export function approvalMessage(userId: string, deviceId: string, identityKey: U
   return out;
 }
 
-/** Decodes a base64 Ed25519 public key; undefined unless it is exactly 32 bytes. */
-export function decodeIdentityKey(b64: string): Uint8Array | undefined {
-  const bytes = Buffer.from(b64, 'base64');
-  return bytes.length === 32 && bytes.toString('base64') === b64 ? new Uint8Array(bytes) : undefined;
-}
+/** Decodes a base64 Ed25519 public key; undefined unless it is exactly 32 bytes in canonical base64. */
+export const decodeIdentityKey = (b64: string): Uint8Array | undefined => decodeBase64Exact(b64, 32);

@@ -1,0 +1,445 @@
+import type { ClientFrame } from '../src/protocol/client-frames.ts';
+import type { ErrorFrame, MessageFrame, ServerFrame, ServerFrameOf, ServerFrameType, SentAckFrame, StatusUpdateFrame } from '../src/protocol/server-frame-shapes.ts';
+import { storedFrameTypes } from '../src/protocol/server-frame-shapes.ts';
+import { DedupWindow } from './dedup-window.ts';
+import { ClientStoppedError, RelayError, RequestTimeoutError } from './errors.ts';
+import { Outbox, type StoredClientFrame } from './outbox.ts';
+import { adviseOnClose, backoffDelay, defaultBackoff, type BackoffOptions } from './reconnect-policy.ts';
+import { TypedEmitter, type Handler } from './typed-emitter.ts';
+
+/** The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package both fit. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+export type WebSocketConstructor = new (url: string, protocols: string[]) => WebSocketLike;
+
+export interface RelayClientOptions {
+  /** `ws://host:port/ws` or `wss://…`. */
+  url: string;
+  /** The access token, or a function asked for a fresh one before every connection attempt. */
+  token: string | (() => string | Promise<string>);
+  /** Defaults to the global `WebSocket` (browsers); pass the `ws` package's class in Node 20. */
+  WebSocket?: WebSocketConstructor;
+  /** How often to send `heartbeat` while connected. Default 25 s. */
+  heartbeatMs?: number;
+  /** A connection that has received nothing for heartbeatMs + this is treated as dead. Default 10 s. */
+  heartbeatTimeoutMs?: number;
+  /** How long a request (register, approve, devices list) waits for its answer. Default 15 s. */
+  requestTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  /** Injected for tests; default Math.random, Date.now and crypto.randomUUID. */
+  random?: () => number;
+  now?: () => number;
+  newId?: () => string;
+}
+
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'ready' | 'waiting' | 'stopped';
+
+/** Every server frame by its type, plus the client's own lifecycle events. */
+export type ClientEvents = { [T in ServerFrameType]: ServerFrameOf<T> } & {
+  state: { state: ConnectionState };
+  connected: { attempt: number };
+  /** The backlog stored while this device was away has been handled; live traffic follows. */
+  caught_up: { handled: number };
+  disconnected: { code: number; reason: string; reconnectInMs: number | null };
+  stopped: { code: number; reason: string; why: string };
+  /** A handler threw on a stored frame: it is not acked, so the relay delivers it again next connection. */
+  handler_error: { frame: ServerFrame; error: unknown };
+};
+
+/** Stored frames always carry the `message_id` to ack. */
+type StoredFrame = MessageFrame | StatusUpdateFrame | (ServerFrameOf<'device_approval_request'> & { message_id: string });
+
+interface PendingRequest {
+  match: (f: ServerFrame) => boolean;
+  resolve: (f: ServerFrame) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const OPEN = 1;
+const RETRYABLE_DEFAULT_MS = 1_000;
+const ACK_BATCH = 500;
+
+/**
+ * A connection to the relay that survives the network: it reconnects with
+ * backoff and full jitter as the close code advises, keeps stored sends
+ * until the relay acknowledges them (resending the same frame and id after
+ * a reconnect), hands every stored frame to the application once, in order,
+ * and acknowledges it only after the application's handlers resolved.
+ *
+ * Guarantees to the application:
+ * - a `send` promise resolves only when the relay has stored the message
+ *   (or rejects with a final RelayError);
+ * - a stored frame reaches the handlers at most once per client instance
+ *   (a bounded dedup window), and at least once across connections, since
+ *   it is acked only after the handlers resolved;
+ * - `caught_up` fires after the backlog of each connection was handled.
+ */
+export class RelayClient {
+  readonly events = new TypedEmitter<ClientEvents>();
+  private readonly outbox = new Outbox();
+  private readonly dedup = new DedupWindow();
+  private readonly requests = new Map<string, PendingRequest>();
+  private readonly opts: Required<Omit<RelayClientOptions, 'WebSocket'>> & { WebSocket: WebSocketConstructor };
+  private ws: WebSocketLike | undefined;
+  private generation = 0;
+  private attempt = 0;
+  private stateValue: ConnectionState = 'idle';
+  private stopped = false;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private lastReceived = 0;
+  /** Stored frames are handled one after another across connections, so a redelivery waits for the first copy. */
+  private inbound: Promise<void> = Promise.resolve();
+  private handledThisConnection = 0;
+  private acks: string[] = [];
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: RelayClientOptions) {
+    const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (!WS) throw new Error('no WebSocket implementation: pass the ws package as options.WebSocket');
+    this.opts = {
+      heartbeatMs: 25_000,
+      heartbeatTimeoutMs: 10_000,
+      requestTimeoutMs: 15_000,
+      backoff: defaultBackoff,
+      random: Math.random,
+      now: Date.now,
+      newId: () => crypto.randomUUID(),
+      ...options,
+      WebSocket: WS,
+    };
+  }
+
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
+
+  /** Stored sends not yet acknowledged by the relay. */
+  get pendingSends(): number {
+    return this.outbox.size;
+  }
+
+  on<K extends keyof ClientEvents>(name: K, handler: Handler<ClientEvents[K]>): () => void {
+    return this.events.on(name, handler);
+  }
+
+  /** Starts connecting; reconnects until `close()` or a close code that forbids it. */
+  connect(): void {
+    if (this.stopped) throw new ClientStoppedError('closed');
+    if (this.stateValue !== 'idle') return;
+    void this.openSocket();
+  }
+
+  /** Resolves once the device is connected, approved and caught up. */
+  ready(): Promise<void> {
+    if (this.stateValue === 'ready') return Promise.resolve();
+    if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));
+    return new Promise((resolve, reject) => {
+      const off = this.events.on('state', ({ state }) => {
+        if (state === 'ready') resolve();
+        else if (state === 'stopped') reject(new ClientStoppedError('stopped'));
+        else return;
+        off();
+      });
+    });
+  }
+
+  /** Closes for good: no reconnect; unacknowledged sends reject. */
+  close(): void {
+    this.stop(1000, 'closed by the application', 'closed');
+    this.ws?.close(1000, 'bye');
+  }
+
+  newId(): string {
+    return this.opts.newId();
+  }
+
+  /**
+   * Sends ciphertexts to every device of `to` (one per device, exactly the
+   * relay's device list, else `mismatched_devices`). Resolves on `sent_ack`.
+   * The frame is kept and sent again with the same id after a reconnect.
+   */
+  send(to: string, messages: { device_id: string; ciphertext: string }[], opts: { id?: string; message_type?: string; group_id?: string; media_id?: string } = {}): Promise<SentAckFrame> {
+    const { id = this.newId(), ...meta } = opts;
+    return this.sendStored({ type: 'send', id, payload: { to, messages, ...meta } });
+  }
+
+  /** Any stored frame (`send`, `media_key`, `sync_*`): kept until `sent_ack`, resent with its id after reconnects. */
+  sendStored(frame: StoredClientFrame): Promise<SentAckFrame> {
+    if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));
+    const acked = this.outbox.add(frame);
+    if (this.stateValue === 'ready') this.write(frame);
+    return acked;
+  }
+
+  /** An ephemeral frame (typing, call_*): sent only if the device is ready now; returns whether it was. */
+  signal(frame: Extract<ClientFrame, { type: 'typing' | 'call_offer' | 'call_answer' | 'call_reject' | 'call_end' | 'ice_candidate' }>): boolean {
+    if (this.stateValue !== 'ready') return false;
+    this.write(frame);
+    return true;
+  }
+
+  /**
+   * Sends a control frame with a fresh id and resolves with the first frame
+   * `match` accepts; rejects with the relay's `error` for that id, on
+   * timeout, or when the connection drops first. `when` says whether the
+   * frame may go before the device is approved (`open`) or not (`ready`).
+   */
+  async request<T extends ServerFrame>(frame: ClientFrame, match: (f: ServerFrame) => f is T, when: 'open' | 'ready' = 'ready'): Promise<T> {
+    await (when === 'ready' ? this.ready() : this.opened());
+    const id = frame.id ?? this.newId();
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(id);
+        reject(new RequestTimeoutError(frame.type, this.opts.requestTimeoutMs));
+      }, this.opts.requestTimeoutMs);
+      this.requests.set(id, { match, resolve: resolve as (f: ServerFrame) => void, reject, timer });
+      this.write({ ...frame, id } as ClientFrame);
+    });
+  }
+
+  /**
+   * Registers this device's identity key. Resolves with `device_approved`
+   * (the user's first device becomes primary at once) or with
+   * `device_approval_pending`, whose `code` the user types on a primary
+   * device. An already approved device gets RelayError `already_registered`.
+   */
+  register(identityKey: string, deviceName: string, deviceType: string): Promise<ServerFrameOf<'device_approved'> | ServerFrameOf<'device_approval_pending'>> {
+    return this.request(
+      { type: 'device_register', payload: { identity_key: identityKey, device_name: deviceName, device_type: deviceType } },
+      (f: ServerFrame): f is ServerFrameOf<'device_approved'> | ServerFrameOf<'device_approval_pending'> => f.type === 'device_approved' || f.type === 'device_approval_pending',
+      'open',
+    );
+  }
+
+  /** Sends a frame that has no answer beyond a possible `error`, once the device is ready. */
+  async post(frame: ClientFrame): Promise<void> {
+    await this.ready();
+    this.write(frame);
+  }
+
+  private opened(): Promise<void> {
+    if (this.stateValue === 'open' || this.stateValue === 'ready') return Promise.resolve();
+    if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));
+    return new Promise((resolve, reject) => {
+      const off = this.events.on('state', ({ state }) => {
+        if (state === 'open' || state === 'ready') resolve();
+        else if (state === 'stopped') reject(new ClientStoppedError('stopped'));
+        else return;
+        off();
+      });
+    });
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    void this.events.emit('state', { state }).catch(() => {});
+  }
+
+  private async openSocket(): Promise<void> {
+    this.reconnectTimer = undefined;
+    if (this.stopped) return;
+    this.setState('connecting');
+    let token: string;
+    try {
+      token = typeof this.opts.token === 'string' ? this.opts.token : await this.opts.token();
+    } catch {
+      this.scheduleReconnect(0);
+      return;
+    }
+    if (this.stopped) return;
+    const generation = ++this.generation;
+    const ws = new this.opts.WebSocket(this.opts.url, ['bearer', token]);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.lastReceived = this.opts.now();
+      this.handledThisConnection = 0;
+      this.setState('open');
+      this.startHeartbeat(generation);
+      void this.events.emit('connected', { attempt: this.attempt }).catch(() => {});
+    };
+    ws.onmessage = (ev) => {
+      if (generation === this.generation && typeof ev.data === 'string') this.receive(ev.data, generation);
+    };
+    ws.onerror = () => {};
+    ws.onclose = (ev) => {
+      if (generation === this.generation) this.closed(ev.code, ev.reason);
+    };
+  }
+
+  /** A connection ended (or was given up on): fail its requests, then reconnect or stop as the code advises. */
+  private closed(code: number, reason: string): void {
+    this.ws = undefined;
+    this.generation++;
+    this.stopHeartbeat();
+    this.flushAcksNow();
+    for (const [id, r] of this.requests) {
+      clearTimeout(r.timer);
+      r.reject(new Error(`connection closed (${code}) before the answer`));
+      this.requests.delete(id);
+    }
+    if (this.stopped) return;
+    const advice = adviseOnClose(code);
+    if (advice.action === 'stop' || (advice.action === 'refresh_token' && typeof this.opts.token === 'string')) {
+      void this.events.emit('disconnected', { code, reason, reconnectInMs: null }).catch(() => {});
+      this.stop(code, reason, advice.action === 'stop' ? advice.why : 'token expired and no token provider was given');
+      return;
+    }
+    const delay = Math.max(advice.action === 'reconnect' ? advice.minDelayMs : 0, backoffDelay(this.attempt, this.opts.backoff, this.opts.random));
+    this.attempt++;
+    void this.events.emit('disconnected', { code, reason, reconnectInMs: delay }).catch(() => {});
+    this.scheduleReconnect(delay);
+  }
+
+  private scheduleReconnect(delay: number): void {
+    this.setState('waiting');
+    this.reconnectTimer = setTimeout(() => void this.openSocket(), delay);
+  }
+
+  private stop(code: number, reason: string, why: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.stopHeartbeat();
+    this.outbox.rejectAll(new ClientStoppedError(why));
+    this.setState('stopped');
+    void this.events.emit('stopped', { code, reason, why }).catch(() => {});
+  }
+
+  private startHeartbeat(generation: number): void {
+    this.stopHeartbeat();
+    this.heartbeatTimer = setInterval(() => {
+      if (generation !== this.generation) return;
+      if (this.opts.now() - this.lastReceived > this.opts.heartbeatMs + this.opts.heartbeatTimeoutMs) {
+        // Nothing heard, not even heartbeat_ack: the path is dead. Give up on
+        // this socket at once rather than wait for TCP to notice.
+        const ws = this.ws;
+        this.closed(4000, 'heartbeat timeout');
+        ws?.close(4000, 'heartbeat timeout');
+        return;
+      }
+      this.write({ type: 'heartbeat' });
+    }, this.opts.heartbeatMs);
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  private write(frame: ClientFrame): void {
+    if (this.ws?.readyState === OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private receive(text: string, generation: number): void {
+    this.lastReceived = this.opts.now();
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(text) as ServerFrame;
+    } catch {
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null || typeof frame.type !== 'string') return;
+
+    if (frame.type === 'sent_ack') this.outbox.resolve(frame);
+    else if (frame.type === 'error') this.failed(frame);
+    for (const [id, r] of this.requests) {
+      if (!r.match(frame)) continue;
+      clearTimeout(r.timer);
+      this.requests.delete(id);
+      r.resolve(frame);
+    }
+
+    if ((storedFrameTypes as readonly string[]).includes(frame.type)) {
+      const stored = frame as StoredFrame;
+      this.inbound = this.inbound.then(() => this.handleStored(stored, generation));
+    } else if (frame.type === 'queue_empty') {
+      const f = frame;
+      this.inbound = this.inbound.then(() => this.caughtUp(f, generation));
+    } else {
+      this.emitSafely(frame);
+    }
+  }
+
+  private failed(frame: ErrorFrame): void {
+    const id = frame.id;
+    if (id === undefined) return;
+    const request = this.requests.get(id);
+    if (request) {
+      clearTimeout(request.timer);
+      this.requests.delete(id);
+      request.reject(new RelayError(frame));
+    }
+    if (!this.outbox.has(id)) return;
+    const err = new RelayError(frame);
+    if (!err.retryable) {
+      this.outbox.reject(id, err);
+      return;
+    }
+    // Stored nothing, or could not say: the same frame again later is safe, the id dedupes it.
+    const wait = frame.payload.retry_after !== undefined ? frame.payload.retry_after * 1000 : RETRYABLE_DEFAULT_MS;
+    setTimeout(() => {
+      const pending = this.outbox.frame(id);
+      if (pending && this.stateValue === 'ready') this.write(pending);
+    }, wait);
+  }
+
+  private async handleStored(frame: StoredFrame, generation: number): Promise<void> {
+    const key = dedupKey(frame);
+    if (!this.dedup.has(key)) {
+      try {
+        await this.events.emit(frame.type, frame as never);
+      } catch (error) {
+        await this.events.emit('handler_error', { frame, error }).catch(() => {});
+        return;
+      }
+      this.dedup.add(key);
+      this.handledThisConnection++;
+    }
+    this.ack(frame.message_id, generation);
+  }
+
+  private async caughtUp(frame: ServerFrameOf<'queue_empty'>, generation: number): Promise<void> {
+    if (generation !== this.generation) return;
+    this.flushAcksNow();
+    this.attempt = 0;
+    this.setState('ready');
+    for (const f of this.outbox.frames()) this.write(f);
+    this.emitSafely(frame);
+    await this.events.emit('caught_up', { handled: this.handledThisConnection }).catch(() => {});
+  }
+
+  private emitSafely(frame: ServerFrame): void {
+    void this.events.emit(frame.type, frame as never).catch((error: unknown) => this.events.emit('handler_error', { frame, error }).catch(() => {}));
+  }
+
+  /** Acks are batched per event-loop turn; an ack for an older connection is dropped (the relay redelivers). */
+  private ack(messageId: string, generation: number): void {
+    if (generation !== this.generation) return;
+    this.acks.push(messageId);
+    if (this.acks.length >= ACK_BATCH) this.flushAcksNow();
+    else this.ackTimer ??= setTimeout(() => this.flushAcksNow(), 0);
+  }
+
+  private flushAcksNow(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    while (this.acks.length > 0) this.write({ type: 'delivery_ack', payload: { message_ids: this.acks.splice(0, ACK_BATCH) } });
+  }
+}
+
+/** What makes two deliveries of a stored frame the same one. */
+export function dedupKey(frame: StoredFrame): string {
+  if (frame.type === 'status_update') return `status_update|${frame.message_id}|${frame.payload.recipient_id}|${frame.payload.recipient_device}|${frame.payload.status}`;
+  if (frame.type === 'device_approval_request') return `device_approval_request|${frame.message_id}`;
+  return `${frame.type}|${frame.sender_id}|${frame.sender_device}|${frame.message_id}`;
+}

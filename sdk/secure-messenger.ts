@@ -1,0 +1,156 @@
+import type { DeviceEntry, MessageFrame, ServerFrame, ServerFrameOf } from '../src/protocol/server-frame-shapes.ts';
+import { verifyDeviceList, signApproval, type DeviceIdentity, type VerifiedDevice, type DeviceListCheck } from './device-identity.ts';
+import { RelayError } from './errors.ts';
+import type { RelayClient } from './relay-client.ts';
+import { open, seal } from './sealed-envelope.ts';
+
+export interface TextMessage {
+  id: string;
+  from: string;
+  fromDevice: string;
+  body: string;
+  timestamp: string;
+}
+
+export class UntrustedDevicesError extends Error {
+  constructor(
+    readonly userId: string,
+    readonly untrusted: DeviceListCheck['untrusted'],
+  ) {
+    super(`cannot encrypt for ${userId}: ${untrusted.map((u) => `${u.deviceId} (${u.reason})`).join(', ')}`);
+    this.name = 'UntrustedDevicesError';
+  }
+}
+
+type ApprovalRequest = ServerFrameOf<'device_approval_request'>['payload'];
+const MAX_DEVICE_LIST_RETRIES = 3;
+
+/**
+ * End-to-end encrypted text on top of a RelayClient: fetches and verifies
+ * the recipient's device list, seals the message once per device
+ * (sealed-envelope.ts) and sends it; opens and checks what arrives. When the
+ * relay answers `mismatched_devices` the list is fetched again and the
+ * message re-sealed under the same id, so the recipient still sees it once.
+ * A device list that does not verify stops the send (UntrustedDevicesError)
+ * rather than encrypting for a key nobody vouched for.
+ */
+export class SecureMessenger {
+  private readonly lists = new Map<string, Promise<VerifiedDevice[]>>();
+  /** Root keys seen per user, pinned for the life of this object (apps persist them). */
+  private readonly pins = new Map<string, Set<string>>();
+
+  constructor(
+    readonly client: RelayClient,
+    readonly me: { userId: string; deviceId: string; identity: DeviceIdentity },
+  ) {
+    // Our own user's list changes are pushed to us; other users' show up as mismatched_devices.
+    client.on('devices', (f) => {
+      this.lists.delete(f.payload.user_id);
+    });
+  }
+
+  /** The verified devices of `userId` (cached until it changes). */
+  devicesOf(userId: string): Promise<VerifiedDevice[]> {
+    let list = this.lists.get(userId);
+    if (!list) {
+      list = this.fetchDevices(userId);
+      this.lists.set(userId, list);
+      list.catch(() => this.lists.delete(userId));
+    }
+    return list;
+  }
+
+  /** The raw `devices` list of a user, as the relay reports it. */
+  async rawDevices(userId: string): Promise<DeviceEntry[]> {
+    const frame = await this.client.request(
+      { type: 'devices_list', payload: { user_id: userId } },
+      (f: ServerFrame): f is ServerFrameOf<'devices'> => f.type === 'devices' && f.payload.user_id === userId,
+    );
+    return frame.payload.devices;
+  }
+
+  private async fetchDevices(userId: string): Promise<VerifiedDevice[]> {
+    const devices = await this.rawDevices(userId);
+    const pins = this.pins.get(userId) ?? new Set<string>();
+    const check = verifyDeviceList(userId, devices, pins);
+    if (check.untrusted.length > 0) throw new UntrustedDevicesError(userId, check.untrusted);
+    for (const d of check.trusted) if (d.vouchedBy === 'self') pins.add(d.identityKey);
+    this.pins.set(userId, pins);
+    return check.trusted;
+  }
+
+  /** Seals `body` for every device of `to` and resolves once the relay stored it. */
+  async sendText(to: string, body: string, id = this.client.newId()): Promise<{ id: string }> {
+    for (let attempt = 0; ; attempt++) {
+      const devices = (await this.devicesOf(to)).filter((d) => !(to === this.me.userId && d.deviceId === this.me.deviceId));
+      const messages = devices.map((d) => ({
+        device_id: d.deviceId,
+        ciphertext: seal({ v: 1, from_user: this.me.userId, from_device: this.me.deviceId, to_user: to, to_device: d.deviceId, message_id: id, body }, this.me.identity, d.publicKey),
+      }));
+      try {
+        await this.client.send(to, messages, { id, message_type: 'text' });
+        return { id };
+      } catch (err) {
+        if (!(err instanceof RelayError) || err.code !== 'mismatched_devices' || attempt >= MAX_DEVICE_LIST_RETRIES) throw err;
+        this.lists.delete(to);
+      }
+    }
+  }
+
+  /**
+   * Calls `handler` with each message that opens and verifies. The relay
+   * acks it once the handler resolved. A message that cannot be opened
+   * (not for this device, forged, unknown sender device) goes to
+   * `onRejected` and is acked too: it will never open, so keeping it queued
+   * would only block the queue.
+   */
+  onText(handler: (m: TextMessage) => void | Promise<void>, onRejected: (frame: MessageFrame, reason: string) => void = () => {}): () => void {
+    return this.client.on('deliver', async (f) => {
+      if (f.payload.message_type !== 'text' || !f.payload.ciphertext) return;
+      let sender: VerifiedDevice | undefined;
+      try {
+        sender = (await this.devicesOf(f.sender_id)).find((d) => d.deviceId === f.sender_device);
+        if (!sender) {
+          // A device approved since we cached the list: look once more.
+          this.lists.delete(f.sender_id);
+          sender = (await this.devicesOf(f.sender_id)).find((d) => d.deviceId === f.sender_device);
+        }
+      } catch (err) {
+        onRejected(f, err instanceof Error ? err.message : String(err));
+        return;
+      }
+      if (!sender) {
+        onRejected(f, 'unknown_sender_device');
+        return;
+      }
+      const opened = open(f.payload.ciphertext, this.me, { senderId: f.sender_id, senderDevice: f.sender_device, messageId: f.message_id }, sender.publicKey);
+      if (!opened.ok) {
+        onRejected(f, opened.reason);
+        return;
+      }
+      await handler({ id: f.message_id, from: f.sender_id, fromDevice: f.sender_device, body: opened.content.body, timestamp: f.timestamp });
+    });
+  }
+
+  /** Tells `to` that these of its messages were read (a stored `status_update` for its devices). */
+  markRead(to: string, messageIds: string[]): Promise<void> {
+    return this.client.post({ type: 'read_receipt', payload: { to, message_ids: messageIds } });
+  }
+
+  /**
+   * Approves a pending device of our user with the code the user read off
+   * its screen. Resolves when the relay's device list shows it approved.
+   */
+  async approve(request: ApprovalRequest, code: string): Promise<void> {
+    const signature = signApproval(this.me.identity, this.me.userId, request.device_id, request.identity_key, request.request_id);
+    await this.client.request(
+      { type: 'device_approve', payload: { request_id: request.request_id, code, signature } },
+      (f: ServerFrame): f is ServerFrameOf<'devices'> => f.type === 'devices' && f.payload.user_id === this.me.userId && f.payload.devices.some((d) => d.device_id === request.device_id),
+    );
+  }
+
+  /** Denies a pending device; the relay closes it for good. */
+  deny(requestId: string): Promise<void> {
+    return this.client.post({ type: 'device_deny', payload: { request_id: requestId } });
+  }
+}
