@@ -57,10 +57,13 @@ export type ClientEvents = { [T in ServerFrameType]: ServerFrameOf<T> } & {
 type StoredFrame = MessageFrame | StatusUpdateFrame | (ServerFrameOf<'device_approval_request'> & { message_id: string });
 
 interface PendingRequest {
+  frame: ClientFrame;
   match: (f: ServerFrame) => boolean;
   resolve: (f: ServerFrame) => void;
   reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  resend: boolean;
+  /** Unset while the request waits for a connection to be sent on. */
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const OPEN = 1;
@@ -99,6 +102,9 @@ export class RelayClient {
   /** Stored frames are handled one after another across connections, so a redelivery waits for the first copy. */
   private inbound: Promise<void> = Promise.resolve();
   private handledThisConnection = 0;
+  /** The relay treats this connection as an approved device (it delivered, or said so). */
+  private approvedHere = false;
+  private approvedWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   private acks: string[] = [];
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -176,34 +182,43 @@ export class RelayClient {
   sendStored(frame: StoredClientFrame): Promise<SentAckFrame> {
     if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));
     const acked = this.outbox.add(frame);
-    if (this.stateValue === 'ready') this.write(frame);
+    if (this.approvedHere) this.write(frame);
     return acked;
   }
 
-  /** An ephemeral frame (typing, call_*): sent only if the device is ready now; returns whether it was. */
+  /** An ephemeral frame (typing, call_*): sent only if the device is connected and approved now; returns whether it was. */
   signal(frame: Extract<ClientFrame, { type: 'typing' | 'call_offer' | 'call_answer' | 'call_reject' | 'call_end' | 'ice_candidate' }>): boolean {
-    if (this.stateValue !== 'ready') return false;
+    if (!this.approvedHere) return false;
     this.write(frame);
     return true;
   }
 
   /**
    * Sends a control frame with a fresh id and resolves with the first frame
-   * `match` accepts; rejects with the relay's `error` for that id, on
-   * timeout, or when the connection drops first. `when` says whether the
-   * frame may go before the device is approved (`open`) or not (`ready`).
+   * `match` accepts; rejects with the relay's `error` for that id or on
+   * timeout. `when` says whether the frame may go before the device is
+   * approved (`open`) or not (`approved`, the default). A request that is
+   * safe to repeat (`resend`, e.g. a devices list) survives a dropped
+   * connection: it is sent again on the next approved connection; any other
+   * rejects. Handlers of stored frames may await requests and sends: they
+   * go out as soon as the connection is approved, not only once caught up.
    */
-  async request<T extends ServerFrame>(frame: ClientFrame, match: (f: ServerFrame) => f is T, when: 'open' | 'ready' = 'ready'): Promise<T> {
-    await (when === 'ready' ? this.ready() : this.opened());
+  async request<T extends ServerFrame>(frame: ClientFrame, match: (f: ServerFrame) => f is T, opts: { when?: 'open' | 'approved'; resend?: boolean } = {}): Promise<T> {
+    await ((opts.when ?? 'approved') === 'approved' ? this.approved() : this.opened());
     const id = frame.id ?? this.newId();
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.requests.delete(id);
-        reject(new RequestTimeoutError(frame.type, this.opts.requestTimeoutMs));
-      }, this.opts.requestTimeoutMs);
-      this.requests.set(id, { match, resolve: resolve as (f: ServerFrame) => void, reject, timer });
-      this.write({ ...frame, id } as ClientFrame);
+      const r: PendingRequest = { frame: { ...frame, id } as ClientFrame, match, resolve: resolve as (f: ServerFrame) => void, reject, resend: opts.resend ?? false, timer: undefined };
+      this.requests.set(id, r);
+      this.dispatch(id, r);
     });
+  }
+
+  private dispatch(id: string, r: PendingRequest): void {
+    r.timer = setTimeout(() => {
+      this.requests.delete(id);
+      r.reject(new RequestTimeoutError(r.frame.type, this.opts.requestTimeoutMs));
+    }, this.opts.requestTimeoutMs);
+    this.write(r.frame);
   }
 
   /**
@@ -216,14 +231,29 @@ export class RelayClient {
     return this.request(
       { type: 'device_register', payload: { identity_key: identityKey, device_name: deviceName, device_type: deviceType } },
       (f: ServerFrame): f is ServerFrameOf<'device_approved'> | ServerFrameOf<'device_approval_pending'> => f.type === 'device_approved' || f.type === 'device_approval_pending',
-      'open',
+      { when: 'open' },
     );
   }
 
-  /** Sends a frame that has no answer beyond a possible `error`, once the device is ready. */
+  /** Sends a frame that has no answer beyond a possible `error`, once the connection is approved. */
   async post(frame: ClientFrame): Promise<void> {
-    await this.ready();
+    await this.approved();
     this.write(frame);
+  }
+
+  private approved(): Promise<void> {
+    if (this.approvedHere) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));
+    return new Promise((resolve, reject) => this.approvedWaiters.push({ resolve, reject }));
+  }
+
+  /** The relay delivers only to approved devices: the first such frame on a connection releases what waited for it. */
+  private markApproved(): void {
+    if (this.approvedHere) return;
+    this.approvedHere = true;
+    for (const f of this.outbox.frames()) this.write(f);
+    for (const [id, r] of this.requests) if (r.timer === undefined) this.dispatch(id, r);
+    for (const w of this.approvedWaiters.splice(0)) w.resolve();
   }
 
   private opened(): Promise<void> {
@@ -279,11 +309,14 @@ export class RelayClient {
   /** A connection ended (or was given up on): fail its requests, then reconnect or stop as the code advises. */
   private closed(code: number, reason: string): void {
     this.ws = undefined;
+    this.approvedHere = false;
     this.generation++;
     this.stopHeartbeat();
     this.flushAcksNow();
     for (const [id, r] of this.requests) {
       clearTimeout(r.timer);
+      r.timer = undefined;
+      if (r.resend && !this.stopped) continue;
       r.reject(new Error(`connection closed (${code}) before the answer`));
       this.requests.delete(id);
     }
@@ -311,6 +344,12 @@ export class RelayClient {
     clearTimeout(this.reconnectTimer);
     this.stopHeartbeat();
     this.outbox.rejectAll(new ClientStoppedError(why));
+    for (const [id, r] of this.requests) {
+      clearTimeout(r.timer);
+      this.requests.delete(id);
+      r.reject(new ClientStoppedError(why));
+    }
+    for (const w of this.approvedWaiters.splice(0)) w.reject(new ClientStoppedError(why));
     this.setState('stopped');
     void this.events.emit('stopped', { code, reason, why }).catch(() => {});
   }
@@ -359,9 +398,11 @@ export class RelayClient {
       r.resolve(frame);
     }
 
-    if ((storedFrameTypes as readonly string[]).includes(frame.type)) {
-      const stored = frame as StoredFrame;
-      this.inbound = this.inbound.then(() => this.handleStored(stored, generation));
+    const stored = (storedFrameTypes as readonly string[]).includes(frame.type);
+    if (stored || frame.type === 'queue_empty' || frame.type === 'device_approved') this.markApproved();
+    if (stored) {
+      const f = frame as StoredFrame;
+      this.inbound = this.inbound.then(() => this.handleStored(f, generation));
     } else if (frame.type === 'queue_empty') {
       const f = frame;
       this.inbound = this.inbound.then(() => this.caughtUp(f, generation));
@@ -413,7 +454,6 @@ export class RelayClient {
     this.flushAcksNow();
     this.attempt = 0;
     this.setState('ready');
-    for (const f of this.outbox.frames()) this.write(f);
     this.emitSafely(frame);
     await this.events.emit('caught_up', { handled: this.handledThisConnection }).catch(() => {});
   }

@@ -65,6 +65,7 @@ export class SecureMessenger {
     const frame = await this.client.request(
       { type: 'devices_list', payload: { user_id: userId } },
       (f: ServerFrame): f is ServerFrameOf<'devices'> => f.type === 'devices' && f.payload.user_id === userId,
+      { resend: true },
     );
     return frame.payload.devices;
   }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -75,4 +76,22 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+}
+
+/**
+ * A port that was free a moment ago, for a relay that must come back on the
+ * same port after a restart. Binding it explicitly matters: on Linux a
+ * relay that took an ephemeral port (PORT=0) cannot bind that port again
+ * while its old connections sit in TIME_WAIT, whereas an explicitly bound
+ * one can.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }

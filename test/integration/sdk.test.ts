@@ -1,0 +1,209 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { generateIdentity, RelayClient, SecureMessenger, sodiumReady, verifyDeviceList, type ClientEvents, type DeviceIdentity, type TextMessage, type WebSocketConstructor } from '../../sdk/index.ts';
+import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
+import { freePort, startRelay, type RelayProcess } from '../helpers/relay-process.ts';
+import { uid } from '../helpers/relay-fixture.ts';
+import { TEST_SECRET, token } from '../helpers/tokens.ts';
+
+/**
+ * The client SDK against a real relay process: reconnects across a relay
+ * restart without losing or duplicating anything the application sees,
+ * stops for good on 4403, and makes approvals the relay accepts and the
+ * helpers verify.
+ */
+
+interface Device {
+  userId: string;
+  deviceId: string;
+  identity: DeviceIdentity;
+  client: RelayClient;
+  messenger: SecureMessenger;
+  received: TextMessage[];
+  connects: number;
+}
+
+const fastBackoff = { baseMs: 50, capMs: 400 };
+
+describe.each(backends)('client SDK against the relay (%s)', (kind) => {
+  let db: TestDatabase;
+  let relay: RelayProcess;
+  let url: string;
+  const devices: Device[] = [];
+
+  const boot = async (port: number) => {
+    relay = await startRelay({ ...db.env, JWT_SECRET: TEST_SECRET, PORT: String(port) });
+    url = relay.url;
+  };
+
+  beforeAll(async () => {
+    await sodiumReady();
+    db = await createTestDatabase(kind);
+    await boot(await freePort());
+  });
+  afterEach(() => {
+    for (const d of devices.splice(0)) d.client.close();
+  });
+  afterAll(async () => {
+    await relay?.stop();
+    await db?.drop();
+  });
+
+  /** A device driven by the SDK, with a token provider that mints a fresh token per attempt. */
+  const device = (userId: string, deviceId: string): Device => {
+    const client = new RelayClient({
+      url,
+      token: () => token(userId, deviceId),
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      backoff: fastBackoff,
+      requestTimeoutMs: 10_000,
+    });
+    const identity = generateIdentity();
+    const d: Device = { userId, deviceId, identity, client, messenger: new SecureMessenger(client, { userId, deviceId, identity }), received: [], connects: 0 };
+    d.messenger.onText((m) => {
+      d.received.push(m);
+    });
+    client.on('connected', () => {
+      d.connects++;
+    });
+    client.connect();
+    devices.push(d);
+    return d;
+  };
+
+  const primary = async (userId: string, deviceId = 'phone'): Promise<Device> => {
+    const d = device(userId, deviceId);
+    const r = await d.client.register(d.identity.identityKey, `${deviceId} of ${userId}`, 'test');
+    expect(r.type).toBe('device_approved');
+    await d.client.ready();
+    return d;
+  };
+
+  const until = async (cond: () => boolean, ms = 20_000, what = 'condition') => {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  it.each(['SIGTERM', 'SIGKILL'] as const)('a relay restart (%s) loses nothing and duplicates nothing the application sees', async (signal) => {
+    const alice = await primary(uid('alice'));
+    const bob = await primary(uid('bob'));
+    const total = 40;
+    const sent: Promise<{ id: string }>[] = [];
+    const states: ClientEvents['state']['state'][] = [];
+    alice.client.on('state', ({ state }) => void states.push(state));
+
+    let heldAcrossRestart = 0;
+    for (let i = 0; i < total; i++) {
+      sent.push(alice.messenger.sendText(bob.userId, `message ${i}`));
+      if (i > 15) heldAcrossRestart = Math.max(heldAcrossRestart, alice.client.pendingSends);
+      if (i === 15) {
+        // Kill the relay with sends in flight, and bring it back on the same port and database.
+        const port = relay.port;
+        await relay.stop(signal);
+        await boot(port);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const ids = (await Promise.all(sent)).map((s) => s.id);
+    expect(new Set(ids).size).toBe(total);
+    await until(() => bob.received.length >= total, 20_000, `${total} messages at bob`);
+    // Give a late duplicate the time to show up before judging.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(bob.received.map((m) => m.body)).toEqual(Array.from({ length: total }, (_, i) => `message ${i}`));
+    expect(bob.received.map((m) => m.id)).toEqual(ids);
+    expect(alice.connects).toBeGreaterThanOrEqual(2);
+    expect(states).toContain('waiting');
+    // Sends were made while the relay was away, held in the outbox and sent after the reconnect.
+    expect(heldAcrossRestart).toBeGreaterThan(0);
+    expect(alice.client.pendingSends).toBe(0);
+  });
+
+  it('approves a new device with the helpers; the relay accepts it and the device list verifies', async () => {
+    const userId = uid('carol');
+    const phone = await primary(userId);
+    const requests: ClientEvents['device_approval_request'][] = [];
+    phone.client.on('device_approval_request', (f) => void requests.push(f));
+
+    const laptop = device(userId, 'laptop');
+    const pending = await laptop.client.register(laptop.identity.identityKey, 'laptop', 'web');
+    expect(pending.type).toBe('device_approval_pending');
+    if (pending.type !== 'device_approval_pending') return;
+    await until(() => requests.length > 0, 10_000, 'the approval request at the primary');
+    const request = requests[0]!.payload;
+    expect(request.identity_key).toBe(laptop.identity.identityKey);
+
+    await phone.messenger.approve(request, pending.payload.code!);
+    await laptop.client.ready();
+
+    const listed = await phone.messenger.rawDevices(userId);
+    const check = verifyDeviceList(userId, listed);
+    expect(check.untrusted).toEqual([]);
+    expect(check.trusted.map((d) => [d.deviceId, d.vouchedBy]).sort()).toEqual([
+      ['laptop', 'phone'],
+      ['phone', 'self'],
+    ]);
+    // Pinning the phone's key and presenting a different root is caught.
+    const pinnedOther = verifyDeviceList(userId, listed, new Set([generateIdentity().identityKey]));
+    expect(pinnedOther.trusted).toEqual([]);
+
+    // The approved laptop is a real recipient: a message to the user opens on both devices.
+    const dave = await primary(uid('dave'));
+    await dave.messenger.sendText(userId, 'hello both');
+    await until(() => phone.received.length === 1 && laptop.received.length === 1, 10_000, 'the message on both devices');
+    expect(phone.received[0]!.body).toBe('hello both');
+    expect(laptop.received[0]!.body).toBe('hello both');
+  });
+
+  it('a 4403 close (device denied) stops reconnecting for good', async () => {
+    const userId = uid('erin');
+    const phone = await primary(userId);
+    const requests: ClientEvents['device_approval_request'][] = [];
+    phone.client.on('device_approval_request', (f) => void requests.push(f));
+
+    const tablet = device(userId, 'tablet');
+    const stopped = tablet.client.events.once('stopped');
+    const pending = await tablet.client.register(tablet.identity.identityKey, 'tablet', 'web');
+    expect(pending.type).toBe('device_approval_pending');
+    await until(() => requests.length > 0, 10_000, 'the approval request');
+    await phone.messenger.deny(requests[0]!.payload.request_id);
+
+    const stop = await stopped;
+    expect(stop.code).toBe(4403);
+    expect(tablet.client.state).toBe('stopped');
+    const connects = tablet.connects;
+    // Backoff here is at most 400 ms: a client that reconnected would have done so by now.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(tablet.connects).toBe(connects);
+    await expect(tablet.client.send(userId, [{ device_id: 'phone', ciphertext: 'AAAA' }])).rejects.toThrow(/stopped/);
+  });
+
+  it('a handler that throws leaves the frame unacked, and it is handed over again after a reconnect', async () => {
+    const frank = await primary(uid('frank'));
+    const gina = device(uid('gina'), 'phone');
+    await gina.client.register(gina.identity.identityKey, 'phone', 'test');
+    await gina.client.ready();
+    let failOnce = true;
+    const seen: string[] = [];
+    gina.client.on('deliver', (f) => {
+      if (f.payload.message_type !== 'text') return;
+      seen.push(f.message_id);
+      if (failOnce) {
+        failOnce = false;
+        throw new Error('app could not store it');
+      }
+    });
+    const errors = gina.client.events.once('handler_error');
+    const { id } = await frank.messenger.sendText(gina.userId, 'retry me');
+    await errors;
+    expect(gina.received).toHaveLength(1);
+    // Drop the connection from the relay's side: restart it.
+    const port = relay.port;
+    await relay.stop('SIGTERM');
+    await boot(port);
+    await until(() => seen.length === 2, 15_000, 'the redelivery');
+    expect(seen).toEqual([id, id]);
+  });
+});

@@ -1,0 +1,49 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { adviseOnClose, backoffDelay, defaultBackoff } from '../../sdk/reconnect-policy.ts';
+import { DedupWindow } from '../../sdk/dedup-window.ts';
+
+describe('reconnect policy', () => {
+  it('full jitter stays within [0, min(cap, base * 2^attempt))', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (attempt, r) => {
+        const d = backoffDelay(attempt, defaultBackoff, () => r);
+        const ceiling = Math.min(defaultBackoff.capMs, defaultBackoff.baseMs * 2 ** attempt);
+        return d >= 0 && d < ceiling && Number.isInteger(d);
+      }),
+    );
+  });
+
+  it('the ceiling doubles per attempt up to the cap', () => {
+    const top = (attempt: number) => backoffDelay(attempt, { baseMs: 100, capMs: 1_000 }, () => 0.999999);
+    expect([0, 1, 2, 3, 4, 10].map(top)).toEqual([99, 199, 399, 799, 999, 999]);
+  });
+
+  it('never reconnects blindly on the relay 44xx codes, nor on policy or size closes', () => {
+    expect(adviseOnClose(4403)).toMatchObject({ action: 'stop' });
+    expect(adviseOnClose(4409)).toMatchObject({ action: 'stop' });
+    expect(adviseOnClose(1008)).toMatchObject({ action: 'stop' });
+    expect(adviseOnClose(1009)).toMatchObject({ action: 'stop' });
+    expect(adviseOnClose(4401)).toEqual({ action: 'refresh_token' });
+    expect(adviseOnClose(4429)).toEqual({ action: 'reconnect', minDelayMs: 60_000 });
+  });
+
+  it('backs off on restarts, overload and lost connections', () => {
+    expect(adviseOnClose(1001)).toEqual({ action: 'reconnect', minDelayMs: 0 });
+    expect(adviseOnClose(1013)).toEqual({ action: 'reconnect', minDelayMs: 2_000 });
+    expect(adviseOnClose(1006)).toEqual({ action: 'reconnect', minDelayMs: 0 });
+    expect(adviseOnClose(1011)).toEqual({ action: 'reconnect', minDelayMs: 0 });
+  });
+});
+
+describe('dedup window', () => {
+  it('remembers keys and forgets the oldest beyond its capacity', () => {
+    const w = new DedupWindow(3);
+    for (const k of ['a', 'b', 'c']) w.add(k);
+    w.add('b');
+    expect(w.size).toBe(3);
+    w.add('d');
+    expect(w.has('a')).toBe(false);
+    expect(['b', 'c', 'd'].every((k) => w.has(k))).toBe(true);
+  });
+});
