@@ -65,7 +65,6 @@ describe('device list verification', () => {
 });
 
 describe('sealed envelopes', () => {
-  const alice = { userId: 'alice', deviceId: 'phone' };
   const bob = { userId: 'bob', deviceId: 'laptop' };
   let a: DeviceIdentity, b: DeviceIdentity, eve: DeviceIdentity;
   beforeAll(() => {
