@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { tempDir } from './relay-process.ts';
+import { tempDir } from '../../tools/relay-process.ts';
 
 /**
  * Where a test's relay keeps its data. Every test file gets its own: a fresh

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
 import { Accounts } from './accounts.ts';
 import { createTestDatabase, type TestDatabase } from './databases.ts';
-import { startRelay, type RelayProcess } from './relay-process.ts';
+import { startRelay, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET } from './tokens.ts';
 
 export interface RelayFixture {

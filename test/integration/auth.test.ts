@@ -1,6 +1,6 @@
 import { generateKeyPair, exportSPKI, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
+import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { TestClient, upgradeStatus } from '../helpers/ws-client.ts';
 

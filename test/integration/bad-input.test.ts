@@ -2,7 +2,7 @@ import net from 'node:net';
 import { exportPKCS8, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
-import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
+import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.ts';
 

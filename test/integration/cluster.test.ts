@@ -3,7 +3,7 @@ import { Accounts } from '../helpers/accounts.ts';
 import { uid } from '../helpers/relay-fixture.ts';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../helpers/databases.ts';
 import { redisSkipReason, startThrowawayRedis, testRedis, hasRedisServer } from '../helpers/redis.ts';
-import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
+import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.ts';
 

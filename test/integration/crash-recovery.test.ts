@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
-import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
+import { startRelay, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET } from '../helpers/tokens.ts';
 import { Accounts } from '../helpers/accounts.ts';
 import { b64, TestClient } from '../helpers/ws-client.ts';

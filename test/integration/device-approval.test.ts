@@ -4,7 +4,7 @@ import { uid, useRelay } from '../helpers/relay-fixture.ts';
 import { approvalMessage } from '../../src/protocol/approval-message.ts';
 import { Accounts } from '../helpers/accounts.ts';
 import { backends } from '../helpers/databases.ts';
-import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
+import { startRelay, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.ts';
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Accounts } from '../helpers/accounts.ts';
 import { uid } from '../helpers/relay-fixture.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
-import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
+import { startRelay, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET } from '../helpers/tokens.ts';
 import type { TestClient } from '../helpers/ws-client.ts';
 

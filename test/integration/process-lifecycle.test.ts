@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRelay, tempDir, type RelayProcess } from '../helpers/relay-process.ts';
+import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { Accounts } from '../helpers/accounts.ts';
 import { b64, TestClient } from '../helpers/ws-client.ts';

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { generateIdentity, RelayClient, SecureMessenger, sodiumReady, verifyDeviceList, type ClientEvents, type DeviceIdentity, type TextMessage, type WebSocketConstructor } from '../../sdk/index.ts';
 import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
-import { freePort, startRelay, type RelayProcess } from '../helpers/relay-process.ts';
+import { freePort, startRelay, type RelayProcess } from '../../tools/relay-process.ts';
 import { uid } from '../helpers/relay-fixture.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 

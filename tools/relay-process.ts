@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 
-const root = path.resolve(import.meta.dirname, '../..');
+const root = path.resolve(import.meta.dirname, '..');
 
 export interface RelayProcess {
   port: number;
@@ -19,7 +19,7 @@ export interface RelayProcess {
 }
 
 /**
- * Starts a real relay process (`node --import tsx src/main.ts`) with PORT=0
+ * Starts a relay process (`node --import tsx src/main.ts`), by default on PORT=0,
  * and resolves once it logs where it listens.
  */
 export async function startRelay(env: Record<string, string | undefined>, timeoutMs = 45_000): Promise<RelayProcess> {
@@ -31,7 +31,7 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env['RELAY_TEST_LOG_LEVEL'] ?? 'info',
-      // Every test client connects from 127.0.0.1: per-address limits would throttle the suite itself.
+      // Every local client (tests, the demo's browsers) connects from 127.0.0.1: per-address limits would throttle them.
       RATE_CONNECTS_PER_IP_BURST: '100000',
       RATE_CONNECTS_PER_IP_PER_SECOND: '100000',
       MAX_CONNECTIONS_PER_IP: '100000',

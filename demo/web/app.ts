@@ -1,0 +1,284 @@
+import {
+  exportIdentity,
+  generateIdentity,
+  importIdentity,
+  RelayClient,
+  RelayError,
+  SecureMessenger,
+  sodiumReady,
+  type DeviceIdentity,
+  type ServerFrameOf,
+  type TextMessage,
+} from '../../sdk/index.ts';
+
+/**
+ * The demo page: sign in as a user and device, chat end to end encrypted
+ * with contacts, watch ticks and presence, approve this user's new devices.
+ * Everything shown comes from the SDK; the page only renders it. Text from
+ * the network is set with textContent, never as HTML.
+ */
+
+type Status = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
+interface ChatLine {
+  id: string;
+  mine: boolean;
+  body: string;
+  at: Date;
+  status: Status;
+}
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string) => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+const show = (id: string) => {
+  for (const s of ['login', 'pending', 'stopped', 'app']) $(s).hidden = s !== id;
+};
+
+const rank: Record<Status, number> = { failed: -1, sending: 0, sent: 1, delivered: 2, read: 3 };
+const ticks: Record<Status, string> = { failed: '!', sending: '…', sent: '✓', delivered: '✓✓', read: '✓✓' };
+
+const chats = new Map<string, ChatLine[]>();
+const online = new Map<string, boolean>();
+const unread = new Map<string, number>();
+let current: string | undefined;
+let me: { userId: string; deviceId: string; identity: DeviceIdentity };
+let client: RelayClient;
+let messenger: SecureMessenger;
+
+const contactsKey = () => `relay-demo/contacts/${me.userId}`;
+const contactList = (): string[] => JSON.parse(localStorage.getItem(contactsKey()) ?? '[]') as string[];
+const lines = (user: string) => {
+  let l = chats.get(user);
+  if (!l) chats.set(user, (l = []));
+  return l;
+};
+
+function loadIdentity(userId: string, deviceId: string): DeviceIdentity {
+  const key = `relay-demo/identity/${userId}/${deviceId}`;
+  const saved = localStorage.getItem(key);
+  if (saved) return importIdentity(saved);
+  const id = generateIdentity();
+  localStorage.setItem(key, exportIdentity(id));
+  return id;
+}
+
+function renderContacts(): void {
+  const ul = $('contacts');
+  ul.replaceChildren();
+  for (const user of contactList()) {
+    const li = el('li', `contact${user === current ? ' active' : ''}`);
+    li.dataset['user'] = user;
+    li.append(el('span', `dot${online.get(user) ? ' online' : ''}`), el('span', 'name', user));
+    const n = unread.get(user) ?? 0;
+    if (n > 0) li.append(el('span', 'unread', String(n)));
+    li.onclick = () => openChat(user);
+    ul.append(li);
+  }
+}
+
+function renderChat(): void {
+  const ol = $('messages');
+  ol.replaceChildren();
+  if (!current) return;
+  const title = $('chat-title');
+  title.replaceChildren(el('span', `dot${online.get(current) ? ' online' : ''}`), el('span', '', current), el('span', 'meta', online.get(current) ? 'online' : 'offline'));
+  for (const line of lines(current)) {
+    const li = el('li', `msg${line.mine ? ' mine' : ''}`);
+    li.dataset['id'] = line.id;
+    li.append(el('span', 'body', line.body), el('span', 'meta', line.at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
+    if (line.mine) {
+      const t = el('span', 'ticks', ticks[line.status]);
+      t.dataset['status'] = line.status;
+      t.title = line.status;
+      li.append(t);
+    }
+    ol.append(li);
+  }
+  ol.scrollTop = ol.scrollHeight;
+}
+
+function openChat(user: string): void {
+  current = user;
+  unread.delete(user);
+  ($('composer-input') as HTMLInputElement).disabled = false;
+  ($('composer-send') as HTMLButtonElement).disabled = false;
+  renderContacts();
+  renderChat();
+  markVisibleRead();
+}
+
+/** Read receipts for the open chat's incoming lines, once each. */
+const receipted = new Set<string>();
+function markVisibleRead(): void {
+  if (!current || document.visibilityState !== 'visible') return;
+  const ids = lines(current)
+    .filter((l) => !l.mine && !receipted.has(l.id))
+    .map((l) => l.id);
+  if (ids.length === 0) return;
+  for (const id of ids) receipted.add(id);
+  void messenger.markRead(current, ids).catch(() => ids.forEach((id) => receipted.delete(id)));
+}
+
+function setStatus(user: string, id: string, status: Status): void {
+  const line = lines(user).find((l) => l.id === id);
+  if (!line || rank[status] <= rank[line.status]) return;
+  line.status = status;
+  if (user === current) renderChat();
+}
+
+function addContact(user: string): void {
+  const list = contactList();
+  if (!list.includes(user) && user !== me.userId) localStorage.setItem(contactsKey(), JSON.stringify([...list, user]));
+  void client.post({ type: 'contact_add', payload: { user_id: user } });
+  renderContacts();
+}
+
+function onText(m: TextMessage): void {
+  const list = lines(m.from);
+  if (list.some((l) => l.id === m.id)) return;
+  list.push({ id: m.id, mine: false, body: m.body, at: new Date(m.timestamp), status: 'sent' });
+  if (!contactList().includes(m.from)) addContact(m.from);
+  if (m.from === current) {
+    renderChat();
+    markVisibleRead();
+  } else {
+    unread.set(m.from, (unread.get(m.from) ?? 0) + 1);
+    renderContacts();
+  }
+}
+
+function showApproval(f: ServerFrameOf<'device_approval_request'>): void {
+  const p = f.payload;
+  if (Date.parse(p.expires_at) < Date.now() || document.querySelector(`[data-request="${CSS.escape(p.request_id)}"]`)) return;
+  const card = el('div', 'approval');
+  card.id = 'approval-card';
+  card.dataset['request'] = p.request_id;
+  card.append(el('div', '', `New device “${p.device_name}” (${p.device_type}) wants to join your account. Type the code it shows:`));
+  const row = el('div', 'row');
+  const code = el('input');
+  code.id = 'approval-code';
+  code.inputMode = 'numeric';
+  code.maxLength = 6;
+  code.placeholder = '000000';
+  const approve = el('button', '', 'Approve');
+  approve.id = 'approval-approve';
+  const deny = el('button', 'secondary', 'Deny');
+  const error = el('div', 'error');
+  row.append(code, approve, deny);
+  card.append(row, error);
+  approve.onclick = () => {
+    approve.disabled = true;
+    messenger.approve(p, code.value.trim()).then(
+      () => card.remove(),
+      (err: unknown) => {
+        approve.disabled = false;
+        error.textContent = err instanceof RelayError ? err.payload.message : String(err);
+      },
+    );
+  };
+  deny.onclick = () => void messenger.deny(p.request_id).then(() => card.remove());
+  $('approvals').append(card);
+}
+
+async function signIn(userId: string, deviceId: string): Promise<void> {
+  await sodiumReady();
+  const config = (await (await fetch('/config.json')).json()) as { relayUrl: string };
+  me = { userId, deviceId, identity: loadIdentity(userId, deviceId) };
+  $('whoami').textContent = `${userId} · ${deviceId}`;
+  client = new RelayClient({
+    url: config.relayUrl,
+    token: async () => (await fetch(`/token?user=${encodeURIComponent(userId)}&device=${encodeURIComponent(deviceId)}`)).text(),
+  });
+  messenger = new SecureMessenger(client, me);
+  messenger.onText(onText, (f, reason) => console.warn('dropped a message that did not verify', f.message_id, reason));
+
+  client.on('state', ({ state }) => {
+    const c = $('conn-state');
+    c.dataset['state'] = state;
+    c.textContent = { idle: 'not connected', connecting: 'connecting…', open: 'connected', ready: 'online', waiting: 'reconnecting…', stopped: 'disconnected' }[state];
+  });
+  client.on('status_update', (f) => setStatus(f.payload.recipient_id, f.message_id, f.payload.status));
+  client.on('presence', (f) => {
+    for (const c of f.payload.contacts) online.set(c.user_id, c.online);
+    renderContacts();
+    renderChat();
+  });
+  client.on('user_online', (f) => {
+    online.set(f.payload.user_id, true);
+    renderContacts();
+    if (current === f.payload.user_id) renderChat();
+  });
+  client.on('user_offline', (f) => {
+    online.set(f.payload.user_id, false);
+    renderContacts();
+    if (current === f.payload.user_id) renderChat();
+  });
+  client.on('device_approval_request', showApproval);
+  client.on('stopped', ({ why }) => {
+    $('stopped-reason').textContent = why;
+    show('stopped');
+  });
+
+  client.connect();
+  const registered = await client.register(me.identity.identityKey, deviceId, 'web').catch((err: unknown) => {
+    if (err instanceof RelayError && err.code === 'already_registered') return undefined;
+    throw err;
+  });
+  if (registered?.type === 'device_approval_pending') {
+    $('pending-code').textContent = registered.payload.code ?? '(shown when this device first registered)';
+    $('pending-expiry').textContent = `Expires at ${new Date(registered.payload.expires_at).toLocaleTimeString()}.`;
+    show('pending');
+  }
+  await client.ready();
+  show('app');
+  for (const user of contactList()) void client.post({ type: 'contact_add', payload: { user_id: user } });
+  renderContacts();
+}
+
+$('login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const user = ($('login-user') as HTMLInputElement).value.trim();
+  const device = ($('login-device') as HTMLInputElement).value.trim();
+  ($('login-submit') as HTMLButtonElement).disabled = true;
+  signIn(user, device).catch((err: unknown) => {
+    $('stopped-reason').textContent = err instanceof Error ? err.message : String(err);
+    show('stopped');
+  });
+});
+
+$('contact-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $('contact-input') as HTMLInputElement;
+  const user = input.value.trim();
+  if (!user) return;
+  addContact(user);
+  input.value = '';
+  openChat(user);
+});
+
+$('composer').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const input = $('composer-input') as HTMLInputElement;
+  const body = input.value.trim();
+  const to = current;
+  if (!body || !to) return;
+  input.value = '';
+  const id = client.newId();
+  lines(to).push({ id, mine: true, body, at: new Date(), status: 'sending' });
+  renderChat();
+  messenger.sendText(to, body, id).then(
+    () => setStatus(to, id, 'sent'),
+    (err: unknown) => {
+      console.warn('send failed', err);
+      const line = lines(to).find((l) => l.id === id);
+      if (line) line.status = 'failed';
+      renderChat();
+    },
+  );
+});
+
+document.addEventListener('visibilitychange', markVisibleRead);

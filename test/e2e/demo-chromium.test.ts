@@ -1,0 +1,191 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { PGlite } from '@electric-sql/pglite';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, postgresUrl, type TestDatabase } from '../helpers/databases.ts';
+import { uid } from '../helpers/relay-fixture.ts';
+import { tempDir } from '../../tools/relay-process.ts';
+
+/**
+ * The demo page in headless Chromium against a real relay: two users chat
+ * and read each other's messages decrypted, with delivery ticks and
+ * presence; a third browser signs in as a new device of the first user and
+ * is approved from the first browser with the code it shows. Every frame
+ * the browsers sent is checked for the plaintexts, and so is every row the
+ * relay stored. A screenshot of the chat is saved under test-results/.
+ */
+const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const haveChromium = existsSync(chromiumPath);
+if (!haveChromium && process.env['REQUIRE_CHROMIUM']) throw new Error(`REQUIRE_CHROMIUM is set and there is no Chromium at ${chromiumPath}`);
+if (!haveChromium) console.warn(`demo browser test skipped: no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`);
+
+const root = path.resolve(import.meta.dirname, '../..');
+export const screenshotPath = path.join(root, 'test-results', 'demo-chat.png');
+
+interface Demo {
+  child: ChildProcess;
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function startDemo(env: Record<string, string>): Promise<Demo> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
+    cwd: root,
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DEMO_PORT: '0', RELAY_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const logs: string[] = [];
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not start:\n${logs.join('\n')}`)), 60_000);
+    const onLine = (line: string) => {
+      logs.push(line);
+      if (!line.includes('"demo listening"')) return;
+      clearTimeout(timer);
+      resolve((JSON.parse(line) as { url: string }).url);
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    void exited.then(() => reject(new Error(`demo exited:\n${logs.join('\n')}`)));
+  });
+  return {
+    child,
+    url,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+describe.skipIf(!haveChromium)('web demo in headless Chromium', () => {
+  let db: TestDatabase;
+  let dataDir: string;
+  let demo: Demo;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  /** Every text frame any browser sent or received on a WebSocket. */
+  const wire: string[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase(postgresUrl ? 'postgres' : 'pglite');
+    dataDir = tempDir('demo-data');
+    demo = await startDemo({ ...db.env, DATA_DIR: dataDir });
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.stop();
+    await db?.drop();
+  });
+
+  const signIn = async (user: string, device: string): Promise<Page> => {
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    contexts.push(ctx);
+    const page = await ctx.newPage();
+    page.on('websocket', (ws) => {
+      ws.on('framesent', (f) => void wire.push(String(f.payload)));
+      ws.on('framereceived', (f) => void wire.push(String(f.payload)));
+    });
+    await page.goto(demo.url);
+    await page.fill('#login-user', user);
+    await page.fill('#login-device', device);
+    await page.click('#login-submit');
+    return page;
+  };
+
+  const bubble = (page: Page, text: string) => page.locator('.msg .body', { hasText: text });
+
+  it('two users chat end to end, a new device is approved by code, and the relay never sees plaintext', async () => {
+    const alice = uid('alice');
+    const bob = uid('bob');
+    const secrets = [`the eagle lands at dawn ${uid('s')}`, `copy that, bring snacks ${uid('s')}`, `welcome, new tablet ${uid('s')}`, `sealed while you were away ${uid('s')}`];
+
+    const a = await signIn(alice, 'laptop');
+    await a.waitForSelector('#app:not([hidden])');
+    const b = await signIn(bob, 'phone');
+    await b.waitForSelector('#app:not([hidden])');
+
+    // Contacts both ways: presence is shared between mutual contacts only.
+    await a.fill('#contact-input', bob);
+    await a.click('#contact-add');
+    await b.fill('#contact-input', alice);
+    await b.click('#contact-add');
+    await a.waitForSelector(`.contact[data-user="${bob}"] .dot.online`);
+
+    // Alice writes; Bob reads it decrypted; Alice's ticks go to read.
+    await a.fill('#composer-input', secrets[0]!);
+    await a.click('#composer-send');
+    await bubble(b, secrets[0]!).waitFor();
+    await a.locator('.msg.mine .ticks[data-status="read"]').first().waitFor();
+
+    await b.fill('#composer-input', secrets[1]!);
+    await b.click('#composer-send');
+    await bubble(a, secrets[1]!).waitFor();
+    await b.locator('.msg.mine .ticks[data-status="read"]').first().waitFor();
+
+    // A new device of Alice's shows a code; Alice's laptop approves it with that code.
+    const tablet = await signIn(alice, 'tablet');
+    await tablet.waitForSelector('#pending:not([hidden])');
+    const code = (await tablet.textContent('#pending-code'))!.trim();
+    expect(code).toMatch(/^[0-9]{6}$/);
+    await a.waitForSelector('#approval-card');
+    await a.fill('#approval-code', code);
+    await a.click('#approval-approve');
+    await tablet.waitForSelector('#app:not([hidden])');
+    await a.waitForSelector('#approval-card', { state: 'detached' });
+
+    // Bob's next message is sealed for both of Alice's devices (his client refetches her device list).
+    await b.fill('#composer-input', secrets[2]!);
+    await b.click('#composer-send');
+    await bubble(a, secrets[2]!).waitFor();
+    await tablet.click(`.contact[data-user="${bob}"]`);
+    await bubble(tablet, secrets[2]!).waitFor();
+
+    // Bob leaves; Alice's next message waits in the relay's queue for his phone.
+    await contexts[1]!.close();
+    await a.waitForSelector(`.contact[data-user="${bob}"] .dot:not(.online)`, { timeout: 20_000 });
+    await a.fill('#composer-input', secrets[3]!);
+    await a.click('#composer-send');
+    await a.locator('.msg.mine .ticks[data-status="sent"]').last().waitFor();
+
+    mkdirSync(path.dirname(screenshotPath), { recursive: true });
+    await a.screenshot({ path: screenshotPath });
+
+    // What crossed the wire: frames in both directions, none with a plaintext in them.
+    expect(wire.length).toBeGreaterThan(20);
+    for (const s of secrets) expect(wire.filter((f) => f.includes(s))).toEqual([]);
+
+    // What the relay stored: Bob's queued message is there, as ciphertext only.
+    await withStore(async (query) => {
+      const queued = await query<{ frame: string }>(`select frame from queue where recipient_user = $1 and kind = 'deliver'`, [bob]);
+      expect(queued.length).toBeGreaterThan(0);
+      for (const q of queued) expect((JSON.parse(q.frame) as { payload: { ciphertext: string } }).payload.ciphertext).toMatch(/^[A-Za-z0-9+/]+=*$/);
+      for (const t of ['queue', 'devices', 'approval_requests', 'contacts', 'rate_limits']) {
+        const rows = await query<{ row: string }>(`select t::text as row from ${t} t`);
+        for (const s of secrets) expect(rows.filter((r) => r.row.includes(s))).toEqual([]);
+      }
+    });
+  }, 180_000);
+
+  type Query = <R>(sql: string, params?: unknown[]) => Promise<R[]>;
+
+  /** Runs `fn` against the relay's database. With PGlite the relay is stopped first, since it owns the files. */
+  async function withStore(fn: (query: Query) => Promise<void>): Promise<void> {
+    if (db.kind === 'postgres') return fn((sql, params) => db.query(sql, params));
+    await demo.stop();
+    const pg = await PGlite.create(path.join(dataDir, 'pglite'));
+    try {
+      await fn(async <R>(sql: string, params: unknown[] = []) => (await pg.query<R>(sql, params)).rows);
+    } finally {
+      await pg.close();
+    }
+  }
+});
