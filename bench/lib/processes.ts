@@ -54,6 +54,26 @@ export function runLoad<T>(cpu: number, script: string, args: string[]): Promise
   });
 }
 
+/**
+ * Starts a load process that prints one JSON line and then keeps running
+ * (holding its connections); resolves with the line and a way to kill it.
+ */
+export function holdLoad<T>(cpu: number, script: string, args: string[]): Promise<{ result: T; kill(): Promise<void> }> {
+  const child = nodeOn(cpu, script, args, {});
+  let err = '';
+  child.stderr!.on('data', (d) => (err = (err + String(d)).slice(-2000)));
+  const kill = () =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGKILL');
+    });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve({ result: JSON.parse(line) as T, kill }));
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${err}`)));
+  });
+}
+
 /** RSS of a process in bytes (Linux). */
 export function rssOf(pid: number): number {
   const status = spawnSync('cat', [`/proc/${pid}/status`]).stdout.toString();

@@ -1,0 +1,52 @@
+import type { Target } from '../load/dialects.ts';
+import { holdLoad, rssOf } from '../lib/processes.ts';
+import { benchSecret, startTarget } from '../lib/targets.ts';
+
+export interface StormResult {
+  connections: number;
+  failed: number;
+  connectsPerSec: number;
+  generatorCpu: number;
+  /** Server RSS growth per idle, ready connection, in bytes. */
+  rssPerConnection: number;
+}
+
+const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Opens `count` connections from `workers` generator processes on CPU 1,
+ * times the handshakes (token checked), lets every device become ready,
+ * and reads the server's RSS before and after with all of them idle.
+ */
+export async function connectStorm(target: Target, count: number, workers: number, concurrency: number): Promise<StormResult> {
+  const server = await startTarget(target);
+  const held: { kill(): Promise<void> }[] = [];
+  try {
+    await settle(1_500);
+    const before = rssOf(server.pid);
+    const per = Math.ceil(count / workers);
+    const outs = await Promise.all(
+      Array.from({ length: workers }, async (_, w) => {
+        const h = await holdLoad<{ connected: number; failed: number; seconds: number; cpuSeconds: number }>(1, 'bench/load/connect-worker.ts', [
+          JSON.stringify({ target, port: server.port, first: w * per, count: per, concurrency, secret: benchSecret }),
+        ]);
+        held.push(h);
+        return h.result;
+      }),
+    );
+    await settle(3_000);
+    const after = rssOf(server.pid);
+    const connected = outs.reduce((n, o) => n + o.connected, 0);
+    const seconds = Math.max(...outs.map((o) => o.seconds));
+    return {
+      connections: connected,
+      failed: outs.reduce((n, o) => n + o.failed, 0),
+      connectsPerSec: connected / seconds,
+      generatorCpu: outs.reduce((n, o) => n + o.cpuSeconds, 0) / seconds,
+      rssPerConnection: (after - before) / connected,
+    };
+  } finally {
+    await Promise.all(held.map((h) => h.kill()));
+    await server.stop();
+  }
+}
