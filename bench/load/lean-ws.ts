@@ -35,8 +35,10 @@ export class LeanWs {
         }
         const ws = new LeanWs(socket);
         resolve(ws);
+        // Bytes that came with the 101 (a server that speaks first, like
+        // Engine.IO) are read after the caller has had the chance to set onMessage.
         const rest = head.subarray(end + 4);
-        if (rest.length) ws.read(rest);
+        if (rest.length) setImmediate(() => ws.read(rest));
       };
       socket.on('data', onData);
       socket.once('error', reject);

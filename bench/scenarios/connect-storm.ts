@@ -14,21 +14,29 @@ export interface StormResult {
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Opens `count` connections from `workers` generator processes on CPU 1,
- * times the handshakes (token checked), lets every device become ready,
- * and reads the server's RSS before and after with all of them idle.
+ * Opens `count` connections from generator processes on CPU 1, times the
+ * handshakes (token checked), lets every device become ready, and reads
+ * the server's RSS before and after with all of them idle. With PGlite the
+ * relay's RSS also holds the embedded database, which grows with the
+ * device rows: run with DATABASE_URL for the relay's own figure.
  */
 export async function connectStorm(target: Target, count: number, workers: number, concurrency: number): Promise<StormResult> {
   const server = await startTarget(target);
   const held: { kill(): Promise<void> }[] = [];
   try {
-    await settle(1_500);
+    // A first tenth warms the server up (code paths compiled, pools and
+    // caches filled, start-up garbage collected), so the memory measured
+    // after it grows with the connections alone.
+    const warm = Math.ceil(count / 10);
+    const w0 = await holdLoad<{ connected: number }>(1, 'bench/load/connect-worker.ts', [JSON.stringify({ target, port: server.port, first: 0, count: warm, concurrency, secret: benchSecret })]);
+    held.push(w0);
+    await settle(2_000);
     const before = rssOf(server.pid);
-    const per = Math.ceil(count / workers);
+    const per = Math.ceil((count - warm) / workers);
     const outs = await Promise.all(
       Array.from({ length: workers }, async (_, w) => {
         const h = await holdLoad<{ connected: number; failed: number; seconds: number; cpuSeconds: number }>(1, 'bench/load/connect-worker.ts', [
-          JSON.stringify({ target, port: server.port, first: w * per, count: per, concurrency, secret: benchSecret }),
+          JSON.stringify({ target, port: server.port, first: warm + w * per, count: per, concurrency, secret: benchSecret }),
         ]);
         held.push(h);
         return h.result;
@@ -39,7 +47,7 @@ export async function connectStorm(target: Target, count: number, workers: numbe
     const connected = outs.reduce((n, o) => n + o.connected, 0);
     const seconds = Math.max(...outs.map((o) => o.seconds));
     return {
-      connections: connected,
+      connections: connected + w0.result.connected,
       failed: outs.reduce((n, o) => n + o.failed, 0),
       connectsPerSec: connected / seconds,
       generatorCpu: outs.reduce((n, o) => n + o.cpuSeconds, 0) / seconds,
