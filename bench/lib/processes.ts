@@ -7,7 +7,9 @@ const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
 /** Runs `node --import tsx script` pinned to `cpu` when taskset is there (server on one core, load on the other). */
 export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>): ChildProcess {
-  const node = [process.execPath, '--import', 'tsx', script, ...args];
+  // BENCH_CPU_PROF=dir profiles the servers under test (CPU 0) into dir; summarise with bench/profile-summary.ts.
+  const prof = process.env['BENCH_CPU_PROF'] && cpu === 0 ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : [];
+  const node = [process.execPath, ...prof, '--import', 'tsx', script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -28,7 +30,8 @@ export function startServer(cpu: number, script: string, env: Record<string, str
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
             child.once('exit', () => done());
-            child.kill('SIGKILL');
+            // A CPU profile is written only on a normal exit.
+            child.kill(process.env['BENCH_CPU_PROF'] ? 'SIGINT' : 'SIGKILL');
           }),
       });
     });
