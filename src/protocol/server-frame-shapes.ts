@@ -4,7 +4,7 @@ import type { ErrorCode } from './error-codes.ts';
  * The shape of every frame the relay sends, as TypeScript types. The
  * server's encoders are typed against `ServerPayloads`, so a payload that
  * changes on the server fails the type check of the client SDK that reads
- * it. Types only: nothing here runs, so browsers import it for free.
+ * it. Types, plus one constant list, and no Node API: browsers import it too.
  */
 
 export interface DeviceEntry {
