@@ -38,14 +38,6 @@ export class Outbox {
     return [...this.entries.values()].map((e) => e.frame);
   }
 
-  /** Replaces the frame of a pending send (same id), for example re-encrypted for a changed device list. */
-  replace(frame: StoredClientFrame): boolean {
-    const e = this.entries.get(frame.id);
-    if (!e) return false;
-    e.frame = frame;
-    return true;
-  }
-
   resolve(ack: SentAckFrame): void {
     const e = this.entries.get(ack.message_id);
     if (!e) return;

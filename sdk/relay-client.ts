@@ -146,16 +146,7 @@ export class RelayClient {
 
   /** Resolves once the device is connected, approved and caught up. */
   ready(): Promise<void> {
-    if (this.stateValue === 'ready') return Promise.resolve();
-    if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));
-    return new Promise((resolve, reject) => {
-      const off = this.events.on('state', ({ state }) => {
-        if (state === 'ready') resolve();
-        else if (state === 'stopped') reject(new ClientStoppedError('stopped'));
-        else return;
-        off();
-      });
-    });
+    return this.reach(['ready']);
   }
 
   /** Closes for good: no reconnect; unacknowledged sends reject. */
@@ -257,11 +248,16 @@ export class RelayClient {
   }
 
   private opened(): Promise<void> {
-    if (this.stateValue === 'open' || this.stateValue === 'ready') return Promise.resolve();
+    return this.reach(['open', 'ready']);
+  }
+
+  /** Resolves once the connection is in one of `states`; rejects if the client stops first. */
+  private reach(states: ConnectionState[]): Promise<void> {
+    if (states.includes(this.stateValue)) return Promise.resolve();
     if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));
     return new Promise((resolve, reject) => {
       const off = this.events.on('state', ({ state }) => {
-        if (state === 'open' || state === 'ready') resolve();
+        if (states.includes(state)) resolve();
         else if (state === 'stopped') reject(new ClientStoppedError('stopped'));
         else return;
         off();
@@ -414,14 +410,14 @@ export class RelayClient {
   private failed(frame: ErrorFrame): void {
     const id = frame.id;
     if (id === undefined) return;
+    const err = new RelayError(frame);
     const request = this.requests.get(id);
     if (request) {
       clearTimeout(request.timer);
       this.requests.delete(id);
-      request.reject(new RelayError(frame));
+      request.reject(err);
     }
     if (!this.outbox.has(id)) return;
-    const err = new RelayError(frame);
     if (!err.retryable) {
       this.outbox.reject(id, err);
       return;

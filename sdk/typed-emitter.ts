@@ -31,10 +31,6 @@ export class TypedEmitter<Events extends object> {
     this.handlers.get(name)?.delete(handler as Handler<never>);
   }
 
-  listenerCount(name: keyof Events): number {
-    return this.handlers.get(name)?.size ?? 0;
-  }
-
   async emit<K extends keyof Events>(name: K, event: Events[K]): Promise<void> {
     const set = this.handlers.get(name);
     if (!set || set.size === 0) return;
