@@ -79,6 +79,17 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     return d;
   };
 
+  /** A second device of `primaryDevice`'s user, registered and pending, with the request as the primary received it. */
+  const pendingDevice = async (primaryDevice: Device, deviceId: string) => {
+    const requests: ClientEvents['device_approval_request'][] = [];
+    primaryDevice.client.on('device_approval_request', (f) => void requests.push(f));
+    const d = device(primaryDevice.userId, deviceId);
+    const pending = await d.client.register(d.identity.identityKey, deviceId, 'web');
+    if (pending.type !== 'device_approval_pending') throw new Error(`expected a pending registration, got ${pending.type}`);
+    await until(() => requests.length > 0, 10_000, 'the approval request at the primary');
+    return { device: d, code: pending.payload.code!, request: requests[0]!.payload };
+  };
+
   const until = async (cond: () => boolean, ms = 20_000, what = 'condition') => {
     const end = Date.now() + ms;
     while (!cond()) {
@@ -124,18 +135,10 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
   it('approves a new device with the helpers; the relay accepts it and the device list verifies', async () => {
     const userId = uid('carol');
     const phone = await primary(userId);
-    const requests: ClientEvents['device_approval_request'][] = [];
-    phone.client.on('device_approval_request', (f) => void requests.push(f));
-
-    const laptop = device(userId, 'laptop');
-    const pending = await laptop.client.register(laptop.identity.identityKey, 'laptop', 'web');
-    expect(pending.type).toBe('device_approval_pending');
-    if (pending.type !== 'device_approval_pending') return;
-    await until(() => requests.length > 0, 10_000, 'the approval request at the primary');
-    const request = requests[0]!.payload;
+    const { device: laptop, code, request } = await pendingDevice(phone, 'laptop');
     expect(request.identity_key).toBe(laptop.identity.identityKey);
 
-    await phone.messenger.approve(request, pending.payload.code!);
+    await phone.messenger.approve(request, code);
     await laptop.client.ready();
 
     const listed = await phone.messenger.rawDevices(userId);
@@ -160,15 +163,9 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
   it('a 4403 close (device denied) stops reconnecting for good', async () => {
     const userId = uid('erin');
     const phone = await primary(userId);
-    const requests: ClientEvents['device_approval_request'][] = [];
-    phone.client.on('device_approval_request', (f) => void requests.push(f));
-
-    const tablet = device(userId, 'tablet');
+    const { device: tablet, request } = await pendingDevice(phone, 'tablet');
     const stopped = tablet.client.events.once('stopped');
-    const pending = await tablet.client.register(tablet.identity.identityKey, 'tablet', 'web');
-    expect(pending.type).toBe('device_approval_pending');
-    await until(() => requests.length > 0, 10_000, 'the approval request');
-    await phone.messenger.deny(requests[0]!.payload.request_id);
+    await phone.messenger.deny(request.request_id);
 
     const stop = await stopped;
     expect(stop.code).toBe(4403);
