@@ -7,27 +7,75 @@ import { createInterface } from 'node:readline';
 
 const root = path.resolve(import.meta.dirname, '..');
 
-export interface RelayProcess {
-  port: number;
-  url: string;
+export interface ScriptProcess {
   child: ChildProcess;
-  /** Every log line the relay printed so far. */
+  /** Every line the process printed so far, stdout and stderr. */
   logs: string[];
+  /** The JSON line that said it was ready, parsed. */
+  ready: Record<string, unknown>;
   /** Sends a signal and waits for the process to exit; resolves with its exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
 }
 
 /**
- * Starts a relay process (`node --import tsx src/main.ts`), by default on PORT=0,
- * and resolves once it logs where it listens.
+ * Starts `node --import tsx SCRIPT` in the repository with only `env` (plus
+ * PATH and HOME), and resolves once it prints a JSON line whose `msg` is
+ * `readyMsg`. Rejects, with everything it printed, if it exits first or
+ * takes longer than `timeoutMs`.
  */
-export async function startRelay(env: Record<string, string | undefined>, timeoutMs = 45_000): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+export async function startScript(script: string, readyMsg: string, env: Record<string, string | undefined>, timeoutMs = 45_000): Promise<ScriptProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
     cwd: root,
-    env: {
-      PATH: process.env['PATH'],
-      HOME: process.env['HOME'],
+    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const marker = `"msg":${JSON.stringify(readyMsg)}`;
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script} did not start in ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
+    // RELAY_TEST_LOG_DIR keeps every process's log in a file, for investigating a failed run.
+    const logDir = process.env['RELAY_TEST_LOG_DIR'];
+    const onLine = (line: string) => {
+      logs.push(line);
+      if (logDir) appendFileSync(path.join(logDir, `${path.basename(script, '.ts')}-${child.pid}.log`), `${line}\n`);
+      if (line.includes(marker)) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as Record<string, unknown>);
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code} before it was ready:\n${logs.join('\n')}`));
+    });
+  });
+  return {
+    child,
+    logs,
+    ready,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export interface RelayProcess extends ScriptProcess {
+  port: number;
+  url: string;
+}
+
+/** Starts a relay process, by default on PORT=0, and resolves once it logs where it listens. */
+export async function startRelay(env: Record<string, string | undefined>, timeoutMs = 45_000): Promise<RelayProcess> {
+  const p = await startScript(
+    'src/main.ts',
+    'relay listening',
+    {
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: process.env['RELAY_TEST_LOG_LEVEL'] ?? 'info',
@@ -37,41 +85,10 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
       MAX_CONNECTIONS_PER_IP: '100000',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start in ${timeoutMs} ms:\n${logs.join('\n')}`)), timeoutMs);
-    // RELAY_TEST_LOG_DIR keeps every relay's log in a file, for investigating a failed run.
-    const logDir = process.env['RELAY_TEST_LOG_DIR'];
-    const onLine = (line: string) => {
-      logs.push(line);
-      if (logDir) appendFileSync(path.join(logDir, `relay-${child.pid}.log`), `${line}\n`);
-      if (line.includes('"relay listening"')) {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      }
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`relay exited with ${code} before listening:\n${logs.join('\n')}`));
-    });
-  });
-  return {
-    port,
-    url: `ws://127.0.0.1:${port}/ws`,
-    child,
-    logs,
-    exited,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      return exited;
-    },
-  };
+    timeoutMs,
+  );
+  const port = p.ready['port'] as number;
+  return { ...p, port, url: `ws://127.0.0.1:${port}/ws` };
 }
 
 export function tempDir(prefix: string): string {

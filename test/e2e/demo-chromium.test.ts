@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { PGlite } from '@electric-sql/pglite';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUrl, type TestDatabase } from '../helpers/databases.ts';
 import { uid } from '../helpers/relay-fixture.ts';
-import { tempDir } from '../../tools/relay-process.ts';
+import { startScript, tempDir, type ScriptProcess } from '../../tools/relay-process.ts';
 
 /**
  * The demo page in headless Chromium against a real relay: two users chat
@@ -23,48 +21,14 @@ if (!haveChromium && process.env['REQUIRE_CHROMIUM']) throw new Error(`REQUIRE_C
 if (!haveChromium) console.warn(`demo browser test skipped: no Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`);
 
 const root = path.resolve(import.meta.dirname, '../..');
-export const screenshotPath = path.join(root, 'test-results', 'demo-chat.png');
+const screenshotPath = path.join(root, 'test-results', 'demo-chat.png');
 
-interface Demo {
-  child: ChildProcess;
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function startDemo(env: Record<string, string>): Promise<Demo> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], {
-    cwd: root,
-    env: { PATH: process.env['PATH'], HOME: process.env['HOME'], DEMO_PORT: '0', RELAY_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const logs: string[] = [];
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start:\n${logs.join('\n')}`)), 60_000);
-    const onLine = (line: string) => {
-      logs.push(line);
-      if (!line.includes('"demo listening"')) return;
-      clearTimeout(timer);
-      resolve((JSON.parse(line) as { url: string }).url);
-    };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
-    void exited.then(() => reject(new Error(`demo exited:\n${logs.join('\n')}`)));
-  });
-  return {
-    child,
-    url,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+const startDemo = (env: Record<string, string>): Promise<ScriptProcess> => startScript('demo/server.ts', 'demo listening', { DEMO_PORT: '0', RELAY_PORT: '0', ...env }, 60_000);
 
 describe.skipIf(!haveChromium)('web demo in headless Chromium', () => {
   let db: TestDatabase;
   let dataDir: string;
-  let demo: Demo;
+  let demo: ScriptProcess;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
   /** Every text frame any browser sent or received on a WebSocket. */
@@ -94,7 +58,7 @@ describe.skipIf(!haveChromium)('web demo in headless Chromium', () => {
       ws.on('framesent', (f) => void wire.push(String(f.payload)));
       ws.on('framereceived', (f) => void wire.push(String(f.payload)));
     });
-    await page.goto(demo.url);
+    await page.goto(demo.ready['url'] as string);
     await page.fill('#login-user', user);
     await page.fill('#login-device', device);
     await page.click('#login-submit');
