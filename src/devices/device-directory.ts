@@ -1,6 +1,8 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database, DeviceStatus } from '../db/schema.ts';
 import { withTimeout } from '../util/with-timeout.ts';
+import { GenerationalMap } from '../util/generational-map.ts';
+import { TouchBatcher } from './touch-batcher.ts';
 
 /**
  * Which approved devices each user has, and each device's status at
@@ -11,33 +13,27 @@ import { withTimeout } from '../util/with-timeout.ts';
  * rejects a correct send.
  */
 export class DeviceDirectory {
-  private readonly cache = new Map<string, { devices: ReadonlySet<string>; loadedAt: number }>();
+  private readonly cache: GenerationalMap<string, { devices: ReadonlySet<string>; loadedAt: number }>;
+  private readonly touches: TouchBatcher;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly timeoutMs: number,
     private readonly now: () => number,
     private readonly ttlMs = 5000,
-    private readonly maxCached = 100_000,
-  ) {}
+    maxCached = 100_000,
+  ) {
+    this.touches = new TouchBatcher(db, timeoutMs, now);
+    this.cache = new GenerationalMap(maxCached);
+  }
 
   /**
    * Records that a device connected and returns its status. A device seen
    * for the first time is `unregistered`: it must send `device_register`
    * before it can do anything else.
    */
-  async touch(user: string, device: string): Promise<DeviceStatus> {
-    const row = await withTimeout(
-      this.db
-        .insertInto('devices')
-        .values({ user_id: user, device_id: device, created_at: new Date(this.now()), last_seen_at: new Date(this.now()) })
-        .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet({ last_seen_at: sql`excluded.last_seen_at` }))
-        .returning('status')
-        .executeTakeFirstOrThrow(),
-      this.timeoutMs,
-      'device upsert',
-    );
-    return row.status;
+  touch(user: string, device: string): Promise<DeviceStatus> {
+    return this.touches.touch(user, device);
   }
 
   async devicesOf(user: string, fresh = false): Promise<ReadonlySet<string>> {
@@ -49,7 +45,6 @@ export class DeviceDirectory {
       'device lookup',
     );
     const devices = new Set(rows.map((r) => r.device_id));
-    if (this.cache.size >= this.maxCached) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(user, { devices, loadedAt: this.now() });
     return devices;
   }

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { RecentSends } from '../../src/delivery/recent-sends.ts';
+
+describe('recent sends', () => {
+  it('answers a retry as pending while the first copy commits, then as done', () => {
+    const r = new RecentSends(() => 0);
+    expect(r.check('k')).toBe('new');
+    r.begin('k');
+    expect(r.check('k')).toBe('pending');
+    expect(r.settle('k', true)).toBe(2);
+    expect(r.check('k')).toBe('done');
+  });
+
+  it('forgets a send whose commit failed, so its retry is stored', () => {
+    const r = new RecentSends(() => 0);
+    r.begin('k');
+    expect(r.settle('k', false)).toBe(1);
+    expect(r.check('k')).toBe('new');
+  });
+
+  it('forgets sends older than the ttl', () => {
+    let now = 0;
+    const r = new RecentSends(() => now, 100, 1000);
+    r.begin('k');
+    r.settle('k', true);
+    now = 1001;
+    expect(r.check('k')).toBe('new');
+  });
+
+  it('remembers between half and all of maxEntries of the latest sends, the latest always', () => {
+    const r = new RecentSends(() => 0, 10);
+    for (let i = 0; i < 1000; i++) {
+      r.begin(`k${i}`);
+      r.settle(`k${i}`, true);
+      expect(r.size).toBeLessThanOrEqual(10);
+      expect(r.size).toBeGreaterThanOrEqual(Math.min(i + 1, 5));
+    }
+    for (let i = 995; i < 1000; i++) expect(r.check(`k${i}`)).toBe('done');
+    expect(r.check('k0')).toBe('new');
+  });
+
+  it('keeps a pending send that moved to the previous generation', () => {
+    const r = new RecentSends(() => 0, 4);
+    r.begin('first');
+    r.begin('second');
+    // 'first' is in the previous generation now, still pending; a retry counts, and settling answers both.
+    expect(r.check('first')).toBe('pending');
+    expect(r.settle('first', true)).toBe(2);
+    expect(r.check('first')).toBe('done');
+  });
+});
+
+describe('generational map', () => {
+  it('keeps between half and all of its capacity, the newest keys always, and a rewritten key as newest', async () => {
+    const { GenerationalMap } = await import('../../src/util/generational-map.ts');
+    const m = new GenerationalMap<string, number>(6);
+    for (let i = 0; i < 100; i++) {
+      m.set(`k${i}`, i);
+      expect(m.size).toBeLessThanOrEqual(6);
+      expect(m.get(`k${i}`)).toBe(i);
+      if (i >= 2) expect(m.get(`k${i - 2}`)).toBe(i - 2);
+    }
+    // Rewriting an old key makes it newest: it survives the next rotation.
+    m.set('k97', -1);
+    m.set('a', 0);
+    m.set('b', 0);
+    m.set('c', 0);
+    expect(m.get('k97')).toBe(-1);
+    m.delete('k97');
+    expect(m.get('k97')).toBeUndefined();
+  });
+});
