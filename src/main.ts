@@ -155,11 +155,15 @@ async function main(): Promise<void> {
     }, config.SHUTDOWN_TIMEOUT_MS);
     hardStop.unref();
     server.stopAccepting();
+    // Closed sockets leave the hub, so take the sessions first: their running handlers must finish
+    // (and enqueue what they store) before the queue is flushed and the database closed.
+    const sessions = [...svc.hub.all()];
     server.closeAll(CloseCode.goingAway);
     sweeper.stop();
     stopExpiry();
     presence.stop();
     userConnections.stop();
+    await withTimeout(Promise.all(sessions.map((s) => s.handlersDone())), config.SHUTDOWN_TIMEOUT_MS, 'frame handlers');
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
     await bus.close();

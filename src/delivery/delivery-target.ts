@@ -2,6 +2,7 @@ import type { QueueEntry } from './queue-entry.ts';
 
 /** A connected device, as the router sees it. */
 export interface DeliveryTarget {
+  readonly deviceId: string;
   /** Devices not approved yet receive nothing addressed to their user. */
   readonly isApproved: boolean;
   /** A stored entry for this device: delivered now, or later from the backlog. */
@@ -13,5 +14,6 @@ export interface DeliveryTarget {
 /** Finds connected devices on this node. */
 export interface LocalDevices {
   find(user: string, device: string): DeliveryTarget | undefined;
-  devicesOf(user: string): ReadonlyMap<string, DeliveryTarget> | undefined;
+  /** The user's devices connected here; undefined when none is. */
+  devicesOf(user: string): readonly DeliveryTarget[] | undefined;
 }

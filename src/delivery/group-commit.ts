@@ -80,6 +80,8 @@ export class GroupCommitWriter {
       case 'flushing':
       case 'committed': {
         entry.state = 'acked';
+        // The recipient has it: the sender may be answered now, whatever becomes of the batch writing it.
+        settle(entry, true);
         this.deletes.push({ key: entry, attempts: 0 });
         this.deleting.add(deviceKey(entry.recipientUser, entry.recipientDevice), entry.dedupKey);
         this.schedule();
@@ -174,7 +176,9 @@ export class GroupCommitWriter {
     try {
       while (this.depth > 0) {
         await this.holdForAcks();
-        const inserts = this.takeInserts();
+        // Deletes are owed at least half of a batch: under a steady stream of inserts they would
+        // otherwise never get a place, pile up to queueMax and refuse new sends as overloaded.
+        const inserts = this.takeInserts(this.opts.batchMax - Math.min(this.deletes.length, Math.floor(this.opts.batchMax / 2)));
         const deletes = this.deletes.splice(0, Math.max(0, this.opts.batchMax - inserts.length));
         if (inserts.length === 0 && deletes.length === 0) continue;
         for (const e of inserts) e.state = 'flushing';
@@ -214,13 +218,24 @@ export class GroupCommitWriter {
     }
   }
 
-  /** Takes up to batchMax inserts, skipping those acked while they waited. */
-  private takeInserts(): QueueEntry[] {
+  /**
+   * Takes up to `max` inserts that have waited delayMs, skipping those
+   * acked while they waited. Younger ones stay for a later batch even when
+   * the writer is behind: otherwise a slow batch makes the next one take
+   * everything queued during it, entries that their recipients would have
+   * acked a moment later included, and the extra writes slow the batch
+   * after that in turn.
+   */
+  private takeInserts(max: number): QueueEntry[] {
+    const ripe = Date.now() - (this.opts.delayMs ?? 0);
     const out: QueueEntry[] = [];
     let i = 0;
-    for (; i < this.inserts.length && out.length < this.opts.batchMax; i++) {
+    for (; i < this.inserts.length && out.length < max; i++) {
       const e = this.inserts[i]!;
-      if (e.state === 'queued') out.push(e);
+      if (e.state !== 'queued') continue;
+      // Enqueue order is creation order, so the first young entry ends the ripe prefix.
+      if (e.createdAt.getTime() > ripe) break;
+      out.push(e);
     }
     this.liveInserts -= out.length;
     this.inserts = i === this.inserts.length ? [] : this.inserts.slice(i);

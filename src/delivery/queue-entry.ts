@@ -27,17 +27,38 @@ export interface QueueEntry {
   readonly frame: string;
   readonly createdAt: Date;
   state: EntryState;
-  /** Called once, when the entry is durable (true), acked first (true), or failed (false). */
+  /** Called once: when the entry is durable or acked by its recipient, whichever comes first (true), or when its batch failed before either (false). */
   onSettled: ((ok: boolean) => void) | undefined;
 }
 
+/**
+ * Builds the entry field by field rather than by spreading `fields`, so
+ * that every entry has the same shape from the start (this runs for every
+ * message and receipt).
+ */
+function makeEntry(f: Omit<QueueEntry, 'state' | 'onSettled'>, state: EntryState, onSettled: ((ok: boolean) => void) | undefined): QueueEntry {
+  return {
+    recipientUser: f.recipientUser,
+    recipientDevice: f.recipientDevice,
+    dedupKey: f.dedupKey,
+    messageId: f.messageId,
+    kind: f.kind,
+    senderUser: f.senderUser,
+    senderDevice: f.senderDevice,
+    frame: f.frame,
+    createdAt: f.createdAt,
+    state,
+    onSettled,
+  };
+}
+
 export function newEntry(fields: Omit<QueueEntry, 'state' | 'onSettled'>, onSettled?: (ok: boolean) => void): QueueEntry {
-  return { ...fields, state: 'queued', onSettled };
+  return makeEntry(fields, 'queued', onSettled);
 }
 
 /** Entries already in the database start life committed. */
 export function committedEntry(fields: Omit<QueueEntry, 'state' | 'onSettled'>): QueueEntry {
-  return { ...fields, state: 'committed', onSettled: undefined };
+  return makeEntry(fields, 'committed', undefined);
 }
 
 export function settle(entry: QueueEntry, ok: boolean): void {

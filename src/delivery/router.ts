@@ -73,17 +73,18 @@ export class Router {
   isOnline(user: string, device?: string): boolean {
     const devices = this.local.devicesOf(user);
     if (!devices) return false;
-    if (device !== undefined) return devices.get(device)?.isApproved === true;
-    for (const d of devices.values()) if (d.isApproved) return true;
+    for (const d of devices) if (d.isApproved && (device === undefined || d.deviceId === device)) return true;
     return false;
   }
 
   private pushLocal(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined }): number {
     const devices = this.local.devicesOf(user);
     if (!devices) return 0;
-    if (opts.device !== undefined) return opts.device !== opts.except && devices.get(opts.device)?.push(frame) ? 1 : 0;
     let reached = 0;
-    for (const [id, target] of devices) if (id !== opts.except && target.push(frame)) reached++;
+    for (const target of devices) {
+      if (target.deviceId === opts.except || (opts.device !== undefined && target.deviceId !== opts.device)) continue;
+      if (target.push(frame)) reached++;
+    }
     return reached;
   }
 }

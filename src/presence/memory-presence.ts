@@ -5,47 +5,36 @@ import { leaseMember, type Lease, type Presence, type PresenceTiming } from './p
  * as the Redis version; the shared contract test holds both to them.
  */
 export class MemoryPresence implements Presence {
-  /** user -> lease member -> expiry */
-  private readonly users = new Map<string, Map<string, number>>();
+  /** user -> its leases (member, expiry); a short array, as a user has a handful of devices */
+  private readonly users = new Map<string, { member: string; exp: number }[]>();
 
   constructor(private readonly timing: PresenceTiming) {}
 
   async connect(lease: Lease, now: number): Promise<boolean> {
     const wasOnline = this.isLive(lease.user, now);
-    let leases = this.users.get(lease.user);
-    if (!leases) this.users.set(lease.user, (leases = new Map()));
-    leases.set(leaseMember(lease), now + this.timing.ttlMs);
+    this.set(lease, now + this.timing.ttlMs);
     return !wasOnline;
   }
 
   async disconnect(lease: Lease, now: number): Promise<void> {
-    const leases = this.users.get(lease.user);
     const m = leaseMember(lease);
-    const exp = leases?.get(m);
-    if (leases && exp !== undefined) leases.set(m, Math.min(exp, now + this.timing.graceMs));
+    const held = this.users.get(lease.user)?.find((l) => l.member === m);
+    if (held) held.exp = Math.min(held.exp, now + this.timing.graceMs);
   }
 
   async refresh(leases: readonly Lease[], now: number): Promise<void> {
-    for (const l of leases) {
-      let map = this.users.get(l.user);
-      if (!map) this.users.set(l.user, (map = new Map()));
-      map.set(leaseMember(l), now + this.timing.ttlMs);
-    }
+    for (const l of leases) this.set(l, now + this.timing.ttlMs);
   }
 
   async reap(now: number): Promise<string[]> {
     const offline: string[] = [];
     for (const [user, leases] of this.users) {
-      let removed = false;
-      for (const [m, exp] of leases) {
-        if (exp <= now) {
-          leases.delete(m);
-          removed = true;
-        }
-      }
-      if (leases.size === 0) {
+      if (!leases.some((l) => l.exp <= now)) continue;
+      const live = leases.filter((l) => l.exp > now);
+      this.users.set(user, live);
+      if (live.length === 0) {
         this.users.delete(user);
-        if (removed) offline.push(user);
+        offline.push(user);
       }
     }
     return offline;
@@ -57,7 +46,7 @@ export class MemoryPresence implements Presence {
 
   async countLive(user: string, now: number, exceptDevice?: string): Promise<number> {
     let n = 0;
-    for (const [member, exp] of this.users.get(user) ?? []) if (exp > now && member.split('|')[0] !== exceptDevice) n++;
+    for (const { member, exp } of this.users.get(user) ?? []) if (exp > now && member.split('|')[0] !== exceptDevice) n++;
     return n;
   }
 
@@ -65,7 +54,16 @@ export class MemoryPresence implements Presence {
 
   /** Looks without touching: expired leases are the reaper's to remove (it reports the offline). */
   private isLive(user: string, now: number): boolean {
-    for (const exp of this.users.get(user)?.values() ?? []) if (exp > now) return true;
+    for (const l of this.users.get(user) ?? []) if (l.exp > now) return true;
     return false;
+  }
+
+  private set(lease: Lease, exp: number): void {
+    const m = leaseMember(lease);
+    const leases = this.users.get(lease.user);
+    const held = leases?.find((l) => l.member === m);
+    if (held) held.exp = exp;
+    else if (leases) leases.push({ member: m, exp });
+    else this.users.set(lease.user, [{ member: m, exp }]);
   }
 }

@@ -10,7 +10,6 @@ export type SendStatus = 'sent' | 'buffered' | 'dropped';
 export interface Connection {
   send(text: string): SendStatus;
   close(code: CloseCode, reason?: string): void;
+  /** Bytes accepted but not yet written to the network. */
   bufferedAmount(): number;
-  /** Runs fn with the socket corked, so its sends leave in one write. */
-  cork(fn: () => void): void;
 }

@@ -39,4 +39,16 @@ export interface Services {
   presence: PresenceService;
 }
 
-export const isoNow = (svc: Pick<Services, 'now'>): string => new Date(svc.now()).toISOString();
+/** The last instant formatted, reused: a busy node formats the same millisecond for many frames. */
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/** The current time as an ISO 8601 string, for frame timestamps. */
+export function isoNow(svc: Pick<Services, 'now'>): string {
+  const ms = svc.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}

@@ -46,12 +46,16 @@ export class Session implements DeliveryTarget {
   private caughtUp = false;
   /** Highest queue seq delivered from the backlog; later drains resume there. */
   private cursor = '0';
-  private readonly inflight = new Map<string, QueueEntry[]>();
-  private readonly inflightKeys = new Set<string>();
+  /** Entries sent and not yet acked, by message id, and their dedup keys. Made on the first delivery and dropped when empty: an idle device holds neither. */
+  private inflight: Map<string, QueueEntry[]> | undefined;
+  private inflightKeys: Set<string> | undefined;
   private inflightCount = 0;
+  /** Set when the in-flight window fills; cleared once acks free half of it, so a full window is not reopened one ack at a time. */
+  private windowFull = false;
   private roomWaiters: (() => void)[] = [];
   private slowTimer: NodeJS.Timeout | undefined;
-  private inbox: Promise<void> = Promise.resolve();
+  /** The tail of the frame handlers' chain; none while no handler is queued. */
+  private inbox: Promise<void> | undefined;
   private inboxDepth = 0;
   /** Garbage frames counted by the dispatcher. */
   strikes: StrikeState = noStrikes;
@@ -82,7 +86,7 @@ export class Session implements DeliveryTarget {
   // ---- delivery -------------------------------------------------------
 
   offer(entry: QueueEntry): void {
-    if (this.closed || !this.isApproved || this.inflightKeys.has(entry.dedupKey)) return;
+    if (this.closed || !this.isApproved || this.inflightKeys?.has(entry.dedupKey)) return;
     if (this.mode === 'draining') return this.hold(entry);
     if (!this.hasRoom()) {
       // The entry is in the writer or the database already; the drain picks it up.
@@ -106,16 +110,18 @@ export class Session implements DeliveryTarget {
   ack(messageIds: readonly string[]): QueueEntry[] {
     const acked: QueueEntry[] = [];
     for (const id of messageIds) {
-      const entries = this.inflight.get(id);
+      const entries = this.inflight?.get(id);
       if (!entries) continue;
-      this.inflight.delete(id);
+      this.inflight!.delete(id);
       for (const e of entries) {
-        this.inflightKeys.delete(e.dedupKey);
+        this.inflightKeys!.delete(e.dedupKey);
         this.inflightCount--;
         this.deps.writer.ack(e);
         acked.push(e);
       }
     }
+    if (this.inflightCount <= this.deps.inflightMax / 2) this.windowFull = false;
+    if (this.inflightCount === 0) this.inflight = this.inflightKeys = undefined;
     if (acked.length > 0) this.wakeIfRoom();
     return acked;
   }
@@ -183,21 +189,30 @@ export class Session implements DeliveryTarget {
   run(task: () => Promise<void> | void, maxDepth: number): boolean {
     if (this.inboxDepth >= maxDepth) return false;
     this.inboxDepth++;
-    this.inbox = this.inbox
+    this.inbox = (this.inbox ?? Promise.resolve())
       .then(task)
       .catch((err: unknown) => this.deps.log.error('frame handler failed', { err, user: this.userId, device: this.deviceId }))
-      .finally(() => this.inboxDepth--);
+      .finally(() => {
+        // The last queued handler is done: the chain can go.
+        if (--this.inboxDepth === 0) this.inbox = undefined;
+      });
     return true;
+  }
+
+  /** Resolves once every frame handler queued so far has finished; it never rejects (shutdown waits on it). */
+  handlersDone(): Promise<void> {
+    return this.inbox ?? Promise.resolve();
   }
 
   // ---- internals --------------------------------------------------------
 
   private deliver(e: QueueEntry): void {
-    const list = this.inflight.get(e.messageId);
+    const inflight = (this.inflight ??= new Map());
+    const list = inflight.get(e.messageId);
     if (list) list.push(e);
-    else this.inflight.set(e.messageId, [e]);
-    this.inflightKeys.add(e.dedupKey);
-    this.inflightCount++;
+    else inflight.set(e.messageId, [e]);
+    (this.inflightKeys ??= new Set()).add(e.dedupKey);
+    if (++this.inflightCount >= this.deps.inflightMax) this.windowFull = true;
     this.conn.send(e.frame);
   }
 
@@ -236,22 +251,27 @@ export class Session implements DeliveryTarget {
     for (const e of entries) {
       if (!this.hasRoom()) await this.waitForRoom();
       if (this.closed) return;
-      if (!this.inflightKeys.has(e.dedupKey)) this.deliver(e);
+      if (!this.inflightKeys?.has(e.dedupKey)) this.deliver(e);
     }
   }
 
+  /**
+   * The window is open and the socket below its high-water mark. Each
+   * condition reopens on its own: a drain paused only by the socket resumes
+   * as soon as the socket drains, without waiting for acks.
+   */
   private hasRoom(): boolean {
-    return this.inflightCount < this.deps.inflightMax && !this.backedUp();
+    return !this.windowFull && !this.backedUp();
   }
 
   /**
-   * Resumes when half the in-flight window is free and the socket has
-   * drained, or on close. A socket that stays backed up (the device reads
-   * slower than it is written to) for slowConsumerMs is closed: holding
-   * more for it would only grow memory, and its queue waits in the database.
+   * Resumes when there is room again (see hasRoom), or on close. A socket
+   * that stays backed up (the device reads slower than it is written to)
+   * for slowConsumerMs is closed: holding more for it would only grow
+   * memory, and its queue waits in the database.
    */
   private waitForRoom(): Promise<void> {
-    if (this.closed || this.canResume()) return Promise.resolve();
+    if (this.closed || this.hasRoom()) return Promise.resolve();
     if (this.backedUp() && !this.slowTimer) {
       this.slowTimer = setTimeout(() => {
         this.slowTimer = undefined;
@@ -267,14 +287,9 @@ export class Session implements DeliveryTarget {
     return this.conn.bufferedAmount() > this.deps.bufferedHighWater;
   }
 
-  /** Half the in-flight window free and the socket drained below its high-water mark. */
-  private canResume(): boolean {
-    return this.inflightCount <= this.deps.inflightMax / 2 && !this.backedUp();
-  }
-
   private wakeIfRoom(): void {
     if (this.roomWaiters.length === 0) return;
-    if (this.canResume()) {
+    if (this.hasRoom()) {
       clearTimeout(this.slowTimer);
       this.slowTimer = undefined;
       const waiters = this.roomWaiters;

@@ -14,6 +14,7 @@ import { startApproved } from '../session/handlers/devices.ts';
 import { Session, type SessionDeps } from '../session/session.ts';
 import { isoNow, type Services } from '../session/services.ts';
 import type { Uws } from './uws.ts';
+import { SendCoalescer } from './send-coalescer.ts';
 import { UwsConnection } from './uws-connection.ts';
 
 interface SocketData {
@@ -62,6 +63,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
   const { config, log, hub } = svc;
   const app = uws.App();
   let accepting = true;
+  const coalescer = new SendCoalescer((err) => log.error('socket flush failed', { err }));
   const gate = new ConnectionGate({
     perIp: config.MAX_CONNECTIONS_PER_IP,
     attempts: { burst: config.RATE_CONNECTS_PER_IP_BURST, ratePerSecond: config.RATE_CONNECTS_PER_IP_PER_SECOND },
@@ -147,11 +149,12 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         return;
       }
       const { userId, deviceId, expiresAt } = data.principal;
-      const conn = new UwsConnection(ws);
+      const conn = new UwsConnection(ws, coalescer, config.MAX_BACKPRESSURE_BYTES);
       const session = new Session(userId, deviceId, expiresAt, data.status, { ip: data.ip, userAgent: data.userAgent }, svc.now(), conn, opts.sessionDeps);
       log.debug('socket opened', { user: userId, device: deviceId });
       data.session = session;
       data.conn = conn;
+      conn.onFlushed = () => session.onSocketDrain();
       const previous = hub.register(session);
       opts.userConnections.opened(session, userId, deviceId);
       // One socket per device: the newest wins, the older one is told why it lost, on this node or any other.

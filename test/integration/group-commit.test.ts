@@ -81,6 +81,72 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(await store.countFor('u9', 'd1')).toBe(0);
   });
 
+  it('gives every insert its full delay, even one queued while a slow batch runs', async () => {
+    // Batches take 300 ms. While the first runs, B0 arrives early (ripe when it ends) and B near its
+    // end; B is acked 100 ms after it arrived, inside its 200 ms delay, so it must never be written.
+    const slow = new QueueStore(db, 5000);
+    slow.commit = async (inserts, deletes) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return store.commit(inserts, deletes);
+    };
+    const w = new GroupCommitWriter(slow, { batchMax: 1000, queueMax: 10_000, delayMs: 200 }, log);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const a = entry('u10', 'd1');
+    w.enqueue([a]);
+    await sleep(250);
+    expect(a.state).toBe('flushing');
+    w.enqueue([entry('u10', 'd1')]);
+    await sleep(200);
+    const b = entry('u10', 'd2');
+    w.enqueue([b]);
+    await sleep(100);
+    expect(b.state).toBe('queued');
+    w.ack(b);
+    await w.idle();
+    // A and B0 written; B never (taken with B0, it would have been written and then deleted).
+    expect(w.stats().committedOps).toBe(2);
+    expect(await store.countFor('u10', 'd2')).toBe(0);
+  });
+
+  it('answers the sender as soon as the recipient acks, even while the entry is being written, and even if that batch fails', async () => {
+    // Each batch waits for the test to let it through, or fail it.
+    const gates: ((ok: boolean) => void)[] = [];
+    const gated = new QueueStore(db, 5000);
+    gated.commit = (inserts, deletes) =>
+      new Promise<boolean>((r) => gates.push(r)).then((ok) => (ok ? store.commit(inserts, deletes) : Promise.reject(new Error('batch failed'))));
+    const w = new GroupCommitWriter(gated, { batchMax: 1000, queueMax: 10_000 }, log);
+    const e = entry('u11', 'd1');
+    const done = settled(e);
+    w.enqueue([e]);
+    while (gates.length < 1) await new Promise((r) => setTimeout(r, 5));
+    w.ack(e);
+    expect(await done).toBe(true);
+    gates[0]!(false);
+    // The next batch carries the delete that follows the ack.
+    while (gates.length < 2) await new Promise((r) => setTimeout(r, 5));
+    gates[1]!(true);
+    await w.idle();
+    expect(e.state).toBe('acked');
+  });
+
+  it('gives deletes half of each batch while inserts keep coming', async () => {
+    const batches: [number, number][] = [];
+    const counting = new QueueStore(db, 5000);
+    counting.commit = (inserts, deletes) => {
+      batches.push([inserts.length, deletes.length]);
+      return store.commit(inserts, deletes);
+    };
+    const w = new GroupCommitWriter(counting, { batchMax: 10, queueMax: 10_000 }, log);
+    const first = Array.from({ length: 10 }, () => entry('u12', 'd1'));
+    w.enqueue(first);
+    await w.idle();
+    for (const e of first) w.ack(e);
+    w.enqueue(Array.from({ length: 20 }, () => entry('u12', 'd2')));
+    await w.idle();
+    expect(batches).toEqual([[10, 0], [5, 5], [5, 5], [10, 0]]);
+    expect(await store.countFor('u12', 'd1')).toBe(0);
+  });
+
   it('lists uncommitted entries for a device and stores a duplicate key once', async () => {
     const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
     const a = entry('u4', 'd1', { key: 'same' });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { Accounts } from '../helpers/accounts.ts';
+import { backends, createTestDatabase } from '../helpers/databases.ts';
 import { b64, TestClient } from '../helpers/ws-client.ts';
 
 describe('start-up refusals', () => {
@@ -74,6 +75,20 @@ describe('a running relay', () => {
       }
     };
     await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+  });
+
+  it.each(backends)('on SIGTERM lets running frame handlers finish before it closes the database (%s)', async (kind) => {
+    const db = await createTestDatabase(kind);
+    const local = await startRelay({ ...db.env, JWT_SECRET: TEST_SECRET });
+    // New devices register at once; the relay is told to stop while their transactions run.
+    const clients = await Promise.all(Array.from({ length: 150 }, (_, i) => TestClient.connect(local.url, `reg${i}`, 'd1')));
+    for (const c of clients) c.send({ type: 'device_register', payload: { identity_key: b64('k'.repeat(32)), device_name: 'phone', device_type: 'ios' } });
+    // Once the first answer is back the frames have all been read, and most registrations are still running.
+    await Promise.race(clients.map((c) => c.next('device_approved')));
+    const code = await local.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(local.logs.filter((l) => l.includes('"handler failed"') || l.includes('destroyed'))).toEqual([]);
+    await db.drop();
   });
 
   it('drains on SIGTERM: sockets close with 1001, queued messages are kept, exit code 0', async () => {
