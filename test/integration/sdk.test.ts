@@ -106,17 +106,19 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     const states: ClientEvents['state']['state'][] = [];
     alice.client.on('state', ({ state }) => void states.push(state));
 
+    // Fetch bob's device list first: a send waiting on that request is not in
+    // the outbox yet, and under load the request could outlive the kill.
+    await alice.messenger.devicesOf(bob.userId);
     let heldAcrossRestart = 0;
+    const port = relay.port;
     for (let i = 0; i < total; i++) {
       sent.push(alice.messenger.sendText(bob.userId, `message ${i}`));
-      if (i > 15) heldAcrossRestart = Math.max(heldAcrossRestart, alice.client.pendingSends);
-      if (i === 15) {
-        // Kill the relay with sends in flight, and bring it back on the same port and database.
-        const port = relay.port;
-        await relay.stop(signal);
-        await boot(port);
-      }
+      // Kill the relay with sends in flight; ten more sends are made while it is away.
+      if (i === 15) await relay.stop(signal);
       await new Promise((r) => setTimeout(r, 5));
+      if (i > 15 && i <= 25) heldAcrossRestart = Math.max(heldAcrossRestart, alice.client.pendingSends);
+      // Then it comes back on the same port and database.
+      if (i === 25) await boot(port);
     }
     const ids = (await Promise.all(sent)).map((s) => s.id);
     expect(new Set(ids).size).toBe(total);

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { rssOf } from '../../tools/process-memory.ts';
 import { backends } from '../helpers/databases.ts';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
-const rssBytes = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
 
 /**
  * A reader stops reading (its TCP window closes) while a sender floods it.
@@ -39,8 +38,8 @@ describe.each(backends.includes('postgres') ? (['postgres'] as const) : (['pglit
 
     /** Sends `count` messages to `to` in windows of 50 (each window acked by the relay) and returns the relay's peak RSS. */
     const flood = async (to: string, device: string, prefix: string): Promise<number> => {
-      let peak = rssBytes(pid);
-      const sample = setInterval(() => (peak = Math.max(peak, rssBytes(pid))), 50);
+      let peak = rssOf(pid);
+      const sample = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50);
       try {
         for (let i = 0; i < count; i++) {
           a.send({ type: 'send', id: `${prefix}${i}`, payload: { to, messages: [{ device_id: device, ciphertext: body }] } });
@@ -59,7 +58,7 @@ describe.each(backends.includes('postgres') ? (['postgres'] as const) : (['pglit
         healthy.send({ type: 'delivery_ack', payload: { message_ids: [f.message_id!] } });
       }
     })();
-    const before = rssBytes(pid);
+    const before = rssOf(pid);
     const healthyPeak = await flood(carol, 'c1', 'h');
     await reading;
 
