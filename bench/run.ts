@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only saturation,latency,storm]`:
+ * `npm run bench [-- --quick] [-- --only saturation,fanout,backlog,latency,cross,storm]`:
  * measures the relay against baselines in one run, on this machine, and
  * reports ratios. Every server under test runs on CPU 0 and the load
  * generators on CPU 1 (taskset); every target gets the same load from the
@@ -14,36 +14,80 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Target } from './load/dialects.ts';
 import { latencyChart } from './lib/chart.ts';
+import { benchRedis } from './lib/redis.ts';
+import { median, medianBy } from './lib/stats.ts';
 import { root } from './lib/processes.ts';
 import { targetNames } from './lib/targets.ts';
+import { backlogDrain, type BacklogResult } from './scenarios/backlog.ts';
 import { connectStorm, type StormResult } from './scenarios/connect-storm.ts';
-import { latencySweep, saturation, type PairsConfig, type PairsResult } from './scenarios/pairs.ts';
+import { fanOut, latencySweep, saturation, type PairsConfig, type PairsResult, type WriteStats } from './scenarios/pairs.ts';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
 const only = process.argv.includes('--only') && onlyArg ? new Set(onlyArg.split(',')) : undefined;
 const wants = (s: string) => !only || only.has(s);
 
-const pairsCfg: PairsConfig = { pairs: 50, workers: 2, window: 32, warmupMs: quick ? 1500 : 3000, measureMs: quick ? 4000 : 10000 };
+const windowArg = process.argv[process.argv.indexOf('--window') + 1];
+const pairsCfg: PairsConfig = { pairs: 50, workers: 2, window: process.argv.includes('--window') && windowArg ? Number(windowArg) : 32, warmupMs: quick ? 1000 : 3000, measureMs: quick ? 4000 : 10000 };
 const latencyCfg: PairsConfig = { ...pairsCfg, warmupMs: quick ? 1000 : 2000, measureMs: quick ? 3000 : 6000 };
-const runs = quick ? 1 : 3;
+const runsArg = process.argv[process.argv.indexOf('--runs') + 1];
+const runs = process.argv.includes('--runs') && runsArg ? Number(runsArg) : quick ? 1 : 3;
 const rates = quick ? [5_000, 20_000] : [2_000, 5_000, 10_000, 20_000, 30_000];
-const stormSize = quick ? 5_000 : 10_000;
-const targets: Target[] = ['bare', 'socketio', 'relay'];
+// Memory per connection is read over 10k connections at least, in quick runs too.
+const stormSize = 10_000;
+// --targets relay,bare narrows a run while working on one of them; the report then leaves out the ratios it cannot make.
+const targetsArg = process.argv[process.argv.indexOf('--targets') + 1];
+const targets: Target[] = process.argv.includes('--targets') && targetsArg ? (targetsArg.split(',') as Target[]) : ['bare', 'socketio', 'relay'];
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const started = Date.now();
 const log = (s: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${s}`);
 const fmt = (n: number | null, digits = 0) => (n === null ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 
-const sat: Partial<Record<Target, { msgPerSec: number; generatorCpu: number; runs: number[] }>> = {};
-if (wants('saturation')) {
-  for (const t of targets) {
-    const rs: PairsResult[] = await saturation(t, pairsCfg, runs);
-    sat[t] = { msgPerSec: median(rs.map((r) => r.msgPerSec)), generatorCpu: median(rs.map((r) => r.generatorCpu)), runs: rs.map((r) => Math.round(r.msgPerSec)) };
-    log(`saturation ${t}: ${fmt(sat[t].msgPerSec)} msg/s (runs ${sat[t].runs.join(', ')})`);
+type Sat = { msgPerSec: number; generatorCpu: number; runs: number[]; writes?: WriteStats };
+/** Medians of the runs; the write figures are those of the median run. */
+const summarise = (rs: PairsResult[]): Sat => {
+  const mid = medianBy(rs, (r) => r.msgPerSec);
+  return { msgPerSec: mid.msgPerSec, generatorCpu: median(rs.map((r) => r.generatorCpu)), runs: rs.map((r) => Math.round(r.msgPerSec)), ...(mid.writes ? { writes: mid.writes } : {}) };
+};
+/** How the relay's group commit behaved, in words. */
+const writesLine = (w: WriteStats | undefined) =>
+  w ? `Relay's Postgres writes: ${fmt(w.batches)} batches, ${fmt(w.opsPerBatch, 1)} operations per batch, ${fmt(w.opsPerMessage, 2)} written operations per delivered message (an insert and a delete each for the message and its status_update when nothing is acked in time: 4).` : '';
+
+/**
+ * Runs `measure` for every target, `runs` rounds, the targets taking turns
+ * within each round: this machine is shared, and its speed drifts over
+ * minutes, so a target measured only in one stretch of time would be
+ * compared with baselines measured in another.
+ */
+async function interleaved(name: string, ts: Target[], measure: (t: Target) => Promise<PairsResult>): Promise<Partial<Record<Target, Sat>>> {
+  const all = new Map<Target, PairsResult[]>(ts.map((t) => [t, []]));
+  for (let i = 0; i < runs; i++) for (const t of ts) all.get(t)!.push(await measure(t));
+  const out: Partial<Record<Target, Sat>> = {};
+  for (const t of ts) {
+    out[t] = summarise(all.get(t)!);
+    const w = out[t].writes;
+    log(`${name} ${t}: ${fmt(out[t].msgPerSec)} msg/s (runs ${out[t].runs.join(', ')})${w ? `, ${fmt(w.opsPerMessage, 2)} writes/msg, ${fmt(w.opsPerBatch, 0)} ops/batch` : ''}`);
   }
+  return out;
+}
+
+let sat: Partial<Record<Target, Sat>> = {};
+if (wants('saturation')) sat = await interleaved('saturation', targets, (t) => saturation(t, pairsCfg));
+
+const fanDevices = 4;
+let fan: Partial<Record<Target, Sat>> = {};
+if (wants('fanout')) {
+  if (process.env['DATABASE_URL']) fan = await interleaved('fan-out', targets, (t) => fanOut(t, pairsCfg, fanDevices));
+  else log('fan-out skipped: it seeds the relay\'s devices in Postgres; set DATABASE_URL');
+}
+
+const backlogPairs = 50;
+const backlogPerPair = quick ? 400 : 1000;
+let backlog: BacklogResult | undefined;
+if (wants('backlog')) {
+  backlog = await backlogDrain(backlogPairs, backlogPerPair, 2);
+  log(`backlog: stored ${fmt(backlog.storedPerSec)} msg/s offline, drained ${fmt(backlog.drainedPerSec)} msg/s (${backlog.drained}/${backlog.stored})`);
 }
 
 const lat: Partial<Record<Target, (PairsResult & { offered: number })[]>> = {};
@@ -51,6 +95,25 @@ if (wants('latency')) {
   for (const t of targets) {
     lat[t] = await latencySweep(t, latencyCfg, rates);
     log(`latency ${t}: ${lat[t].map((r) => `${r.offered / 1000}k → p99 ${fmt(r.p99, 2)} ms`).join(', ')}`);
+  }
+}
+
+const crossTargets: Target[] = ['naive-redis', 'relay'];
+let cross: Partial<Record<Target, Sat>> = {};
+let crossRedis = '';
+if (wants('cross')) {
+  const redis = await benchRedis();
+  if (!redis || !process.env['DATABASE_URL']) {
+    const missing = [redis ? '' : 'redis-server or REDIS_URL', process.env['DATABASE_URL'] ? '' : 'DATABASE_URL (two relay nodes share one Postgres)'].filter(Boolean);
+    log(`cross-node skipped: it needs ${missing.join(' and ')}`);
+    await redis?.stop();
+  } else {
+    crossRedis = redis.origin;
+    try {
+      cross = await interleaved('cross-node', crossTargets, (t) => saturation(t, pairsCfg, { nodes: 2, redisUrl: redis.url }));
+    } finally {
+      await redis.stop();
+    }
   }
 }
 
@@ -82,7 +145,7 @@ if (sat.relay && sat.bare && sat.socketio) {
     '|---|---|---|---|',
     ...targets.map((t) => `| ${targetNames[t]} | ${fmt(sat[t]!.msgPerSec)} | ${sat[t]!.runs.join(', ')} | ${sat[t]!.generatorCpu.toFixed(2)} |`),
     '',
-    `Relay: **${pct(sat.relay.msgPerSec, sat.bare.msgPerSec)}** of the bare forwarder, **${(sat.relay.msgPerSec / sat.socketio.msgPerSec).toFixed(2)}x** the socket.io relay.`,
+    `Relay: **${pct(sat.relay.msgPerSec, sat.bare.msgPerSec)}** of the bare forwarder, **${(sat.relay.msgPerSec / sat.socketio.msgPerSec).toFixed(2)}x** the socket.io relay. ${writesLine(sat.relay.writes)}`,
     '',
   );
   check('throughput ≥ 50% of bare uWS', sat.relay.msgPerSec >= 0.5 * sat.bare.msgPerSec, pct(sat.relay.msgPerSec, sat.bare.msgPerSec));
@@ -95,11 +158,11 @@ if (lat.relay && lat.bare && lat.socketio) {
     '',
     `Open loop: the generators send on a fixed schedule whatever the answers; latency is send to deliver, measured by the generator. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s.`,
     '',
-    '| offered msg/s | target | delivered msg/s | p50 ms | p99 ms | p99.9 ms | generator CPU |',
-    '|---|---|---|---|---|---|---|',
+    '| offered msg/s | target | delivered msg/s | p50 ms | p99 ms | p99.9 ms | generator CPU | relay writes per message |',
+    '|---|---|---|---|---|---|---|---|',
     ...rates.flatMap((rate, i) => targets.map((t) => {
       const r = lat[t]![i]!;
-      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.generatorCpu.toFixed(2)} |`;
+      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} |`;
     })),
     '',
     '![p99 latency against offered load](latest.svg)',
@@ -124,11 +187,61 @@ if (storm.relay && storm.bare && storm.socketio) {
   check('RSS per idle connection < 4 KiB', storm.relay.rssPerConnection < 4096, `${fmt(storm.relay.rssPerConnection / 1024, 2)} KiB`);
 }
 
+if (fan.relay && fan.bare && fan.socketio) {
+  md.push(
+    `## Fan-out to ${fanDevices} devices`,
+    '',
+    `As the 1:1 pairs, but each receiver user has ${fanDevices} devices, each send carries one ciphertext per device (socket.io: one payload to the user's room), and every device acks. Figures are device deliveries per second; median of ${runs}. The relay's receiver devices are created approved in its database beforehand.`,
+    '',
+    '| target | device deliveries/s | runs | generator CPU (cores) |',
+    '|---|---|---|---|',
+    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(fan[t]!.msgPerSec)} | ${fan[t]!.runs.join(', ')} | ${fan[t]!.generatorCpu.toFixed(2)} |`),
+    '',
+    `Relay: ${pct(fan.relay.msgPerSec, fan.bare.msgPerSec)} of the bare forwarder, ${(fan.relay.msgPerSec / fan.socketio.msgPerSec).toFixed(2)}x the socket.io relay. ${writesLine(fan.relay.writes)}`,
+    '',
+  );
+}
+
+if (backlog) {
+  const against = [
+    sat.relay ? `${pct(backlog.drainedPerSec, sat.relay.msgPerSec)} of the relay's online 1:1 rate` : '',
+    sat.bare ? `${pct(backlog.drainedPerSec, sat.bare.msgPerSec)} of the bare forwarder's` : '',
+  ].filter(Boolean);
+  md.push(
+    `## Offline backlog drain`,
+    '',
+    `${backlogPairs} receivers go offline; their senders store ${fmt(backlogPerPair)} messages each (each sent_ack only once the message is committed); then all receivers reconnect at once and read their backlog, acking every message, until queue_empty. Neither baseline stores anything, so the drain is set against online delivery in this run.`,
+    '',
+    '| phase | messages | msg/s |',
+    '|---|---|---|',
+    `| store, recipients offline (every message written) | ${fmt(backlog.stored)} | ${fmt(backlog.storedPerSec)} |`,
+    `| drain on reconnect (generator CPU ${backlog.generatorCpu.toFixed(2)}) | ${fmt(backlog.drained)} | ${fmt(backlog.drainedPerSec)} |`,
+    '',
+    ...(against.length ? [`Drain rate: ${against.join(', ')}.`, ''] : []),
+  );
+}
+
+if (cross.relay && cross['naive-redis']) {
+  md.push(
+    `## Cross-node delivery through Redis`,
+    '',
+    `Two nodes of each target on CPU 0 and one Redis (${crossRedis}); senders on the first node, receivers on the second, so every message and every ack crosses Redis. Same load as the 1:1 pairs; median of ${runs}.`,
+    '',
+    '| target | delivered msg/s | runs | generator CPU (cores) |',
+    '|---|---|---|---|',
+    ...crossTargets.map((t) => `| ${targetNames[t]} | ${fmt(cross[t]!.msgPerSec)} | ${cross[t]!.runs.join(', ')} | ${cross[t]!.generatorCpu.toFixed(2)} |`),
+    '',
+    writesLine(cross.relay.writes),
+    '',
+  );
+  check('cross-node ≥ 1.5x naive PUBLISH forwarder', cross.relay.msgPerSec >= 1.5 * cross['naive-redis'].msgPerSec, `${(cross.relay.msgPerSec / cross['naive-redis'].msgPerSec).toFixed(2)}x`);
+}
+
 if (targetsMet.length) md.push('## Targets', '', '| target | relay | |', '|---|---|---|', ...targetsMet, '');
 
 const dir = path.join(root, 'bench/results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, latency: lat, storm }, null, 2));
+writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, fanOut: fan, backlog, latency: lat, crossNode: cross, storm }, null, 2));
 writeFileSync(path.join(dir, 'latest.md'), `${md.join('\n')}\n`);
 if (lat.relay) {
   writeFileSync(

@@ -1,8 +1,8 @@
 /**
  * Baseline: the least a uWebSockets.js forwarder can do with the same
- * traffic. Token in the query names the socket (no verification), frames
- * are JSON-parsed, the recipient is found in a map, the frame is sent to
- * it, and the sender gets an ack. No durability, no limits: the ceiling of
+ * traffic. The query names the socket's user and device (no token),
+ * frames are JSON-parsed, each addressed device is found in a map and sent
+ * its ciphertext, and the sender gets an ack. No durability, no limits: the ceiling of
  * this stack on this machine.
  */
 import { createRequire } from 'node:module';
@@ -11,6 +11,8 @@ import type { WebSocket } from 'uWebSockets.js';
 const uws = createRequire(import.meta.url)('uWebSockets.js') as typeof import('uWebSockets.js');
 interface Data {
   id: string;
+  /** user/device: the key of this socket. */
+  key: string;
 }
 const sockets = new Map<string, WebSocket<Data>>();
 const app = uws.App();
@@ -18,19 +20,23 @@ app.ws<Data>('/ws', {
   maxPayloadLength: 256 * 1024,
   idleTimeout: 120,
   upgrade: (res, req, context) => {
-    const id = new URLSearchParams(req.getQuery() ?? '').get('id') ?? '';
-    res.upgrade({ id }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+    const q = new URLSearchParams(req.getQuery() ?? '');
+    const id = q.get('id') ?? '';
+    res.upgrade({ id, key: `${id}/${q.get('device') ?? 'd1'}` }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
   },
-  open: (ws) => void sockets.set(ws.getUserData().id, ws),
+  open: (ws) => void sockets.set(ws.getUserData().key, ws),
   message: (ws, message) => {
     const text = Buffer.from(message).toString();
-    const frame = JSON.parse(text) as { type: string; id?: string; payload: { to?: string; message_ids?: string[] } };
-    if (frame.type === 'send' && frame.payload.to) {
-      sockets.get(frame.payload.to)?.send(JSON.stringify({ type: 'deliver', message_id: frame.id, sender_id: ws.getUserData().id, payload: frame.payload }));
+    const frame = JSON.parse(text) as { type: string; id?: string; payload: { to?: string; messages?: { device_id: string; ciphertext: string }[] } };
+    const { to, messages } = frame.payload;
+    if (frame.type === 'send' && to && messages) {
+      for (const m of messages) {
+        sockets.get(`${to}/${m.device_id}`)?.send(JSON.stringify({ type: 'deliver', message_id: frame.id, sender_id: ws.getUserData().id, payload: { ciphertext: m.ciphertext } }));
+      }
       ws.send(JSON.stringify({ type: 'sent_ack', message_id: frame.id, payload: { status: 'sent' } }));
     }
   },
-  close: (ws) => void sockets.delete(ws.getUserData().id),
+  close: (ws) => void sockets.delete(ws.getUserData().key),
 });
 app.listen('127.0.0.1', Number(process.env['PORT'] ?? 0), (ls) => {
   if (!ls) process.exit(1);

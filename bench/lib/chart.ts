@@ -11,7 +11,7 @@ export interface Series {
 const colors = ['#2f6fed', '#1a9b53', '#c53030', '#c77700'];
 
 export function latencyChart(series: Series[], title: string): string {
-  const W = 720, H = 420, L = 70, R = 180, T = 40, B = 50;
+  const W = 860, H = 420, L = 90, R = 250, T = 40, B = 50;
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = series.flatMap((s) => s.points.flatMap((p) => (p.y === null ? [] : [p.y])));
   const xMax = Math.max(...xs) * 1.05;
@@ -24,10 +24,13 @@ export function latencyChart(series: Series[], title: string): string {
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${L}" y="22" font-size="15" font-weight="600">${title}</text>`,
   ];
+  // Gridlines at 1, 2 and 5 per decade, leaving out any that would crowd the one drawn before.
+  let lastY = Infinity;
   for (let e = Math.floor(Math.log10(yMin)); e <= Math.ceil(Math.log10(yMax)); e++) {
     for (const m of [1, 2, 5]) {
       const v = m * 10 ** e;
-      if (v < yMin || v > yMax) continue;
+      if (v < yMin || v > yMax || lastY - sy(v) < 16) continue;
+      lastY = sy(v);
       out.push(`<line x1="${L}" x2="${W - R}" y1="${sy(v)}" y2="${sy(v)}" stroke="#e5e7eb"/>`, `<text x="${L - 8}" y="${sy(v) + 4}" text-anchor="end" fill="#555">${v} ms</text>`);
     }
   }

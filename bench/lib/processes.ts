@@ -9,7 +9,9 @@ const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>): ChildProcess {
   // BENCH_CPU_PROF=dir profiles the servers under test (CPU 0) into dir; summarise with bench/profile-summary.ts.
   const prof = process.env['BENCH_CPU_PROF'] && cpu === 0 ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : [];
-  const node = [process.execPath, ...prof, '--import', 'tsx', script, ...args];
+  // Servers (CPU 0) collect their garbage on SIGUSR2, for memory readings (gc-on-signal.ts).
+  const gc = cpu === 0 ? ['--expose-gc', '--import', path.join(root, 'bench/lib/gc-on-signal.ts')] : [];
+  const node = [process.execPath, ...prof, '--import', 'tsx', ...gc, script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -77,8 +79,7 @@ export function holdLoad<T>(cpu: number, script: string, args: string[]): Promis
   });
 }
 
-/** RSS of a process in bytes (Linux). */
-export function rssOf(pid: number): number {
-  const status = spawnSync('cat', [`/proc/${pid}/status`]).stdout.toString();
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+/** Asks a server under test to run a full garbage collection (see gc-on-signal.ts). */
+export function collectGarbage(pid: number): void {
+  process.kill(pid, 'SIGUSR2');
 }

@@ -12,6 +12,7 @@ export const targetNames: Record<Target, string> = {
   relay: 'relay (full protocol)',
   bare: 'bare uWebSockets.js forwarder',
   socketio: 'socket.io relay',
+  'naive-redis': 'naive uWebSockets.js + Redis forwarder',
 };
 
 /** With DATABASE_URL, each relay gets a database of its own on that server, dropped afterwards. */
@@ -51,23 +52,55 @@ const relayEnv = (databaseUrl: string | undefined, extra: Record<string, string>
 });
 
 export interface RunningTarget {
+  /** The first node's port (the only one, unless it is a cluster). */
   port: number;
+  ports: number[];
   pid: number;
+  pids: number[];
+  /** The relay's own database when it runs on Postgres (the fan-out scenario seeds users there). */
+  databaseUrl: string | undefined;
   stop(): Promise<void>;
 }
 
-/** Starts a target on CPU 0. */
-export async function startTarget(target: Target, extraEnv: Record<string, string> = {}): Promise<RunningTarget> {
+export interface TargetOptions {
+  /** Nodes to start (each on CPU 0), sharing one database and `redisUrl`. */
+  nodes?: number;
+  /** Needed by naive-redis and by a relay cluster. */
+  redisUrl?: string;
+}
+
+const scripts: Record<Target, string> = {
+  relay: 'src/main.ts',
+  bare: 'bench/baselines/bare-uws.ts',
+  socketio: 'bench/baselines/socketio-relay.ts',
+  'naive-redis': 'bench/baselines/naive-redis-forwarder.ts',
+};
+
+/** Starts a target (or a cluster of it) on CPU 0. */
+export async function startTarget(target: Target, opts: TargetOptions = {}): Promise<RunningTarget> {
   const db = target === 'relay' ? await benchDatabase() : { url: undefined, drop: async () => {} };
-  const script = { relay: 'src/main.ts', bare: 'bench/baselines/bare-uws.ts', socketio: 'bench/baselines/socketio-relay.ts' }[target];
-  const env = target === 'relay' ? relayEnv(db.url, extraEnv) : { JWT_SECRET: benchSecret, ...extraEnv };
-  const server = await startServer(0, script, env);
-  return {
-    port: server.port,
-    pid: server.child.pid!,
-    async stop() {
-      await server.stop();
-      await db.drop();
-    },
+  const redis: Record<string, string> = opts.redisUrl ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: `bench${randomBytes(4).toString('hex')}` } : {};
+  const env = target === 'relay' ? relayEnv(db.url, redis) : { JWT_SECRET: benchSecret, ...redis };
+  const servers: Awaited<ReturnType<typeof startServer>>[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await db.drop();
   };
+  try {
+    for (let i = 0; i < (opts.nodes ?? 1); i++) servers.push(await startServer(0, scripts[target], env));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port: servers[0]!.port, ports: servers.map((s) => s.port), pid: servers[0]!.child.pid!, pids: servers.map((s) => s.child.pid!), databaseUrl: db.url, stop };
+}
+
+/** Starts a fresh target (or cluster), runs `fn` against it, and stops it. */
+export async function withTarget<T>(target: Target, opts: TargetOptions, fn: (server: RunningTarget) => Promise<T>): Promise<T> {
+  const server = await startTarget(target, opts);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
 }

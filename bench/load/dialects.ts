@@ -11,10 +11,11 @@ import { LeanWs } from './lean-ws.ts';
  *   delivery_ack; the recipient's ack makes a status_update for the sender,
  *   which the sender acks too).
  * - bare: the bare uWebSockets.js forwarder (no auth, send → deliver + sent_ack).
+ * - naive-redis: the bare forwarder over Redis pub/sub (same frames as bare).
  * - socketio: the socket.io relay, spoken as Engine.IO v4 / Socket.IO v5
  *   packets over the same lean WebSocket client.
  */
-export type Target = 'relay' | 'bare' | 'socketio';
+export type Target = 'relay' | 'bare' | 'socketio' | 'naive-redis';
 
 export interface Conn {
   onMessage: (text: string) => void;
@@ -24,10 +25,14 @@ export interface Conn {
 
 export interface Dialect {
   /** The WebSocket (and, for socket.io, its handshake) with the token checked. */
-  upgrade(port: number, user: string, jwt: string): Promise<Conn>;
-  /** What else a device does before it can send and receive (the relay: register as primary, get the backlog). */
-  register(conn: Conn): Promise<void>;
-  send(id: string, to: string, ciphertext: string): string;
+  upgrade(port: number, user: string, jwt: string, device?: string): Promise<Conn>;
+  /**
+   * What else a device does before it can send and receive (the relay: a new
+   * device registers as its user's primary; a known one waits for its backlog).
+   */
+  register(conn: Conn, known?: boolean): Promise<void>;
+  /** One send addressed to each of `devices` of user `to` (one ciphertext each). */
+  send(id: string, to: string, ciphertext: string, devices?: readonly string[]): string;
   ack(id: string): string;
   isDeliver(t: string): boolean;
   isSentAck(t: string): boolean;
@@ -46,22 +51,23 @@ const none = async () => {};
 
 const relay: Dialect = {
   upgrade: (port, _user, jwt) => LeanWs.connect(port, '/ws', { authorization: `Bearer ${jwt}` }),
-  // Each user's only device registers as its primary; it is then approved and gets its (empty) backlog.
-  register: (ws) =>
+  // A user's first device registers as its primary; it is then approved and gets its backlog, then queue_empty.
+  register: (ws, known = false) =>
     new Promise<void>((resolve) => {
       ws.onMessage = (t) => {
         if (t.includes('"queue_empty"')) resolve();
       };
-      ws.send(JSON.stringify({ type: 'device_register', payload: { identity_key: randomBytes(32).toString('base64'), device_name: 'bench', device_type: 'bench' } }));
+      if (!known) ws.send(JSON.stringify({ type: 'device_register', payload: { identity_key: randomBytes(32).toString('base64'), device_name: 'bench', device_type: 'bench' } }));
     }),
-  send: (id, to, ct) => `{"type":"send","id":"${id}","payload":{"to":"${to}","messages":[{"device_id":"d1","ciphertext":"${ct}"}]}}`,
+  send: (id, to, ct, devices = ['d1']) =>
+    `{"type":"send","id":"${id}","payload":{"to":"${to}","messages":[${devices.map((d) => `{"device_id":"${d}","ciphertext":"${ct}"}`).join(',')}]}}`,
   ack: (id) => `{"type":"delivery_ack","payload":{"message_ids":["${id}"]}}`,
   isDeliver: (t) => t.startsWith('{"type":"deliver"'),
   isSentAck: (t) => t.startsWith('{"type":"sent_ack"'),
   isStatus: (t) => t.startsWith('{"type":"status_update"'),
 };
 
-const bare: Dialect = { ...relay, upgrade: (port, user) => LeanWs.connect(port, `/ws?id=${user}`, {}), register: none };
+const bare: Dialect = { ...relay, upgrade: (port, user, _jwt, device = 'd1') => LeanWs.connect(port, `/ws?id=${user}&device=${device}`, {}), register: none };
 
 const socketio: Dialect = {
   register: none,
@@ -79,6 +85,7 @@ const socketio: Dialect = {
     ws.onMessage = (t) => (t === '2' ? ws.send('3') : conn.onMessage(t));
     return conn;
   },
+  // socket.io fans out by itself: the recipient's sockets share a room, so one ciphertext goes to all of them.
   send: (id, to, ct) => `42["send",{"id":"${id}","to":"${to}","ciphertext":"${ct}"}]`,
   ack: (id) => `42["delivery_ack",{"message_ids":["${id}"]}]`,
   isDeliver: (t) => t.startsWith('42["deliver"'),
@@ -86,11 +93,11 @@ const socketio: Dialect = {
   isStatus: () => false,
 };
 
-export const dialects: Record<Target, Dialect> = { relay, bare, socketio };
+export const dialects: Record<Target, Dialect> = { relay, bare, socketio, 'naive-redis': bare };
 
 /** A device ready to send and receive. */
-export async function connectDevice(d: Dialect, port: number, user: string, jwt: string): Promise<Conn> {
-  const conn = await d.upgrade(port, user, jwt);
-  await d.register(conn);
+export async function connectDevice(d: Dialect, port: number, user: string, jwt: string, device = 'd1', known = false): Promise<Conn> {
+  const conn = await d.upgrade(port, user, jwt, device);
+  await d.register(conn, known);
   return conn;
 }

@@ -9,7 +9,11 @@
  * Prints one JSON line with the counts, latency percentiles and this
  * process's CPU time.
  *
- * argv[2]: JSON { target, port, first, count, warmupMs, measureMs, window, rate, secret }
+ * argv[2]: JSON { target, port, recvPort?, devices?, seeded?, first, count, warmupMs, measureMs, window, rate, secret }
+ * Receivers connect to recvPort when given (another node of a cluster).
+ * With `devices` > 1 each receiver user has that many devices, every send
+ * addresses all of them, and every device's delivery counts; `seeded`
+ * says the parent created the receiver users' devices beforehand.
  */
 import { randomBytes } from 'node:crypto';
 import { connectDevice, dialects, idOf, mintToken, type Target } from './dialects.ts';
@@ -17,6 +21,12 @@ import { connectDevice, dialects, idOf, mintToken, type Target } from './dialect
 interface Args {
   target: Target;
   port: number;
+  /** Where receivers connect; defaults to port. */
+  recvPort?: number;
+  /** Devices per receiver user (fan-out); 1 by default. */
+  devices?: number;
+  /** The receivers' devices exist and are approved already (the relay: seeded by the parent). */
+  seeded?: boolean;
   first: number;
   count: number;
   warmupMs: number;
@@ -31,44 +41,56 @@ const d = dialects[a.target];
 const ciphertext = randomBytes(96).toString('base64');
 const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
-const open = async (user: string) => connectDevice(d, a.port, user, await mintToken(a.secret, user));
+const deviceIds = Array.from({ length: a.devices ?? 1 }, (_, i) => `d${i + 1}`);
+const open = async (user: string, port = a.port, device = 'd1', known = false) => connectDevice(d, port, user, await mintToken(a.secret, user, device), device, known);
+// Seeded receiver users are named by the parent; others get a name unique to this run.
+const receiverName = (i: number) => (a.seeded ? `fan${a.first + i}` : `b${run}p${a.first + i}r`);
 const pairs = await Promise.all(
   Array.from({ length: a.count }, async (_, i) => {
-    const [s, r] = [`b${run}p${a.first + i}s`, `b${run}p${a.first + i}r`];
-    return { sender: await open(s), receiver: await open(r), to: r, seq: 0 };
+    const r = receiverName(i);
+    // The receivers first, so that a cluster knows where they are before anything is sent to them.
+    const receivers = [];
+    for (const dev of deviceIds) receivers.push(await open(r, a.recvPort, dev, a.seeded));
+    return { sender: await open(`b${run}p${a.first + i}s`), receivers, to: r, seq: 0 };
   }),
 );
 
 let delivered = 0;
+/** Deliveries since the first send, warm-up included (the relay's write counters cover the same span). */
+let deliveredAll = 0;
 let measuring = false;
 const latencies: number[] = [];
 const t0 = performance.now();
 
+const send = (p: (typeof pairs)[number], id: string) => p.sender.send(d.send(id, p.to, ciphertext, deviceIds));
 for (const p of pairs) {
-  const { sender, receiver } = p;
+  const { sender, receivers } = p;
   sender.onMessage = (t) => {
     if (d.isSentAck(t)) {
-      if (a.rate === 0) sender.send(d.send(`m${p.seq++}`, p.to, ciphertext));
+      if (a.rate === 0) send(p, `m${p.seq++}`);
     } else if (d.isStatus(t)) {
       const id = idOf(t);
       if (id) sender.send(d.ack(id));
     } else if (t.includes('error')) process.stderr.write(`${t.slice(0, 300)}\n`);
   };
-  receiver.onMessage = (t) => {
-    if (!d.isDeliver(t)) return;
-    const id = idOf(t);
-    if (measuring) {
-      delivered++;
-      // Ids in rate mode are `m<seq>_<send time in µs since start>`.
-      if (a.rate > 0 && id) latencies.push((performance.now() - t0) * 1000 - Number(id.slice(id.indexOf('_') + 1)));
-    }
-    if (id) receiver.send(d.ack(id));
-  };
+  for (const receiver of receivers) {
+    receiver.onMessage = (t) => {
+      if (!d.isDeliver(t)) return;
+      const id = idOf(t);
+      deliveredAll++;
+      if (measuring) {
+        delivered++;
+        // Ids in rate mode are `m<seq>_<send time in µs since start>`.
+        if (a.rate > 0 && id) latencies.push((performance.now() - t0) * 1000 - Number(id.slice(id.indexOf('_') + 1)));
+      }
+      if (id) receiver.send(d.ack(id));
+    };
+  }
 }
 
 let ticker: ReturnType<typeof setInterval> | undefined;
 if (a.rate === 0) {
-  for (const p of pairs) for (let i = 0; i < a.window; i++) p.sender.send(d.send(`m${p.seq++}`, p.to, ciphertext));
+  for (const p of pairs) for (let i = 0; i < a.window; i++) send(p, `m${p.seq++}`);
 } else {
   // Every 2 ms, send what the schedule owes so far, round-robin over the pairs.
   const start = performance.now();
@@ -79,7 +101,7 @@ if (a.rate === 0) {
     for (; sent < due; sent++) {
       const p = pairs[next++ % pairs.length]!;
       const us = Math.round((performance.now() - t0) * 1000);
-      p.sender.send(d.send(`m${p.seq++}_${us}`, p.to, ciphertext));
+      send(p, `m${p.seq++}_${us}`);
     }
   }, 2);
 }
@@ -95,9 +117,9 @@ const seconds = (performance.now() - m0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 latencies.sort((x, y) => x - y);
 const pct = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! / 1000 : null);
-console.log(JSON.stringify({ delivered, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, p50: pct(0.5), p99: pct(0.99), p999: pct(0.999), samples: latencies.length }));
+console.log(JSON.stringify({ delivered, deliveredAll, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, p50: pct(0.5), p99: pct(0.99), p999: pct(0.999), samples: latencies.length }));
 for (const p of pairs) {
   p.sender.close();
-  p.receiver.close();
+  for (const r of p.receivers) r.close();
 }
 process.exit(0);

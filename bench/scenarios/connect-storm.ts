@@ -1,5 +1,7 @@
 import type { Target } from '../load/dialects.ts';
-import { holdLoad, rssOf } from '../lib/processes.ts';
+import { rssOf } from '../../tools/process-memory.ts';
+import { collectGarbage, holdLoad } from '../lib/processes.ts';
+import { median } from '../lib/stats.ts';
 import { benchSecret, startTarget } from '../lib/targets.ts';
 
 export interface StormResult {
@@ -12,6 +14,21 @@ export interface StormResult {
 }
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The server's RSS once its garbage is collected: a full collection, a
+ * moment for the freed pages to go back, then the median of a few samples.
+ */
+async function rssSettled(pid: number, samples = 3, everyMs = 300): Promise<number> {
+  collectGarbage(pid);
+  await settle(700);
+  const xs = [rssOf(pid)];
+  for (let i = 1; i < samples; i++) {
+    await settle(everyMs);
+    xs.push(rssOf(pid));
+  }
+  return median(xs);
+}
 
 /**
  * Opens `count` connections from generator processes on CPU 1, times the
@@ -30,8 +47,8 @@ export async function connectStorm(target: Target, count: number, workers: numbe
     const warm = Math.ceil(count / 10);
     const w0 = await holdLoad<{ connected: number }>(1, 'bench/load/connect-worker.ts', [JSON.stringify({ target, port: server.port, first: 0, count: warm, concurrency, secret: benchSecret })]);
     held.push(w0);
-    await settle(2_000);
-    const before = rssOf(server.pid);
+    await settle(1_000);
+    const before = await rssSettled(server.pid);
     const per = Math.ceil((count - warm) / workers);
     const outs = await Promise.all(
       Array.from({ length: workers }, async (_, w) => {
@@ -42,8 +59,8 @@ export async function connectStorm(target: Target, count: number, workers: numbe
         return h.result;
       }),
     );
-    await settle(3_000);
-    const after = rssOf(server.pid);
+    await settle(1_000);
+    const after = await rssSettled(server.pid);
     const connected = outs.reduce((n, o) => n + o.connected, 0);
     const seconds = Math.max(...outs.map((o) => o.seconds));
     return {
