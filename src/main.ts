@@ -10,6 +10,7 @@ import { GroupCommitWriter } from './delivery/group-commit.ts';
 import { QueueStore } from './delivery/queue-store.ts';
 import { RecentSends } from './delivery/recent-sends.ts';
 import { Router } from './delivery/router.ts';
+import { AckRouter } from './delivery/ack-router.ts';
 import { startSweeper } from './delivery/sweeper.ts';
 import { generateCode } from './devices/approval-code.ts';
 import { DeviceDirectory } from './devices/device-directory.ts';
@@ -22,7 +23,7 @@ import { StoredRateLimit } from './limits/stored-rate-limit.ts';
 import { startApprovalExpiry } from './session/approval-expiry.ts';
 import { remindPending } from './session/handlers/devices.ts';
 import { CloseCode } from './protocol/close-codes.ts';
-import { BROADCAST } from './bus/bus.ts';
+import { BROADCAST, nodeTopic } from './bus/bus.ts';
 import { openBus } from './bus/open-bus.ts';
 import { handleClusterMessage, resyncSessions } from './session/cluster-events.ts';
 import { Hub } from './session/hub.ts';
@@ -76,7 +77,8 @@ async function main(): Promise<void> {
     () => generateCode(),
   );
   const hub = new Hub({ join: (user) => bus.subscribe(user), leave: (user) => bus.unsubscribe(user) });
-  const router = new Router(hub, bus);
+  const acks = new AckRouter(writer, bus);
+  const router = new Router(hub, bus, acks);
   const contacts = new ContactStore(database.db, config.DB_TIMEOUT_MS);
   const timing = { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, graceMs: config.PRESENCE_GRACE_SECONDS * 1000 };
   const presenceStore = openLeaseStore(config, '', timing);
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
     hub,
     bus,
     router,
+    acks,
     writer,
     store,
     devices,
@@ -104,6 +107,7 @@ async function main(): Promise<void> {
     presence,
   };
   bus.subscribe(BROADCAST);
+  bus.subscribe(nodeTopic(nodeId));
   bus.onMessage((topic, msg) => handleClusterMessage(svc, topic, msg));
   bus.onResync(() => {
     resyncSessions(svc);
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
     svc,
     sessionDeps: {
       writer,
+      acks,
       store,
       log,
       now,

@@ -27,7 +27,13 @@ export interface Bus {
 
 export const BROADCAST = '*';
 
-/** A committed queue entry, as it travels to the node that holds the recipient device. */
+/**
+ * A node's own topic, for answers addressed to it (acks of the entries it
+ * holds). '#' is not allowed in ids, so no user topic can collide with it.
+ */
+export const nodeTopic = (nodeId: string): string => `#${nodeId}`;
+
+/** A queue entry, as it travels to the node that holds the recipient device. */
 export interface WireEntry {
   recipientUser: string;
   recipientDevice: string;
@@ -41,8 +47,13 @@ export interface WireEntry {
 }
 
 export type BusMessage =
-  /** Stored entries for devices of the topic's user. */
-  | { k: 'entries'; entries: WireEntry[] }
+  /**
+   * Stored entries for devices of the topic's user. `node` holds them in its
+   * writer (committed or about to be) and takes their acks (`ack`).
+   */
+  | { k: 'entries'; node: string; entries: WireEntry[] }
+  /** On a node's own topic: the recipient device acked this entry of the node's writer on another node. */
+  | { k: 'ack'; user: string; device: string; key: string }
   /** An ephemeral frame for the topic user's devices (or one of them, or all but one). */
   | { k: 'push'; frame: string; device?: string | undefined; except?: string | undefined }
   /** The device connected elsewhere at `at`: an older socket for it closes with 4409. */

@@ -3,6 +3,8 @@ import type { Logger } from '../util/logger.ts';
 import { deviceKey, settle, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
 
+const entryKey = (device: string, dedupKey: string): string => `${device}\u0000${dedupKey}`;
+
 export class OverloadedError extends Error {
   override readonly name = 'OverloadedError';
 }
@@ -42,6 +44,8 @@ export class GroupCommitWriter {
   private idleWaiters: (() => void)[] = [];
   /** Entries not yet committed, per recipient device, in enqueue order. */
   private readonly pending = new KeyedSets<string, QueueEntry>();
+  /** The same entries by recipient device and dedup key, for acks that arrive as a key from another node (the latest of duplicates wins). */
+  private readonly byKey = new Map<string, QueueEntry>();
   /** Dedup keys of acked rows whose delete is not committed yet, per recipient device: a drain must not send them again. */
   private readonly deleting = new KeyedSets<string, string>();
   private batches = 0;
@@ -60,7 +64,9 @@ export class GroupCommitWriter {
     for (const e of entries) {
       this.inserts.push(e);
       this.liveInserts++;
-      this.pending.add(deviceKey(e.recipientUser, e.recipientDevice), e);
+      const device = deviceKey(e.recipientUser, e.recipientDevice);
+      this.pending.add(device, e);
+      this.byKey.set(entryKey(device, e.dedupKey), e);
     }
     this.schedule();
   }
@@ -78,19 +84,30 @@ export class GroupCommitWriter {
         settle(entry, true);
         return;
       case 'flushing':
-      case 'committed': {
+      case 'committed':
         entry.state = 'acked';
         // The recipient has it: the sender may be answered now, whatever becomes of the batch writing it.
         settle(entry, true);
-        this.deletes.push({ key: entry, attempts: 0 });
-        this.deleting.add(deviceKey(entry.recipientUser, entry.recipientDevice), entry.dedupKey);
-        this.schedule();
+        this.queueDelete(entry);
         return;
-      }
       case 'acked':
       case 'failed':
+      // Another node's entry: its ack goes there (ack-router.ts), never to this writer.
+      case 'remote':
         return;
     }
+  }
+
+  /**
+   * A device on another node acked an entry this writer holds, named by its
+   * key. Still pending: acked as above (a queued insert is never written).
+   * Otherwise its row is deleted; a delete of a row that was never written
+   * (its batch failed) or is already gone does nothing.
+   */
+  ackKey(key: EntryKey): void {
+    const e = this.byKey.get(entryKey(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey));
+    if (e) this.ack(e);
+    else this.queueDelete(key);
   }
 
   /** Called with every batch's committed inserts, after the commit (the router forwards them to other nodes). */
@@ -162,12 +179,22 @@ export class GroupCommitWriter {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
+  private queueDelete(key: EntryKey): void {
+    // Copy the key: an entry object would be kept alive by the delete list for nothing.
+    this.deletes.push({ key: { recipientUser: key.recipientUser, recipientDevice: key.recipientDevice, dedupKey: key.dedupKey }, attempts: 0 });
+    this.deleting.add(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
+    this.schedule();
+  }
+
   private doneDeleting(key: EntryKey): void {
     this.deleting.delete(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
   }
 
   private unindex(e: QueueEntry): void {
-    this.pending.delete(deviceKey(e.recipientUser, e.recipientDevice), e);
+    const device = deviceKey(e.recipientUser, e.recipientDevice);
+    this.pending.delete(device, e);
+    const key = entryKey(device, e.dedupKey);
+    if (this.byKey.get(key) === e) this.byKey.delete(key);
   }
 
   private async flush(): Promise<void> {

@@ -8,8 +8,9 @@
  *   queued -> acked                      acked before its batch started: never written
  *   flushing|committed -> acked          acked after: deleted in a later batch
  *   flushing -> failed                   the batch failed; the sender is told to retry
+ *   remote -> acked                      a copy of another node's entry, acked here (ack-router.ts)
  */
-export type EntryState = 'queued' | 'flushing' | 'committed' | 'acked' | 'failed';
+export type EntryState = 'queued' | 'flushing' | 'committed' | 'acked' | 'failed' | 'remote';
 
 /** Frame kinds that are stored until the recipient device acks them. */
 export type StoredKind = 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack' | 'status_update' | 'device_approval_request';
@@ -26,6 +27,8 @@ export interface QueueEntry {
   /** The exact text the device receives. */
   readonly frame: string;
   readonly createdAt: Date;
+  /** The node whose writer holds this entry, when that is not this node: its ack is sent back there. */
+  readonly origin: string | undefined;
   state: EntryState;
   /** Called once: when the entry is durable or acked by its recipient, whichever comes first (true), or when its batch failed before either (false). */
   onSettled: ((ok: boolean) => void) | undefined;
@@ -36,7 +39,9 @@ export interface QueueEntry {
  * that every entry has the same shape from the start (this runs for every
  * message and receipt).
  */
-function makeEntry(f: Omit<QueueEntry, 'state' | 'onSettled'>, state: EntryState, onSettled: ((ok: boolean) => void) | undefined): QueueEntry {
+type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin'>;
+
+function makeEntry(f: EntryFields, state: EntryState, onSettled: ((ok: boolean) => void) | undefined, origin?: string): QueueEntry {
   return {
     recipientUser: f.recipientUser,
     recipientDevice: f.recipientDevice,
@@ -47,18 +52,24 @@ function makeEntry(f: Omit<QueueEntry, 'state' | 'onSettled'>, state: EntryState
     senderDevice: f.senderDevice,
     frame: f.frame,
     createdAt: f.createdAt,
+    origin,
     state,
     onSettled,
   };
 }
 
-export function newEntry(fields: Omit<QueueEntry, 'state' | 'onSettled'>, onSettled?: (ok: boolean) => void): QueueEntry {
+export function newEntry(fields: EntryFields, onSettled?: (ok: boolean) => void): QueueEntry {
   return makeEntry(fields, 'queued', onSettled);
 }
 
 /** Entries already in the database start life committed. */
-export function committedEntry(fields: Omit<QueueEntry, 'state' | 'onSettled'>): QueueEntry {
+export function committedEntry(fields: EntryFields): QueueEntry {
   return makeEntry(fields, 'committed', undefined);
+}
+
+/** A copy of an entry that node `origin` holds, published to this node for a device connected here. */
+export function remoteEntry(fields: EntryFields, origin: string): QueueEntry {
+  return makeEntry(fields, 'remote', undefined, origin);
 }
 
 export function settle(entry: QueueEntry, ok: boolean): void {

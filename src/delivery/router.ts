@@ -1,6 +1,7 @@
 import { BROADCAST, type Bus, type BusMessage, type WireEntry } from '../bus/bus.ts';
+import type { AckRouter } from './ack-router.ts';
 import type { LocalDevices } from './delivery-target.ts';
-import { committedEntry, type QueueEntry } from './queue-entry.ts';
+import { remoteEntry, type QueueEntry } from './queue-entry.ts';
 
 /**
  * Hands frames to devices, wherever they are connected.
@@ -8,9 +9,12 @@ import { committedEntry, type QueueEntry } from './queue-entry.ts';
  * - Stored entries go to a device connected here at once, before their
  *   batch commits (it may ack early and spare the write). Entries for
  *   devices not connected here are published to the recipient user's bus
- *   topic once committed, so that the node holding the device can take the
- *   ack and delete the row; a device connected nowhere gets them from its
- *   backlog when it connects.
+ *   topic at once too, naming this node: the node holding the device
+ *   delivers them and sends the ack back here (ack-router.ts), where it
+ *   cancels the write just as a local ack does. Entries still unacked when
+ *   committed are published once more, for a node that had no room for
+ *   the first copy and read its backlog before the commit. A device
+ *   connected nowhere gets them from its backlog when it connects.
  * - Ephemeral frames go to local devices and, through the bus, to the
  *   user's devices on other nodes.
  * The router never asks anyone where a device is: no lookup per message.
@@ -19,34 +23,25 @@ export class Router {
   constructor(
     private readonly local: LocalDevices,
     private readonly bus: Bus,
+    private readonly acks: AckRouter,
   ) {}
 
+  /** New entries (not yet committed): to devices here, and to the other nodes for the rest. */
   offer(entries: readonly QueueEntry[]): void {
-    for (const e of entries) this.local.find(e.recipientUser, e.recipientDevice)?.offer(e);
+    let away: QueueEntry[] | undefined;
+    for (const e of entries) {
+      const target = this.local.find(e.recipientUser, e.recipientDevice);
+      if (target) target.offer(e);
+      else (away ??= []).push(e);
+    }
+    if (away) this.publish(away);
   }
 
-  /** Writer hook: committed entries for devices not connected here go to the other nodes. */
+  /** Writer hook: committed entries that no device acked yet, for devices not connected here, go to the other nodes again. */
   forwardCommitted(entries: readonly QueueEntry[]): void {
-    let byUser: Map<string, WireEntry[]> | undefined;
-    for (const e of entries) {
-      if (e.state !== 'committed' || this.local.find(e.recipientUser, e.recipientDevice)) continue;
-      byUser ??= new Map();
-      const wire: WireEntry = {
-        recipientUser: e.recipientUser,
-        recipientDevice: e.recipientDevice,
-        dedupKey: e.dedupKey,
-        messageId: e.messageId,
-        kind: e.kind,
-        senderUser: e.senderUser,
-        senderDevice: e.senderDevice,
-        frame: e.frame,
-        createdAt: e.createdAt.getTime(),
-      };
-      const list = byUser.get(e.recipientUser);
-      if (list) list.push(wire);
-      else byUser.set(e.recipientUser, [wire]);
-    }
-    if (byUser) for (const [user, list] of byUser) this.bus.publish(user, { k: 'entries', entries: list });
+    let away: QueueEntry[] | undefined;
+    for (const e of entries) if (e.state === 'committed' && !this.local.find(e.recipientUser, e.recipientDevice)) (away ??= []).push(e);
+    if (away) this.publish(away);
   }
 
   /**
@@ -63,7 +58,10 @@ export class Router {
   receive(topic: string, msg: BusMessage): void {
     if (topic === BROADCAST) return;
     if (msg.k === 'entries') {
-      for (const w of msg.entries) this.local.find(w.recipientUser, w.recipientDevice)?.offer(committedEntry({ ...w, createdAt: new Date(w.createdAt) }));
+      for (const w of msg.entries) {
+        const target = this.local.find(w.recipientUser, w.recipientDevice);
+        if (target && !this.acks.ackedHere(w)) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node));
+      }
     } else if (msg.k === 'push') {
       this.pushLocal(topic, msg.frame, msg);
     }
@@ -75,6 +73,28 @@ export class Router {
     if (!devices) return false;
     for (const d of devices) if (d.isApproved && (device === undefined || d.deviceId === device)) return true;
     return false;
+  }
+
+  /** Publishes entries to their recipients' topics, one message per user. */
+  private publish(entries: readonly QueueEntry[]): void {
+    const byUser = new Map<string, WireEntry[]>();
+    for (const e of entries) {
+      const wire: WireEntry = {
+        recipientUser: e.recipientUser,
+        recipientDevice: e.recipientDevice,
+        dedupKey: e.dedupKey,
+        messageId: e.messageId,
+        kind: e.kind,
+        senderUser: e.senderUser,
+        senderDevice: e.senderDevice,
+        frame: e.frame,
+        createdAt: e.createdAt.getTime(),
+      };
+      const list = byUser.get(e.recipientUser);
+      if (list) list.push(wire);
+      else byUser.set(e.recipientUser, [wire]);
+    }
+    for (const [user, list] of byUser) this.bus.publish(user, { k: 'entries', node: this.bus.nodeId, entries: list });
   }
 
   private pushLocal(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined }): number {

@@ -1,4 +1,4 @@
-import { BROADCAST, type BusMessage } from '../bus/bus.ts';
+import { BROADCAST, nodeTopic, type BusMessage } from '../bus/bus.ts';
 import { CloseCode } from '../protocol/close-codes.ts';
 import { applyDeviceStatus } from './handlers/devices.ts';
 import type { Services } from './services.ts';
@@ -12,6 +12,9 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
     case 'entries':
     case 'push':
       svc.router.receive(topic, msg);
+      return;
+    case 'ack':
+      if (topic === nodeTopic(svc.bus.nodeId)) svc.acks.receive(msg.user, msg.device, msg.key);
       return;
     case 'kick': {
       // The device connected on another node; the older socket loses (ties go to the higher node id).

@@ -1,6 +1,7 @@
 import type { Bus } from '../bus/bus.ts';
 import type { CallRegistry } from '../calls/call-registry.ts';
 import type { Config } from '../config/config.ts';
+import type { AckRouter } from '../delivery/ack-router.ts';
 import type { GroupCommitWriter } from '../delivery/group-commit.ts';
 import type { QueueStore } from '../delivery/queue-store.ts';
 import type { RecentSends } from '../delivery/recent-sends.ts';
@@ -23,6 +24,8 @@ export interface Services {
   hub: Hub;
   bus: Bus;
   router: Router;
+  /** Where recipient acks go: this node's writer, or the node that holds the entry. */
+  acks: AckRouter;
   writer: GroupCommitWriter;
   store: QueueStore;
   devices: DeviceDirectory;

@@ -1,4 +1,5 @@
 import type { DeviceStatus } from '../db/schema.ts';
+import type { AckRouter } from '../delivery/ack-router.ts';
 import type { DeliveryTarget } from '../delivery/delivery-target.ts';
 import type { GroupCommitWriter } from '../delivery/group-commit.ts';
 import type { QueueEntry } from '../delivery/queue-entry.ts';
@@ -12,6 +13,7 @@ import type { Connection } from './connection.ts';
 
 export interface SessionDeps {
   writer: GroupCommitWriter;
+  acks: AckRouter;
   store: QueueStore;
   log: Logger;
   now: () => number;
@@ -89,8 +91,10 @@ export class Session implements DeliveryTarget {
     if (this.closed || !this.isApproved || this.inflightKeys?.has(entry.dedupKey)) return;
     if (this.mode === 'draining') return this.hold(entry);
     if (!this.hasRoom()) {
-      // The entry is in the writer or the database already; the drain picks it up.
+      // An entry of this node is in the writer or the database already: the drain picks it up.
+      // Another node's is in neither here, so it waits behind the drain (the drain has begun, so it keeps it).
       void this.drain();
+      if (entry.origin !== undefined) this.hold(entry);
       return;
     }
     this.deliver(entry);
@@ -116,7 +120,7 @@ export class Session implements DeliveryTarget {
       for (const e of entries) {
         this.inflightKeys!.delete(e.dedupKey);
         this.inflightCount--;
-        this.deps.writer.ack(e);
+        this.deps.acks.ack(e);
         acked.push(e);
       }
     }
@@ -232,8 +236,8 @@ export class Session implements DeliveryTarget {
       const page = await this.deps.store.readBacklog(this.userId, this.deviceId, this.cursor, this.deps.drainPageSize);
       if (this.closed) return;
       const last = page.at(-1);
-      // Rows this device already acked (their delete is still on its way) are not sent again.
-      const fresh = page.filter((r) => !this.deps.writer.isDeleting(this.userId, this.deviceId, r.entry.dedupKey));
+      // Rows this device already acked (their delete is still on its way, here or on the node that wrote them) are not sent again.
+      const fresh = page.filter((r) => !this.deps.writer.isDeleting(this.userId, this.deviceId, r.entry.dedupKey) && !this.deps.acks.ackedHere(r.entry));
       await this.deliverPaced(fresh.map((r) => r.entry));
       if (this.closed) return;
       if (last) this.cursor = last.seq;

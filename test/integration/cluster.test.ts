@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Accounts } from '../helpers/accounts.ts';
 import { uid } from '../helpers/relay-fixture.ts';
-import { createTestDatabase, postgresUrl, type TestDatabase } from '../helpers/databases.ts';
+import { createTestDatabase, postgresUrl } from '../helpers/databases.ts';
 import { redisSkipReason, startThrowawayRedis, testRedis, hasRedisServer } from '../helpers/redis.ts';
-import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
+import { startRelay, tempDir } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
+import { useCluster } from '../helpers/cluster.ts';
 import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.ts';
 
 /**
@@ -21,42 +22,15 @@ const send = (c: TestClient, id: string, to: string, devices: string[]) =>
 const isFor = (id: string) => (f: Frame) => f.message_id === id;
 
 describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
-  let db: TestDatabase;
-  let nodes: RelayProcess[] = [];
-  let accounts: Accounts;
-  beforeAll(async () => {
-    await Accounts.ready();
-    db = await createTestDatabase('postgres');
-    nodes = await Promise.all(
-      [1, 2, 3].map((n) =>
-        startRelay({
-          ...db.env,
-          DATA_DIR: tempDir('node'),
-          JWT_SECRET: TEST_SECRET,
-          REDIS_URL: redis!.url,
-          REDIS_PREFIX: redis!.prefix,
-          NODE_ID: `node${n}`,
-          PRESENCE_TTL_SECONDS: '3',
-          PRESENCE_GRACE_SECONDS: '1',
-          PRESENCE_REAP_MS: '200',
-          MAX_CONNECTIONS_PER_USER: '3',
-        }),
-      ),
-    );
-    accounts = new Accounts(nodes[0]!.url);
-  });
-  afterAll(async () => {
-    await Promise.all(nodes.map((n) => n.stop('SIGKILL')));
-    await db?.drop();
-    await redis?.stop();
-  });
-  const url = (i: number) => nodes[i]!.url;
+  const env = { PRESENCE_TTL_SECONDS: '3', PRESENCE_GRACE_SECONDS: '1', PRESENCE_REAP_MS: '200', MAX_CONNECTIONS_PER_USER: '3' };
+  const cluster = useCluster(redis!, { node1: env, node2: env, node3: env });
+  const url = (i: number) => cluster.nodes[i]!.url;
 
   it('delivers from node 1 to devices on nodes 2 and 3 exactly once, in order', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
-    const a = await accounts.online(alice, 'a1', url(0));
-    const b1 = await accounts.online(bob, 'b1', url(1));
-    const b2 = await accounts.online(bob, 'b2', url(2));
+    const a = await cluster.accounts.online(alice, 'a1', url(0));
+    const b1 = await cluster.accounts.online(bob, 'b1', url(1));
+    const b2 = await cluster.accounts.online(bob, 'b2', url(2));
     const ids = Array.from({ length: 40 }, (_, i) => `x${i}`);
     for (const id of ids) send(a, id, bob, ['b1', 'b2']);
     for (const id of ids) await a.next(isFor(id));
@@ -68,15 +42,15 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(b1.all('deliver').map((f) => f.message_id)).toEqual(ids);
     expect(b2.all('deliver').map((f) => f.message_id)).toEqual(ids);
-    const rows = await db.query<{ n: number }>('select count(*)::int as n from queue where recipient_user = $1 and recipient_device = $2', [bob, 'b1']);
+    const rows = await cluster.db.query<{ n: number }>('select count(*)::int as n from queue where recipient_user = $1 and recipient_device = $2', [bob, 'b1']);
     expect(rows[0]!.n).toBe(0);
     await Promise.all([a, b1, b2].map((c) => c.close()));
   });
 
   it('forwards ephemeral frames across nodes', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
-    const a = await accounts.online(alice, 'a1', url(0));
-    const b = await accounts.online(bob, 'b1', url(2));
+    const a = await cluster.accounts.online(alice, 'a1', url(0));
+    const b = await cluster.accounts.online(bob, 'b1', url(2));
     a.send({ type: 'typing', payload: { to: bob, conversation_id: 'c1', is_typing: true } });
     expect(await b.next('typing')).toMatchObject({ sender_id: alice, payload: { is_typing: true } });
     await Promise.all([a.close(), b.close()]);
@@ -84,9 +58,9 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
 
   it('rings a callee\'s devices on other nodes, and an answer on one stops the other', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
-    const a = await accounts.online(alice, 'a1', url(0));
-    const b1 = await accounts.online(bob, 'b1', url(1));
-    const b2 = await accounts.online(bob, 'b2', url(2));
+    const a = await cluster.accounts.online(alice, 'a1', url(0));
+    const b1 = await cluster.accounts.online(bob, 'b1', url(1));
+    const b2 = await cluster.accounts.online(bob, 'b2', url(2));
     // The offer needs bob online somewhere: his devices' snapshots arrive once their leases are taken.
     await b1.seen('presence');
     await b2.seen('presence');
@@ -118,8 +92,8 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
 
   it('keeps one socket per device across nodes: 4409 for the older one', async () => {
     const user = uid('carol');
-    const first = await accounts.online(user, 'c1', url(0));
-    const second = await accounts.online(user, 'c1', url(1));
+    const first = await cluster.accounts.online(user, 'c1', url(0));
+    const second = await cluster.accounts.online(user, 'c1', url(1));
     expect(await first.closed).toBe(4409);
     second.send({ type: 'heartbeat' });
     await second.next('heartbeat_ack');
@@ -128,9 +102,9 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
 
   it('runs the approval flow across nodes, and a revocation closes the device on its node', async () => {
     const user = uid('dora');
-    const primary = await accounts.online(user, 'phone', url(0));
+    const primary = await cluster.accounts.online(user, 'phone', url(0));
     // The laptop registers on node 3; the request reaches the primary on node 1 through the bus.
-    const laptop = await accounts.online(user, 'laptop', url(2));
+    const laptop = await cluster.accounts.online(user, 'laptop', url(2));
     primary.send({ type: 'device_revoke', payload: { device_id: 'laptop' } });
     expect(await laptop.closed).toBe(4403);
     await primary.close();
@@ -138,16 +112,16 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
 
   it('shares presence across nodes, between mutual contacts only', async () => {
     const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
-    const a = await accounts.online(alice, 'a1', url(0));
-    const c = await accounts.online(carol, 'c1', url(2));
+    const a = await cluster.accounts.online(alice, 'a1', url(0));
+    const c = await cluster.accounts.online(carol, 'c1', url(2));
     a.send({ type: 'contact_add', payload: { user_id: bob } });
     c.send({ type: 'contact_add', payload: { user_id: bob } });
-    const b = await accounts.online(bob, 'b1', url(1));
+    const b = await cluster.accounts.online(bob, 'b1', url(1));
     b.send({ type: 'contact_add', payload: { user_id: alice } });
     expect(await a.next((f) => f.type === 'presence' && JSON.stringify(f.payload).includes(bob))).toMatchObject({ payload: { contacts: [{ user_id: bob, online: true }] } });
     await b.close();
     expect(await a.next((f) => f.type === 'user_offline' && f.payload['user_id'] === bob, 5000)).toBeTruthy();
-    const b2 = await accounts.online(bob, 'b1', url(2));
+    const b2 = await cluster.accounts.online(bob, 'b1', url(2));
     expect(await a.next((f) => f.type === 'user_online' && f.payload['user_id'] === bob, 5000)).toBeTruthy();
     expect(c.frames.filter((f) => f.type === 'user_online' || f.type === 'user_offline')).toEqual([]);
     await Promise.all([a, b2, c].map((x) => x.close()));
@@ -155,12 +129,12 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
 
   it('delivers messages sent to a killed node\'s devices after they reconnect elsewhere, and its users go offline within the TTL', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
-    const a = await accounts.online(alice, 'a1', url(0));
-    const b = await accounts.online(bob, 'b1', url(2));
+    const a = await cluster.accounts.online(alice, 'a1', url(0));
+    const b = await cluster.accounts.online(bob, 'b1', url(2));
     a.send({ type: 'contact_add', payload: { user_id: bob } });
     b.send({ type: 'contact_add', payload: { user_id: alice } });
     await a.next((f) => f.type === 'presence' && JSON.stringify(f.payload).includes(bob));
-    nodes[2]!.child.kill('SIGKILL');
+    cluster.nodes[2]!.child.kill('SIGKILL');
     await b.closed;
     const killedAt = Date.now();
     await a.next((f) => f.type === 'user_offline' && f.payload['user_id'] === bob, 8000);

@@ -1,0 +1,65 @@
+import { nodeTopic, type Bus } from '../bus/bus.ts';
+import { GenerationalMap } from '../util/generational-map.ts';
+import type { GroupCommitWriter } from './group-commit.ts';
+import { deviceKey, type QueueEntry } from './queue-entry.ts';
+import type { EntryKey } from './queue-store.ts';
+
+/**
+ * Takes the acks of recipient devices connected here and hands each to the
+ * writer that holds its entry.
+ *
+ * An entry stored on this node goes to this node's writer. An entry that
+ * another node stored (its copy reached us through the bus, `origin` set)
+ * is acked on that node's topic: its writer cancels the insert if the ack
+ * beats the commit, as it does for its own devices, or deletes the row.
+ * So a message between devices on two nodes costs no write when its
+ * recipient acks within the write delay, exactly as on one node.
+ *
+ * An ack lost on the bus (Redis down, the origin node gone) leaves a row
+ * behind; it is delivered again on the device's next drain (after a bus
+ * outage every session drains), acked again, and then deleted here, since
+ * rows read from the database are this node's to delete. At least once,
+ * as everywhere else.
+ */
+export class AckRouter {
+  /**
+   * Entries acked here lately that another node may publish to us again:
+   * its copies, and rows read from the database (which may be its entries
+   * too). The origin republishes an entry once committed, and a copy that
+   * crossed our ack is not delivered twice. An entry acked before its
+   * commit never comes back, so the common case costs nothing here.
+   */
+  private readonly acked: GenerationalMap<string, true>;
+
+  constructor(
+    private readonly writer: GroupCommitWriter,
+    private readonly bus: Bus,
+    recentMax = 20_000,
+  ) {
+    this.acked = new GenerationalMap(recentMax);
+  }
+
+  /** The recipient device acked `entry` on this node. */
+  ack(entry: QueueEntry): void {
+    if (entry.origin === undefined) {
+      if (entry.state === 'committed') this.acked.set(remoteKey(entry), true);
+      return this.writer.ack(entry);
+    }
+    if (entry.state !== 'remote') return;
+    entry.state = 'acked';
+    this.acked.set(remoteKey(entry), true);
+    this.bus.publish(nodeTopic(entry.origin), { k: 'ack', user: entry.recipientUser, device: entry.recipientDevice, key: entry.dedupKey });
+  }
+
+  /** True when a device here acked this entry lately. */
+  ackedHere(key: EntryKey): boolean {
+    return this.acked.get(remoteKey(key)) !== undefined;
+  }
+
+  /** Another node's device acked an entry of this node's writer. */
+  receive(user: string, device: string, key: string): void {
+    this.writer.ackKey({ recipientUser: user, recipientDevice: device, dedupKey: key });
+  }
+}
+
+const remoteKey = (k: EntryKey): string => `${deviceKey(k.recipientUser, k.recipientDevice)}\u0000${k.dedupKey}`;

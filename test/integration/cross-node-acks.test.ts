@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { uid } from '../helpers/relay-fixture.ts';
+import { postgresUrl } from '../helpers/databases.ts';
+import { redisSkipReason, testRedis } from '../helpers/redis.ts';
+import type { RelayProcess } from '../../tools/relay-process.ts';
+import { useCluster } from '../helpers/cluster.ts';
+import { b64, type Frame, type TestClient } from '../helpers/ws-client.ts';
+
+/**
+ * A stored message between devices on two nodes is acked back to the node
+ * that holds it in its write queue: an ack before the commit cancels the
+ * write there, an ack after it deletes the row. The write delay is a full
+ * second here, so "before the commit" does not depend on the machine's
+ * speed. Needs a shared Postgres and a Redis, like the cluster tests.
+ */
+const redis = await testRedis();
+const skip = !postgresUrl || !redis;
+if (skip) console.warn(`cross-node ack tests skipped: ${!postgresUrl ? 'DATABASE_URL is not set (several nodes need one shared Postgres)' : redisSkipReason}`);
+
+const WRITE_DELAY_MS = 1000;
+const isFor = (id: string) => (f: Frame) => f.message_id === id;
+const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const sendAll = (c: TestClient, to: string, device: string, list: string[]) => {
+  for (const id of list) c.send({ type: 'send', id, payload: { to, messages: [{ device_id: device, ciphertext: b64(id) }] } });
+};
+/** Acks every stored frame (deliver, status_update) the moment it arrives, as a client does. */
+const ackOnArrival = (c: TestClient) =>
+  c.ws.on('message', (data) => {
+    const f = JSON.parse(String(data)) as Frame;
+    if ((f.type === 'deliver' || f.type === 'status_update') && f.message_id) c.send({ type: 'delivery_ack', payload: { message_ids: [f.message_id] } });
+  });
+const until = async (cond: () => Promise<boolean> | boolean, ms: number, what: string) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe.skipIf(skip)('acks across nodes', () => {
+  const env = { WRITE_DELAY_MS: String(WRITE_DELAY_MS) };
+  /** The sender's node, a recipient node, and a recipient node with the smallest in-flight window. */
+  const cluster = useCluster(redis!, { x1: env, x2: env, x3: { ...env, INFLIGHT_MAX: '10' } });
+
+  const writtenOps = async (n: RelayProcess): Promise<number> => {
+    const res = await fetch(`http://127.0.0.1:${n.port}/healthz`);
+    return ((await res.json()) as { written_ops: number }).written_ops;
+  };
+  const rowsFor = async (user: string): Promise<number> =>
+    (await cluster.db.query<{ n: number }>('select count(*)::int as n from queue where recipient_user = $1', [user]))[0]!.n;
+
+  it('writes nothing when the recipient on another node acks before the commit, and answers the sender from that ack', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
+    const b = await cluster.accounts.online(bob, 'b1', cluster.nodes[1]!.url);
+    ackOnArrival(a);
+    ackOnArrival(b);
+    const before = await Promise.all(cluster.nodes.slice(0, 2).map(writtenOps));
+    const list = ids('fast', 20);
+    sendAll(a, bob, 'b1', list);
+    for (const id of list) expect(await a.next((f) => f.type === 'sent_ack' && f.message_id === id)).toBeTruthy();
+    // The receipts travel back across too, and alice's acks cancel their writes on bob's node.
+    for (const id of list) await a.seen((f) => f.type === 'status_update' && f.message_id === id);
+    // Past the write delay, any write that was going to happen has happened.
+    await new Promise((r) => setTimeout(r, WRITE_DELAY_MS * 2));
+    expect(await Promise.all(cluster.nodes.slice(0, 2).map(writtenOps))).toEqual(before);
+    expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
+    expect(await rowsFor(bob)).toBe(0);
+    expect(await rowsFor(alice)).toBe(0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('deletes the row on the writing node when the ack comes after the commit, and delivers each message once', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
+    const b = await cluster.accounts.online(bob, 'b1', cluster.nodes[1]!.url);
+    const list = ids('slow', 10);
+    sendAll(a, bob, 'b1', list);
+    await b.next(isFor(list.at(-1)!));
+    // Unacked, the entries are committed after the delay, and published once more then.
+    await until(async () => (await rowsFor(bob)) === list.length, 10_000, 'the rows to be committed');
+    for (const id of list) await a.seen((f) => f.type === 'sent_ack' && f.message_id === id);
+    await new Promise((r) => setTimeout(r, 300));
+    b.send({ type: 'delivery_ack', payload: { message_ids: list } });
+    await until(async () => (await rowsFor(bob)) === 0, 10_000, 'the rows to be deleted');
+    expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('gets everything, in order and once, to a recipient on another node whose window keeps filling', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
+    const b = await cluster.accounts.online(bob, 'b1', cluster.nodes[2]!.url);
+    ackOnArrival(b);
+    // Within the sender's frame budget (a burst of 60), five times the window.
+    const list = ids('burst', 50);
+    sendAll(a, bob, 'b1', list);
+    await until(() => b.all('deliver').length >= list.length, 15_000, 'every message at bob');
+    await new Promise((r) => setTimeout(r, WRITE_DELAY_MS + 500));
+    expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
+    await until(async () => (await rowsFor(bob)) === 0, 10_000, 'the rows to be deleted');
+    await Promise.all([a.close(), b.close()]);
+  });
+});
