@@ -22,6 +22,18 @@ export function recipientDevices(devices: ReadonlySet<string>, recipient: string
   return out;
 }
 
+/**
+ * True when `addressed` (free of duplicates) is exactly `devices` less
+ * `except`: the same answer as no mismatch against recipientDevices, without
+ * building a set or two lists. The send path asks this first.
+ */
+export function addressesExactly(devices: ReadonlySet<string>, addressed: readonly string[], except?: string): boolean {
+  const expected = except !== undefined && devices.has(except) ? devices.size - 1 : devices.size;
+  if (addressed.length !== expected) return false;
+  for (const d of addressed) if (d === except || !devices.has(d)) return false;
+  return true;
+}
+
 /** True when an id appears twice in a list. */
 export function hasDuplicates(ids: readonly string[]): boolean {
   return new Set(ids).size !== ids.length;

@@ -91,14 +91,20 @@ function rateLimited(s: Session, svc: Services, id: string | undefined, retryAft
   if (exceeded) s.close(CloseCode.rateLimited);
 }
 
-async function runHandler(s: Session, frame: ClientFrame, svc: Services): Promise<void> {
+/** Runs the frame's handler; whether it throws or its promise rejects, the device gets an error frame and nothing escapes. */
+function runHandler(s: Session, frame: ClientFrame, svc: Services): Promise<void> | void {
   if (s.closed) return;
   try {
-    await (handlers[frame.type] as Handler<ClientFrameType>)(s, frame, svc);
+    const pending = (handlers[frame.type] as Handler<ClientFrameType>)(s, frame, svc);
+    if (pending) return pending.catch((err: unknown) => handlerFailed(s, frame, svc, err));
   } catch (err) {
-    const slow = err instanceof TimeoutError;
-    svc.log.error('handler failed', { err, type: frame.type, user: s.userId, device: s.deviceId });
-    s.reply(encodeError(slow ? 'overloaded' : 'internal_error', { id: frame.id, timestamp: isoNow(svc), ...(slow ? { extra: { retry_after: 1 } } : {}) }));
+    handlerFailed(s, frame, svc, err);
   }
+}
+
+function handlerFailed(s: Session, frame: ClientFrame, svc: Services, err: unknown): void {
+  const slow = err instanceof TimeoutError;
+  svc.log.error('handler failed', { err, type: frame.type, user: s.userId, device: s.deviceId });
+  s.reply(encodeError(slow ? 'overloaded' : 'internal_error', { id: frame.id, timestamp: isoNow(svc), ...(slow ? { extra: { retry_after: 1 } } : {}) }));
 }
 

@@ -189,17 +189,21 @@ export class Session implements DeliveryTarget {
 
   // ---- inbound frames ---------------------------------------------------
 
-  /** Queues a frame handler behind the previous ones; returns false when too many are waiting. */
+  /**
+   * Runs a frame handler after the previous ones; returns false when too
+   * many are waiting. With none waiting it runs at once, and only a handler
+   * that returns a promise (it awaits the database) starts a chain for the
+   * frames behind it: most frames cost no promise at all. `task` must not
+   * throw (dispatch's runHandler catches).
+   */
   run(task: () => Promise<void> | void, maxDepth: number): boolean {
+    if (this.inbox === undefined) {
+      const pending = task();
+      if (pending) this.chain(pending);
+      return true;
+    }
     if (this.inboxDepth >= maxDepth) return false;
-    this.inboxDepth++;
-    this.inbox = (this.inbox ?? Promise.resolve())
-      .then(task)
-      .catch((err: unknown) => this.deps.log.error('frame handler failed', { err, user: this.userId, device: this.deviceId }))
-      .finally(() => {
-        // The last queued handler is done: the chain can go.
-        if (--this.inboxDepth === 0) this.inbox = undefined;
-      });
+    this.chain(this.inbox.then(task));
     return true;
   }
 
@@ -209,6 +213,16 @@ export class Session implements DeliveryTarget {
   }
 
   // ---- internals --------------------------------------------------------
+
+  private chain(pending: Promise<void>): void {
+    this.inboxDepth++;
+    this.inbox = pending
+      .catch((err: unknown) => this.deps.log.error('frame handler failed', { err, user: this.userId, device: this.deviceId }))
+      .finally(() => {
+        // The last queued handler is done: the chain can go.
+        if (--this.inboxDepth === 0) this.inbox = undefined;
+      });
+  }
 
   private deliver(e: QueueEntry): void {
     const inflight = (this.inflight ??= new Map());

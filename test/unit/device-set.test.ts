@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { hasDuplicates, mismatchedDevices, recipientDevices } from '../../src/devices/device-set.ts';
+import fc from 'fast-check';
+import { addressesExactly, hasDuplicates, mismatchedDevices, recipientDevices } from '../../src/devices/device-set.ts';
 
 describe('device set checks', () => {
   it('matches an exact device list, in any order', () => {
@@ -15,5 +16,20 @@ describe('device set checks', () => {
   it('spots duplicate ids', () => {
     expect(hasDuplicates(['a', 'b', 'a'])).toBe(true);
     expect(hasDuplicates(['a', 'b'])).toBe(false);
+  });
+});
+
+describe('addressesExactly', () => {
+  it('agrees with the full check on any device set, list and sender', () => {
+    const id = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+    fc.assert(
+      fc.property(fc.uniqueArray(id), fc.uniqueArray(id), fc.option(id, { nil: undefined }), (devices, addressed, self) => {
+        const set = new Set(devices);
+        // Writing to one's own user leaves the sending device out; to another user nothing is left out.
+        const full = self === undefined ? mismatchedDevices(set, addressed) : mismatchedDevices(recipientDevices(set, 'me', 'me', self), addressed);
+        expect(addressesExactly(set, addressed, self)).toBe(full === undefined);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

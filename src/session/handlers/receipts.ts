@@ -10,7 +10,7 @@ import { enqueueAndOffer } from './store-and-route.ts';
  * its queue). For each acked message from another user, the sender's
  * devices get a stored `status_update` `delivered`.
  */
-export async function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, svc: Services): Promise<void> {
+export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, svc: Services): Promise<void> | void {
   const acked = s.ack(frame.payload.message_ids);
   const bySender = new Map<string, QueueEntry[]>();
   for (const e of acked) {
@@ -19,23 +19,34 @@ export async function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack
     if (list) list.push(e);
     else bySender.set(e.senderUser, [e]);
   }
+  let loading: Promise<void>[] | undefined;
   for (const [sender, entries] of bySender) {
-    await queueStatus(s, svc, sender, 'delivered', entries.map((e) => ({ messageId: e.messageId, originDevice: e.senderDevice })));
+    const pending = queueStatus(s, svc, sender, 'delivered', entries.map((e) => ({ messageId: e.messageId, originDevice: e.senderDevice })));
+    if (pending) (loading ??= []).push(pending);
   }
+  if (loading) return Promise.all(loading).then(() => undefined);
 }
 
 /** `read_receipt`: the reader tells the sender's devices (or its own other devices) that it read these messages. */
-export async function handleReadReceipt(s: Session, frame: FrameOf<'read_receipt'>, svc: Services): Promise<void> {
-  await queueStatus(s, svc, frame.payload.to, 'read', frame.payload.message_ids.map((messageId) => ({ messageId, originDevice: '*' })));
+export function handleReadReceipt(s: Session, frame: FrameOf<'read_receipt'>, svc: Services): Promise<void> | void {
+  return queueStatus(s, svc, frame.payload.to, 'read', frame.payload.message_ids.map((messageId) => ({ messageId, originDevice: '*' })));
 }
+
+type StatusItems = { messageId: string; originDevice: string }[];
 
 /**
  * Stores one status_update per message for each device of `user` (never the
  * reporting device itself). Receipts are best effort under overload: a
- * dropped one is logged, the message itself is already safe.
+ * dropped one is logged, the message itself is already safe. Synchronous
+ * when the user's devices are cached; a promise only when they are read.
  */
-async function queueStatus(s: Session, svc: Services, user: string, status: DeliveryStatus, items: { messageId: string; originDevice: string }[]): Promise<void> {
-  const devices = await svc.devices.devicesOf(user);
+function queueStatus(s: Session, svc: Services, user: string, status: DeliveryStatus, items: StatusItems): Promise<void> | void {
+  const cached = svc.devices.cached(user);
+  if (cached) return storeStatus(s, svc, user, status, items, cached);
+  return svc.devices.devicesOf(user).then((devices) => storeStatus(s, svc, user, status, items, devices));
+}
+
+function storeStatus(s: Session, svc: Services, user: string, status: DeliveryStatus, items: StatusItems, devices: ReadonlySet<string>): void {
   const ts = isoNow(svc);
   const createdAt = new Date(svc.now());
   const entries: QueueEntry[] = [];

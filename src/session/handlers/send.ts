@@ -1,26 +1,37 @@
 import { messageDedupKey, newEntry } from '../../delivery/queue-entry.ts';
-import { hasDuplicates, mismatchedDevices, recipientDevices } from '../../devices/device-set.ts';
+import { addressesExactly, hasDuplicates, mismatchedDevices, recipientDevices } from '../../devices/device-set.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeDeliver, encodeError } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
 import { isRetry, storeAndRoute } from './store-and-route.ts';
 
+type SendFrame = FrameOf<'send'> | FrameOf<'media_key'>;
+
 /**
  * `send` and `media_key`: one ciphertext per recipient device, checked
  * against the recipient's device set before anything is stored, so a sender
  * never believes a message reached a device it did not encrypt for.
+ *
+ * When the cached device set matches, the handler finishes without a
+ * promise (the common case, on the hot path); otherwise it reads the set
+ * and answers from what it read.
  */
-export async function handleSend(s: Session, frame: FrameOf<'send'> | FrameOf<'media_key'>, svc: Services): Promise<void> {
+export function handleSend(s: Session, frame: SendFrame, svc: Services): Promise<void> | void {
   const p = frame.payload;
   const addressed = p.messages.map((m) => m.device_id);
-  const ts = isoNow(svc);
   if (hasDuplicates(addressed)) {
-    s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.messages: a device appears twice', timestamp: ts }));
+    s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.messages: a device appears twice', timestamp: isoNow(svc) }));
     return;
   }
   if (isRetry(s, svc, frame.id)) return;
+  const cached = svc.devices.cached(p.to);
+  if (cached && addressesExactly(cached, addressed, p.to === s.userId ? s.deviceId : undefined)) return store(s, frame, svc);
+  return checkThenStore(s, frame, svc, addressed);
+}
 
+async function checkThenStore(s: Session, frame: SendFrame, svc: Services, addressed: readonly string[]): Promise<void> {
+  const p = frame.payload;
   const expectedFrom = async (fresh: boolean) => recipientDevices(await svc.devices.devicesOf(p.to, fresh), p.to, s.userId, s.deviceId);
   let expected = await expectedFrom(false);
   let mismatch = mismatchedDevices(expected, addressed);
@@ -31,10 +42,15 @@ export async function handleSend(s: Session, frame: FrameOf<'send'> | FrameOf<'m
   }
   if (mismatch) {
     const code = expected.size === 0 && p.to !== s.userId ? 'unknown_recipient' : 'mismatched_devices';
-    s.reply(encodeError(code, { id: frame.id, timestamp: ts, extra: code === 'mismatched_devices' ? { ...mismatch } : {} }));
+    s.reply(encodeError(code, { id: frame.id, timestamp: isoNow(svc), extra: code === 'mismatched_devices' ? { ...mismatch } : {} }));
     return;
   }
+  store(s, frame, svc);
+}
 
+function store(s: Session, frame: SendFrame, svc: Services): void {
+  const p = frame.payload;
+  const ts = isoNow(svc);
   const kind = frame.type === 'send' ? 'deliver' : 'media_key';
   const meta: Record<string, string> =
     frame.type === 'send'
