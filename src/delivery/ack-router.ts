@@ -42,12 +42,12 @@ export class AckRouter {
   /** The recipient device acked `entry` on this node. */
   ack(entry: QueueEntry): void {
     if (entry.origin === undefined) {
-      if (entry.state === 'committed') this.acked.set(remoteKey(entry), true);
+      if (entry.state === 'committed') this.acked.set(`${entry.recipientKey}\u0000${entry.dedupKey}`, true);
       return this.writer.ack(entry);
     }
     if (entry.state !== 'remote') return;
     entry.state = 'acked';
-    this.acked.set(remoteKey(entry), true);
+    this.acked.set(`${entry.recipientKey}\u0000${entry.dedupKey}`, true);
     this.bus.publish(nodeTopic(entry.origin), { k: 'ack', user: entry.recipientUser, device: entry.recipientDevice, key: entry.dedupKey });
   }
 
@@ -62,4 +62,5 @@ export class AckRouter {
   }
 }
 
+/** The `acked` key of a row or wire entry; for an entry object, the same string from its recipientKey. */
 const remoteKey = (k: EntryKey): string => `${deviceKey(k.recipientUser, k.recipientDevice)}\u0000${k.dedupKey}`;

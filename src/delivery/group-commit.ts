@@ -1,9 +1,8 @@
 import { KeyedSets } from '../util/keyed-sets.ts';
 import type { Logger } from '../util/logger.ts';
+import { PendingIndex } from './pending-index.ts';
 import { deviceKey, settle, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
-
-const entryKey = (device: string, dedupKey: string): string => `${device}\u0000${dedupKey}`;
 
 export class OverloadedError extends Error {
   override readonly name = 'OverloadedError';
@@ -38,14 +37,13 @@ export class GroupCommitWriter {
   private inserts: QueueEntry[] = [];
   /** Inserts still to be written (the array also holds entries acked while they waited, skipped when taken). */
   private liveInserts = 0;
-  private deletes: { key: EntryKey; attempts: number }[] = [];
+  /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
+  private deletes: { key: EntryKey; device: string; attempts: number }[] = [];
   private flushing = false;
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
   /** Entries not yet committed, per recipient device, in enqueue order. */
-  private readonly pending = new KeyedSets<string, QueueEntry>();
-  /** The same entries by recipient device and dedup key, for acks that arrive as a key from another node (the latest of duplicates wins). */
-  private readonly byKey = new Map<string, QueueEntry>();
+  private readonly pending = new PendingIndex();
   /** Dedup keys of acked rows whose delete is not committed yet, per recipient device: a drain must not send them again. */
   private readonly deleting = new KeyedSets<string, string>();
   private batches = 0;
@@ -64,9 +62,7 @@ export class GroupCommitWriter {
     for (const e of entries) {
       this.inserts.push(e);
       this.liveInserts++;
-      const device = deviceKey(e.recipientUser, e.recipientDevice);
-      this.pending.add(device, e);
-      this.byKey.set(entryKey(device, e.dedupKey), e);
+      this.pending.add(e);
     }
     this.schedule();
   }
@@ -80,7 +76,7 @@ export class GroupCommitWriter {
       case 'queued':
         entry.state = 'acked';
         this.liveInserts--;
-        this.unindex(entry);
+        this.pending.remove(entry);
         settle(entry, true);
         return;
       case 'flushing':
@@ -88,7 +84,7 @@ export class GroupCommitWriter {
         entry.state = 'acked';
         // The recipient has it: the sender may be answered now, whatever becomes of the batch writing it.
         settle(entry, true);
-        this.queueDelete(entry);
+        this.queueDelete(entry, entry.recipientKey);
         return;
       case 'acked':
       case 'failed':
@@ -105,9 +101,9 @@ export class GroupCommitWriter {
    * (its batch failed) or is already gone does nothing.
    */
   ackKey(key: EntryKey): void {
-    const e = this.byKey.get(entryKey(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey));
+    const e = this.pending.find(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
     if (e) this.ack(e);
-    else this.queueDelete(key);
+    else this.queueDelete(key, deviceKey(key.recipientUser, key.recipientDevice));
   }
 
   /** Called with every batch's committed inserts, after the commit (the router forwards them to other nodes). */
@@ -131,7 +127,7 @@ export class GroupCommitWriter {
 
   /** Entries for a device that are not committed yet, oldest first (a connecting device's drain needs them). */
   pendingFor(user: string, device: string): QueueEntry[] {
-    return [...this.pending.values(deviceKey(user, device))];
+    return this.pending.forDevice(deviceKey(user, device));
   }
 
   get depth(): number {
@@ -179,22 +175,15 @@ export class GroupCommitWriter {
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
-  private queueDelete(key: EntryKey): void {
+  private queueDelete(key: EntryKey, device: string): void {
     // Copy the key: an entry object would be kept alive by the delete list for nothing.
-    this.deletes.push({ key: { recipientUser: key.recipientUser, recipientDevice: key.recipientDevice, dedupKey: key.dedupKey }, attempts: 0 });
-    this.deleting.add(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
+    this.deletes.push({ key: { recipientUser: key.recipientUser, recipientDevice: key.recipientDevice, dedupKey: key.dedupKey }, device, attempts: 0 });
+    this.deleting.add(device, key.dedupKey);
     this.schedule();
   }
 
-  private doneDeleting(key: EntryKey): void {
-    this.deleting.delete(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
-  }
-
-  private unindex(e: QueueEntry): void {
-    const device = deviceKey(e.recipientUser, e.recipientDevice);
-    this.pending.delete(device, e);
-    const key = entryKey(device, e.dedupKey);
-    if (this.byKey.get(key) === e) this.byKey.delete(key);
+  private doneDeleting(d: { key: EntryKey; device: string }): void {
+    this.deleting.delete(d.device, d.key.dedupKey);
   }
 
   private async flush(): Promise<void> {
@@ -214,23 +203,23 @@ export class GroupCommitWriter {
           this.batches++;
           this.committedOps += inserts.length + deletes.length;
           for (const e of inserts) {
-            this.unindex(e);
+            this.pending.remove(e);
             // An entry acked while flushing is already 'acked' with its delete queued; it is durable all the same.
             if (e.state === 'flushing') e.state = 'committed';
             settle(e, true);
           }
           this.committedHook?.(inserts);
-          for (const d of deletes) this.doneDeleting(d.key);
+          for (const d of deletes) this.doneDeleting(d);
         } catch (err) {
           this.log.error('queue batch failed', { err, inserts: inserts.length, deletes: deletes.length });
           for (const e of inserts) {
-            this.unindex(e);
+            this.pending.remove(e);
             if (e.state === 'flushing') e.state = 'failed';
             settle(e, false);
           }
           // Deletes are idempotent: retry a few times, then leave the rows to be delivered again (at-least-once).
           const retry = deletes.filter((d) => ++d.attempts < DELETE_ATTEMPTS);
-          for (const d of deletes) if (d.attempts >= DELETE_ATTEMPTS) this.doneDeleting(d.key);
+          for (const d of deletes) if (d.attempts >= DELETE_ATTEMPTS) this.doneDeleting(d);
           this.deletes.unshift(...retry);
           if (retry.length > 0) await new Promise((r) => setTimeout(r, 100));
         }

@@ -18,6 +18,8 @@ export type StoredKind = 'deliver' | 'media_key' | 'sync_request' | 'sync_data' 
 export interface QueueEntry {
   readonly recipientUser: string;
   readonly recipientDevice: string;
+  /** deviceKey(recipientUser, recipientDevice), made once: the writer's indexes key on it. */
+  readonly recipientKey: string;
   /** Unique within the recipient device's queue; a second entry with the same key is a duplicate. */
   readonly dedupKey: string;
   readonly messageId: string;
@@ -39,12 +41,13 @@ export interface QueueEntry {
  * that every entry has the same shape from the start (this runs for every
  * message and receipt).
  */
-type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin'>;
+type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin' | 'recipientKey'>;
 
 function makeEntry(f: EntryFields, state: EntryState, onSettled: ((ok: boolean) => void) | undefined, origin?: string): QueueEntry {
   return {
     recipientUser: f.recipientUser,
     recipientDevice: f.recipientDevice,
+    recipientKey: deviceKey(f.recipientUser, f.recipientDevice),
     dedupKey: f.dedupKey,
     messageId: f.messageId,
     kind: f.kind,
