@@ -2,7 +2,7 @@
  * `npm run bench [-- --quick] [-- --only saturation,fanout,backlog,latency,cross,storm]`:
  * measures the relay against baselines in one run, on this machine, and
  * reports ratios. Every server under test runs on CPU 0 and the load
- * generators on CPU 1 (taskset); every target gets the same load from the
+ * generators and this runner on CPU 1 (taskset); every target gets the same load from the
  * same lean WebSocket client. Traffic goes to 127.0.0.1 only and every loop
  * is bounded in time and count.
  *
@@ -16,7 +16,7 @@ import type { Target } from './load/dialects.ts';
 import { latencyChart } from './lib/chart.ts';
 import { benchRedis } from './lib/redis.ts';
 import { median, medianBy } from './lib/stats.ts';
-import { root } from './lib/processes.ts';
+import { pinRunner, root } from './lib/processes.ts';
 import { targetNames } from './lib/targets.ts';
 import { backlogDrain, type BacklogResult } from './scenarios/backlog.ts';
 import { connectStorm, type StormResult } from './scenarios/connect-storm.ts';
@@ -39,6 +39,7 @@ const stormSize = 10_000;
 const targetsArg = process.argv[process.argv.indexOf('--targets') + 1];
 const targets: Target[] = process.argv.includes('--targets') && targetsArg ? (targetsArg.split(',') as Target[]) : ['bare', 'socketio', 'relay'];
 
+pinRunner();
 const started = Date.now();
 const log = (s: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${s}`);
 const fmt = (n: number | null, digits = 0) => (n === null ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));

@@ -9,11 +9,18 @@ const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>): ChildProcess {
   // BENCH_CPU_PROF=dir profiles the servers under test (CPU 0) into dir; summarise with bench/profile-summary.ts.
   const prof = process.env['BENCH_CPU_PROF'] && cpu === 0 ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : [];
-  // Servers (CPU 0) collect their garbage on SIGUSR2, for memory readings (gc-on-signal.ts).
-  const gc = cpu === 0 ? ['--expose-gc', '--import', path.join(root, 'bench/lib/gc-on-signal.ts')] : [];
+  // Servers (CPU 0) collect their garbage on SIGUSR2, for memory readings (gc-on-signal.ts). They
+  // collect it on their main thread: V8 sizes its helper threads by the machine's cores, not by the
+  // affinity mask, and on one pinned core those helpers preempt the thread that serves the sockets.
+  const gc = cpu === 0 ? ['--single-threaded-gc', '--expose-gc', '--import', path.join(root, 'bench/lib/gc-on-signal.ts')] : [];
   const node = [process.execPath, ...prof, '--import', 'tsx', ...gc, script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Moves this process (the bench runner) to the generators' core, so that the servers' core runs only the server under test. */
+export function pinRunner(): void {
+  if (hasTaskset) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)]);
 }
 
 /** Starts a server process and resolves with its port once it logs `relay listening`. */
