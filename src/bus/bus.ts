@@ -50,8 +50,9 @@ export type BusMessage =
   /**
    * Stored entries for devices of the topic's user. `node` holds them in its
    * writer (committed or about to be) and takes their acks (`ack`).
+   * `again` marks copies published a second time, at their commit.
    */
-  | { k: 'entries'; node: string; entries: WireEntry[] }
+  | { k: 'entries'; node: string; entries: WireEntry[]; again?: true }
   /** On a node's own topic: the recipient device acked this entry of the node's writer on another node. */
   | { k: 'ack'; user: string; device: string; key: string }
   /** An ephemeral frame for the topic user's devices (or one of them, or all but one). */

@@ -34,14 +34,14 @@ export class Router {
       if (target) target.offer(e);
       else (away ??= []).push(e);
     }
-    if (away) this.publish(away);
+    if (away) this.publish(away, false);
   }
 
   /** Writer hook: committed entries that no device acked yet, for devices not connected here, go to the other nodes again. */
   forwardCommitted(entries: readonly QueueEntry[]): void {
     let away: QueueEntry[] | undefined;
     for (const e of entries) if (e.state === 'committed' && !this.local.find(e.recipientUser, e.recipientDevice)) (away ??= []).push(e);
-    if (away) this.publish(away);
+    if (away) this.publish(away, true);
   }
 
   /**
@@ -60,7 +60,8 @@ export class Router {
     if (msg.k === 'entries') {
       for (const w of msg.entries) {
         const target = this.local.find(w.recipientUser, w.recipientDevice);
-        if (target && !this.acks.ackedHere(w)) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node));
+        // Only a second copy can follow an ack made here: a first copy is what a device here would ack.
+        if (target && !(msg.again && this.acks.ackedHere(w))) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node));
       }
     } else if (msg.k === 'push') {
       this.pushLocal(topic, msg.frame, msg);
@@ -75,8 +76,8 @@ export class Router {
     return false;
   }
 
-  /** Publishes entries to their recipients' topics, one message per user. */
-  private publish(entries: readonly QueueEntry[]): void {
+  /** Publishes entries to their recipients' topics, one message per user; `again` for copies published at their commit. */
+  private publish(entries: readonly QueueEntry[], again: boolean): void {
     const byUser = new Map<string, WireEntry[]>();
     for (const e of entries) {
       const wire: WireEntry = {
@@ -94,7 +95,7 @@ export class Router {
       if (list) list.push(wire);
       else byUser.set(e.recipientUser, [wire]);
     }
-    for (const [user, list] of byUser) this.bus.publish(user, { k: 'entries', node: this.bus.nodeId, entries: list });
+    for (const [user, list] of byUser) this.bus.publish(user, again ? { k: 'entries', node: this.bus.nodeId, entries: list, again } : { k: 'entries', node: this.bus.nodeId, entries: list });
   }
 
   private pushLocal(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined }): number {
