@@ -36,5 +36,10 @@ export function addressesExactly(devices: ReadonlySet<string>, addressed: readon
 
 /** True when an id appears twice in a list. */
 export function hasDuplicates(ids: readonly string[]): boolean {
+  // Most sends address one to a few devices: compare pairwise rather than build a set.
+  if (ids.length <= 8) {
+    for (let i = 1; i < ids.length; i++) for (let j = 0; j < i; j++) if (ids[i] === ids[j]) return true;
+    return false;
+  }
   return new Set(ids).size !== ids.length;
 }

@@ -33,3 +33,14 @@ describe('addressesExactly', () => {
     );
   });
 });
+
+describe('hasDuplicates', () => {
+  it('agrees with a set on short and long lists', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'), { maxLength: 14 }), (ids) => {
+        expect(hasDuplicates(ids)).toBe(new Set(ids).size !== ids.length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -12,13 +12,14 @@ import { enqueueAndOffer } from './store-and-route.ts';
  */
 export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, svc: Services): Promise<void> | void {
   const acked = s.ack(frame.payload.message_ids);
-  const bySender = new Map<string, QueueEntry[]>();
+  let bySender: Map<string, QueueEntry[]> | undefined;
   for (const e of acked) {
     if ((e.kind !== 'deliver' && e.kind !== 'media_key') || e.senderUser === s.userId) continue;
-    const list = bySender.get(e.senderUser);
+    const list = (bySender ??= new Map()).get(e.senderUser);
     if (list) list.push(e);
     else bySender.set(e.senderUser, [e]);
   }
+  if (!bySender) return;
   let loading: Promise<void>[] | undefined;
   for (const [sender, entries] of bySender) {
     const pending = queueStatus(s, svc, sender, 'delivered', entries.map((e) => ({ messageId: e.messageId, originDevice: e.senderDevice })));

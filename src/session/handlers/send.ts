@@ -52,10 +52,16 @@ function store(s: Session, frame: SendFrame, svc: Services): void {
   const p = frame.payload;
   const ts = isoNow(svc);
   const kind = frame.type === 'send' ? 'deliver' : 'media_key';
-  const meta: Record<string, string> =
-    frame.type === 'send'
-      ? pick({ message_type: frame.payload.message_type, group_id: frame.payload.group_id, media_id: frame.payload.media_id })
-      : pick({ media_id: frame.payload.media_id, algorithm: frame.payload.algorithm, message_type: frame.payload.message_type });
+  const meta: Record<string, string> = {};
+  if (frame.type === 'send') {
+    if (p.message_type !== undefined) meta['message_type'] = p.message_type;
+    if (frame.payload.group_id !== undefined) meta['group_id'] = frame.payload.group_id;
+    if (p.media_id !== undefined) meta['media_id'] = p.media_id;
+  } else {
+    if (p.media_id !== undefined) meta['media_id'] = p.media_id;
+    if (frame.payload.algorithm !== undefined) meta['algorithm'] = frame.payload.algorithm;
+    if (p.message_type !== undefined) meta['message_type'] = p.message_type;
+  }
   const createdAt = new Date(svc.now());
   const dedupKey = messageDedupKey(kind, s.userId, s.deviceId, frame.id);
 
@@ -77,10 +83,4 @@ function store(s: Session, frame: SendFrame, svc: Services): void {
       ),
     ),
   );
-}
-
-function pick(fields: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v;
-  return out;
 }
