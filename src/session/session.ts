@@ -110,15 +110,19 @@ export class Session implements DeliveryTarget {
     if (!this.closed) this.conn.send(frame);
   }
 
-  /** Removes acked ids from flight and hands them to the writer; returns the entries acked. */
+  /** Removes acked ids from flight and hands them to the ack router (this node's writer or the entry's own node); returns the entries acked. */
   ack(messageIds: readonly string[]): QueueEntry[] {
     const acked: QueueEntry[] = [];
+    const inflight = this.inflight;
+    const keys = this.inflightKeys;
+    // Both exist from the first delivery until the window empties.
+    if (!inflight || !keys) return acked;
     for (const id of messageIds) {
-      const entries = this.inflight?.get(id);
+      const entries = inflight.get(id);
       if (!entries) continue;
-      this.inflight!.delete(id);
+      inflight.delete(id);
       for (const e of entries) {
-        this.inflightKeys!.delete(e.dedupKey);
+        keys.delete(e.dedupKey);
         this.inflightCount--;
         this.deps.acks.ack(e);
         acked.push(e);
