@@ -118,11 +118,23 @@ if (wants('cross')) {
   }
 }
 
-const storm: Partial<Record<Target, StormResult>> = {};
+/** Medians over the rounds: one reading of RSS growth moves by a few KiB per connection between runs (heap pages kept or returned). */
+type Storm = StormResult & { rssRuns: number[] };
+const storm: Partial<Record<Target, Storm>> = {};
 if (wants('storm')) {
+  const all = new Map<Target, StormResult[]>(targets.map((t) => [t, []]));
+  for (let i = 0; i < runs; i++) for (const t of targets) all.get(t)!.push(await connectStorm(t, stormSize, 2, 64));
   for (const t of targets) {
-    storm[t] = await connectStorm(t, stormSize, 2, 64);
-    log(`storm ${t}: ${fmt(storm[t].connectsPerSec)} connects/s, ${fmt(storm[t].rssPerConnection / 1024, 1)} KiB per idle connection, ${storm[t].failed} failed`);
+    const rs = all.get(t)!;
+    storm[t] = {
+      connections: median(rs.map((r) => r.connections)),
+      failed: rs.reduce((n, r) => n + r.failed, 0),
+      connectsPerSec: median(rs.map((r) => r.connectsPerSec)),
+      generatorCpu: median(rs.map((r) => r.generatorCpu)),
+      rssPerConnection: median(rs.map((r) => r.rssPerConnection)),
+      rssRuns: rs.map((r) => r.rssPerConnection),
+    };
+    log(`storm ${t}: ${fmt(storm[t].connectsPerSec)} connects/s, ${fmt(storm[t].rssPerConnection / 1024, 1)} KiB per idle connection (runs ${storm[t].rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')}), ${storm[t].failed} failed`);
   }
 }
 
@@ -177,11 +189,11 @@ if (storm.relay && storm.bare && storm.socketio) {
   md.push(
     `## Connect storm and idle memory`,
     '',
-    `${fmt(stormSize)} connections, 64 handshakes in flight per generator; each is its own user, token verified at the handshake (the bare forwarder checks none). Then every device gets ready (the relay: registered as primary, backlog drained) and the server's RSS is read with all of them idle.`,
+    `${fmt(stormSize)} connections, 64 handshakes in flight per generator; each is its own user, token verified at the handshake (the bare forwarder checks none). Then every device gets ready (the relay: registered as primary, backlog drained) and the server's RSS is read with all of them idle. Median of ${runs}.`,
     '',
-    '| target | connects/s | RSS per idle connection | failed | generator CPU |',
-    '|---|---|---|---|---|',
-    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(storm[t]!.connectsPerSec)} | ${fmt(storm[t]!.rssPerConnection / 1024, 2)} KiB | ${storm[t]!.failed} | ${storm[t]!.generatorCpu.toFixed(2)} |`),
+    '| target | connects/s | RSS per idle connection | runs (KiB) | failed | generator CPU |',
+    '|---|---|---|---|---|---|',
+    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(storm[t]!.connectsPerSec)} | ${fmt(storm[t]!.rssPerConnection / 1024, 2)} KiB | ${storm[t]!.rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')} | ${storm[t]!.failed} | ${storm[t]!.generatorCpu.toFixed(2)} |`),
     '',
   );
   check('connect rate ≥ 50% of bare uWS', storm.relay.connectsPerSec >= 0.5 * storm.bare.connectsPerSec, pct(storm.relay.connectsPerSec, storm.bare.connectsPerSec));

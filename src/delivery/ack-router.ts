@@ -26,8 +26,8 @@ export class AckRouter {
    * Entries acked here lately that another node may publish to us again:
    * its copies, and rows read from the database (which may be its entries
    * too). The origin republishes an entry once committed, and a copy that
-   * crossed our ack is not delivered twice. An entry acked before its
-   * commit never comes back, so the common case costs nothing here.
+   * crossed our ack is not delivered twice. This node's own entries acked
+   * before their commit never come back, and are not recorded.
    */
   private readonly acked: GenerationalMap<string, true>;
 
