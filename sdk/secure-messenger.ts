@@ -44,8 +44,10 @@ export class SecureMessenger {
     readonly me: { userId: string; deviceId: string; identity: DeviceIdentity },
   ) {
     // Our own user's list changes are pushed to us; other users' show up as mismatched_devices.
+    // A `devices` frame for another user is only ever the answer to our own request: dropping the
+    // list on it would drop the very list being fetched, and every send would fetch it again.
     client.on('devices', (f) => {
-      this.lists.delete(f.payload.user_id);
+      if (f.payload.user_id === me.userId) this.lists.delete(me.userId);
     });
   }
 

@@ -109,6 +109,11 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     // Fetch bob's device list first: a send waiting on that request is not in
     // the outbox yet, and under load the request could outlive the kill.
     await alice.messenger.devicesOf(bob.userId);
+    // And the sends use that list: none asks the relay for bob's devices again.
+    let bobListsFetched = 0;
+    alice.client.on('devices', (f) => {
+      if (f.payload.user_id === bob.userId) bobListsFetched++;
+    });
     let heldAcrossRestart = 0;
     const port = relay.port;
     for (let i = 0; i < total; i++) {
@@ -132,6 +137,7 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     // Sends were made while the relay was away, held in the outbox and sent after the reconnect.
     expect(heldAcrossRestart).toBeGreaterThan(0);
     expect(alice.client.pendingSends).toBe(0);
+    expect(bobListsFetched).toBe(0);
   });
 
   it('approves a new device with the helpers; the relay accepts it and the device list verifies', async () => {
