@@ -42,18 +42,18 @@ export class AckRouter {
   /** The recipient device acked `entry` on this node. */
   ack(entry: QueueEntry): void {
     if (entry.origin === undefined) {
-      if (entry.state === 'committed') this.acked.set(`${entry.recipientKey}\u0000${entry.dedupKey}`, true);
+      if (entry.state === 'committed') this.acked.set(ackedKey(entry.recipientKey, entry.dedupKey), true);
       return this.writer.ack(entry);
     }
     if (entry.state !== 'remote') return;
     entry.state = 'acked';
-    this.acked.set(`${entry.recipientKey}\u0000${entry.dedupKey}`, true);
+    this.acked.set(ackedKey(entry.recipientKey, entry.dedupKey), true);
     this.bus.publish(nodeTopic(entry.origin), { k: 'ack', user: entry.recipientUser, device: entry.recipientDevice, key: entry.dedupKey });
   }
 
   /** True when a device here acked this entry lately. */
   ackedHere(key: EntryKey): boolean {
-    return this.acked.get(remoteKey(key)) !== undefined;
+    return this.acked.get(ackedKey(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey)) !== undefined;
   }
 
   /** Another node's device acked an entry of this node's writer. */
@@ -62,5 +62,5 @@ export class AckRouter {
   }
 }
 
-/** The `acked` key of a row or wire entry; for an entry object, the same string from its recipientKey. */
-const remoteKey = (k: EntryKey): string => `${deviceKey(k.recipientUser, k.recipientDevice)}\u0000${k.dedupKey}`;
+/** The `acked` map's key: the recipient's deviceKey (an entry's `recipientKey`) and the dedup key. */
+const ackedKey = (recipientKey: string, dedupKey: string): string => `${recipientKey}\u0000${dedupKey}`;

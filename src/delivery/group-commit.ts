@@ -101,9 +101,10 @@ export class GroupCommitWriter {
    * (its batch failed) or is already gone does nothing.
    */
   ackKey(key: EntryKey): void {
-    const e = this.pending.find(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
+    const device = deviceKey(key.recipientUser, key.recipientDevice);
+    const e = this.pending.find(device, key.dedupKey);
     if (e) this.ack(e);
-    else this.queueDelete(key, deviceKey(key.recipientUser, key.recipientDevice));
+    else this.queueDelete(key, device);
   }
 
   /** Called with every batch's committed inserts, after the commit (the router forwards them to other nodes). */

@@ -36,13 +36,14 @@ export interface QueueEntry {
   onSettled: ((ok: boolean) => void) | undefined;
 }
 
+/** What a caller supplies; the rest is made here. */
+type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin' | 'recipientKey'>;
+
 /**
  * Builds the entry field by field rather than by spreading `fields`, so
  * that every entry has the same shape from the start (this runs for every
  * message and receipt).
  */
-type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin' | 'recipientKey'>;
-
 function makeEntry(f: EntryFields, state: EntryState, onSettled: ((ok: boolean) => void) | undefined, origin?: string): QueueEntry {
   return {
     recipientUser: f.recipientUser,
