@@ -161,10 +161,13 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       previous?.close(CloseCode.connectedElsewhere);
       svc.bus.publish(userId, { k: 'kick', device: deviceId, at: session.connectedAt, node: svc.bus.nodeId });
       // Work for the new socket starts on the next turn of the loop, outside the upgrade's call stack.
-      // A device that is not approved gets nothing until the approval flow says so.
+      // A device that is not approved gets nothing until the approval flow says so. The decision uses
+      // the status read at upgrade: a frame handled before this turn (PGlite can answer within
+      // microtasks) may already have registered the device and sent it its own answer.
+      const openedAs = data.status;
       setImmediate(() => {
-        if (session.isApproved) startApproved(session, svc);
-        else if (session.status === 'pending') opts.onPendingOpen(session);
+        if (openedAs === 'approved' && session.isApproved) startApproved(session, svc);
+        else if (openedAs === 'pending' && session.status === 'pending') opts.onPendingOpen(session);
       });
     },
 

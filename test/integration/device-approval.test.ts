@@ -195,6 +195,10 @@ describe.each(backends)('device approval on %s', (kind) => {
       codes.push(f.type === 'error' ? String(f.payload.error_code) : 'pending');
     }
     expect(codes).toEqual(['pending', 'pending', 'pending', 'pending', 'pending', 'rate_limited']);
+    // One answer per registration: no reminder for a device that registered in its first turn.
+    c.send({ type: 'heartbeat' });
+    await c.next('heartbeat_ack');
+    expect(c.frames.filter((f) => f.type === 'device_approval_pending')).toHaveLength(5);
     await Promise.all([primary.close(), c.close()]);
   });
 
