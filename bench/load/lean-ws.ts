@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
  */
 export class LeanWs {
   private buf: Buffer = Buffer.alloc(0);
+  private readonly parts: Buffer[] = [];
   onMessage: (text: string) => void = () => {};
   onClose: (code: number) => void = () => {};
 
@@ -73,6 +74,7 @@ export class LeanWs {
     for (;;) {
       if (this.buf.length < 2) return;
       const op = this.buf[0]! & 0x0f;
+      const fin = (this.buf[0]! & 0x80) !== 0;
       let len = this.buf[1]! & 0x7f;
       let at = 2;
       if (len === 126) {
@@ -87,8 +89,12 @@ export class LeanWs {
       if (this.buf.length < at + len) return;
       const payload = this.buf.subarray(at, at + len);
       this.buf = this.buf.subarray(at + len);
-      if (op === 1) this.onMessage(payload.toString());
-      else if (op === 9) this.pong(payload);
+      if (op === 1 && fin) this.onMessage(payload.toString());
+      else if (op === 1 || op === 0) {
+        // A fragmented message (the relay splits frames of 15 KiB or more): text, continuations, then one with FIN.
+        this.parts.push(Buffer.from(payload));
+        if (op === 0 && fin) this.onMessage(Buffer.concat(this.parts.splice(0)).toString());
+      } else if (op === 9) this.pong(payload);
       else if (op === 8) this.onClose(payload.length >= 2 ? payload.readUInt16BE(0) : 1005);
     }
   }

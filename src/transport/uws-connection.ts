@@ -2,6 +2,7 @@ import type { WebSocket } from 'uWebSockets.js';
 import type { CloseCode } from '../protocol/close-codes.ts';
 import type { Connection, SendStatus } from '../session/connection.ts';
 import type { SendCoalescer } from './send-coalescer.ts';
+import { sendText } from './text-send.ts';
 
 /**
  * The session's view of a uWebSockets.js socket.
@@ -50,7 +51,7 @@ export class UwsConnection<U> implements Connection {
     this.queuedBytes = 0;
     if (this.closed) return;
     this.ws.cork(() => {
-      for (const f of frames) this.ws.send(f, false, false);
+      for (const f of frames) sendText(this.ws, f);
     });
     this.onFlushed?.();
   }
