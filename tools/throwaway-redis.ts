@@ -11,6 +11,10 @@ export interface ThrowawayRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port. */
   restart(): Promise<void>;
+  /** Stalls the server (SIGSTOP): connections stay open and commands wait. */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -38,7 +42,8 @@ export async function startThrowawayRedis(cpu?: number): Promise<ThrowawayRedis>
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, kill, restart: start, stop: kill };
+  const signal = (sig: NodeJS.Signals) => () => void child?.kill(sig);
+  return { url: `redis://127.0.0.1:${port}`, port, kill, restart: start, pause: signal('SIGSTOP'), resume: signal('SIGCONT'), stop: kill };
 }
 
 async function pingable(port: number): Promise<boolean> {

@@ -11,7 +11,7 @@ export class MemoryPresence implements Presence {
   constructor(private readonly timing: PresenceTiming) {}
 
   async connect(lease: Lease, now: number): Promise<boolean> {
-    const wasOnline = this.isLive(lease.user, now);
+    const wasOnline = this.isLive(lease.user, now, leaseMember(lease));
     this.set(lease, now + this.timing.ttlMs);
     return !wasOnline;
   }
@@ -53,8 +53,8 @@ export class MemoryPresence implements Presence {
   async close(): Promise<void> {}
 
   /** Looks without touching: expired leases are the reaper's to remove (it reports the offline). */
-  private isLive(user: string, now: number): boolean {
-    for (const l of this.users.get(user) ?? []) if (l.exp > now) return true;
+  private isLive(user: string, now: number, exceptMember?: string): boolean {
+    for (const l of this.users.get(user) ?? []) if (l.exp > now && l.member !== exceptMember) return true;
     return false;
   }
 

@@ -17,7 +17,11 @@ export interface Lease {
 }
 
 export interface Presence {
-  /** Starts a lease; true when the user had no live lease before (they just came online). */
+  /**
+   * Starts (or renews) a lease; true when the user has no other live lease
+   * (they just came online). Repeating it for the same lease gives the same
+   * answer, so a call whose reply was lost can be retried.
+   */
   connect(lease: Lease, now: number): Promise<boolean>;
   /** Shortens the lease to the grace period. */
   disconnect(lease: Lease, now: number): Promise<void>;

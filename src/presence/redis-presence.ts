@@ -10,8 +10,11 @@ import { leaseMember, type Lease, type Presence, type PresenceTiming } from './p
  * user coming online or going offline. The scripts touch keys they derive
  * from the prefix, which is fine on a single Redis (not Redis Cluster).
  */
+// Counts live leases other than this one, so a retried connect (its first reply lost to a timeout) gives the same answer.
 const CONNECT = `
 local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
+local own = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if own and tonumber(own) > tonumber(ARGV[3]) then live = live - 1 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])

@@ -1,7 +1,7 @@
 import type { Router } from '../delivery/router.ts';
 import type { ContactStore } from '../presence/contact-store.ts';
 import { LeaseKeeper } from '../presence/lease-keeper.ts';
-import type { Presence } from '../presence/presence.ts';
+import type { Lease, Presence } from '../presence/presence.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
@@ -29,6 +29,9 @@ export interface PresenceServiceOptions {
  */
 export class PresenceService {
   private readonly leases: LeaseKeeper;
+  /** Sessions whose connect did not complete (a Redis timeout, say): retried on a timer until it does. */
+  private readonly unconfirmed = new Set<Session>();
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: PresenceServiceOptions) {
     this.leases = new LeaseKeeper({
@@ -46,27 +49,53 @@ export class PresenceService {
 
   start(): void {
     this.leases.start();
+    this.retryTimer = setInterval(() => this.retryUnconfirmed(), Math.max(1000, Math.floor(this.o.ttlMs / 3)));
+    this.retryTimer.unref();
   }
 
   stop(): void {
     this.leases.stop();
+    clearInterval(this.retryTimer);
   }
 
   /** An approved device is here: lease, snapshot, and `user_online` if its user just came online. */
   async online(s: Session): Promise<void> {
-    const lease = this.leases.take(s, s.userId, s.deviceId);
-    await this.guard('presence connect', async () => {
+    await this.confirm(s, this.leases.take(s, s.userId, s.deviceId));
+  }
+
+  /** The device left: its lease runs out after the grace period (the reaper reports the offline). */
+  offline(s: Session): void {
+    this.unconfirmed.delete(s);
+    this.leases.release(s);
+  }
+
+  /**
+   * Writes the lease, sends the snapshot and, when the user just came
+   * online, the announcement. A failure leaves the session for a retry
+   * rather than without presence until it reconnects: connect answers a
+   * repeated call for the same lease the same way, so a retry after a reply
+   * lost to a timeout still announces.
+   */
+  private async confirm(s: Session, lease: Lease): Promise<void> {
+    try {
       const cameOnline = await this.o.presence.connect(lease, this.o.now());
       const mutual = await this.o.contacts.mutual(s.userId);
       const online = await this.o.presence.onlineAmong(mutual, this.o.now());
       s.reply(encodeFrame('presence', this.iso(), { contacts: mutual.map((u) => ({ user_id: u, online: online.has(u) })) }));
       if (cameOnline) await this.announce(s.userId, true, mutual);
-    });
+    } catch (err) {
+      this.o.log.debug('presence connect failed; will retry', { err });
+      if (!s.closed && this.leases.get(s) === lease) this.unconfirmed.add(s);
+    }
   }
 
-  /** The device left: its lease runs out after the grace period (the reaper reports the offline). */
-  offline(s: Session): void {
-    this.leases.release(s);
+  private retryUnconfirmed(): void {
+    for (const s of this.unconfirmed) {
+      // Out of the set while the attempt runs, so that a slow attempt is never doubled.
+      this.unconfirmed.delete(s);
+      const lease = this.leases.get(s);
+      if (lease && !s.closed) void this.confirm(s, lease);
+    }
   }
 
   /** Tells `user`'s mutual contacts that it came online or went offline. */

@@ -184,4 +184,37 @@ describe.skipIf(!postgresUrl || !hasRedisServer)('a Redis outage', () => {
       await db.drop();
     }
   }, 60_000);
+
+  it('announces a device that connected while Redis stalled, once Redis answers again', async () => {
+    await Accounts.ready();
+    const db = await createTestDatabase('postgres');
+    const r = await startThrowawayRedis();
+    const env = { ...db.env, JWT_SECRET: TEST_SECRET, REDIS_URL: r.url, REDIS_TIMEOUT_MS: '300', PRESENCE_TTL_SECONDS: '3', PRESENCE_GRACE_SECONDS: '0', PRESENCE_REAP_MS: '200' };
+    const n1 = await startRelay({ ...env, DATA_DIR: tempDir('s1'), NODE_ID: 's1' });
+    try {
+      const accounts = new Accounts(n1.url);
+      const a = await accounts.online('alice', 'a1', n1.url);
+      const b = await accounts.online('bob', 'b1', n1.url);
+      a.send({ type: 'contact_add', payload: { user_id: 'bob' } });
+      b.send({ type: 'contact_add', payload: { user_id: 'alice' } });
+      await a.next((f) => f.type === 'presence' && JSON.stringify(f.payload).includes('bob'));
+      await b.close();
+      await a.next((f) => f.type === 'user_offline' && f.payload['user_id'] === 'bob');
+
+      // Bob comes back while Redis is stalled: his presence write times out (300 ms) and is retried.
+      r.pause();
+      const again = await TestClient.connect(n1.url, 'bob', 'b1');
+      await again.next('queue_empty');
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      r.resume();
+      expect(await a.next((f) => f.type === 'user_online' && f.payload['user_id'] === 'bob', 8000)).toBeTruthy();
+      expect(await again.next('presence', 8000)).toMatchObject({ payload: { contacts: [{ user_id: 'alice', online: true }] } });
+      await Promise.all([a.close(), again.close()]);
+    } finally {
+      r.resume();
+      await n1.stop('SIGKILL');
+      await r.stop();
+      await db.drop();
+    }
+  }, 60_000);
 });

@@ -54,6 +54,14 @@ describe.each(factories)('presence contract: $name', (f) => {
     expect(await a.onlineAmong(['u', 'nobody'], t0 + 2)).toEqual(new Set(['u']));
   });
 
+  it('answers a repeated connect of the same lease as the first (a retry after a lost reply)', async () => {
+    const [a, b] = await f.pair();
+    expect(await a.connect(lease('r', 'd1', 'c1'), t0)).toBe(true);
+    expect(await a.connect(lease('r', 'd1', 'c1'), t0 + 1)).toBe(true);
+    expect(await b.connect(lease('r', 'd2', 'c2'), t0 + 2)).toBe(false);
+    expect(await a.connect(lease('r', 'd1', 'c1'), t0 + 3)).toBe(false);
+  });
+
   it('reports offline once, after the last lease\'s grace period, to exactly one reaper', async () => {
     const [a, b] = await f.pair();
     await a.connect(lease('v', 'd1', 'c1'), t0);
