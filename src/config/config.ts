@@ -90,6 +90,14 @@ export const configSchema = z
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   })
   .superRefine((c, ctx) => {
+    // Delivery pauses at half the limit, so the largest frame must fit in the other half with room for its envelope.
+    if (c.MAX_BACKPRESSURE_BYTES < 2 * (c.MAX_FRAME_BYTES + 8 * 1024)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MAX_BACKPRESSURE_BYTES'],
+        message: `must be at least 2 x (MAX_FRAME_BYTES + 8192) = ${2 * (c.MAX_FRAME_BYTES + 8 * 1024)}, so that the largest frame fits above the point where delivery pauses`,
+      });
+    }
     const sources = [c.JWT_SECRET, c.JWT_PUBLIC_KEY, c.JWT_JWKS_URL].filter((v) => v !== undefined);
     if (sources.length > 1) {
       ctx.addIssue({

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'uWebSockets.js';
-import type { CloseCode } from '../protocol/close-codes.ts';
+import { CloseCode } from '../protocol/close-codes.ts';
 import type { Connection, SendStatus } from '../session/connection.ts';
 import type { SendCoalescer } from './send-coalescer.ts';
 import { sendText } from './text-send.ts';
@@ -35,8 +35,14 @@ export class UwsConnection<U> implements Connection {
   send(text: string): SendStatus {
     if (this.closed) return 'dropped';
     const buffered = this.bufferedAmount();
-    // The same rule uWS applies at its limit, checked here because the bytes reach uWS only at the flush.
-    if (buffered + text.length > this.maxBackpressure) return 'dropped';
+    // The rule uWS applies at its limit (closeOnBackpressureLimit), checked here because the bytes
+    // reach uWS only at the flush: the frame is not sent and the socket is closed, so nothing is
+    // silently missing from the stream; unacked messages stay queued for the next connection. The
+    // close runs after the caller's frame, outside its call stack.
+    if (buffered + text.length > this.maxBackpressure) {
+      queueMicrotask(() => this.close(CloseCode.tryAgainLater, 'backpressure limit'));
+      return 'dropped';
+    }
     if (this.queue.length === 0) this.coalescer.schedule(this);
     this.queue.push(text);
     this.queuedBytes += text.length;

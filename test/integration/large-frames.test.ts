@@ -22,8 +22,9 @@ describe('large frames through a stop-and-go reader', () => {
   let app: TemplatedApp;
   let listen: us_listen_socket;
   let port = 0;
-  /** The server side of the one test socket, and what to do when it has room. */
+  /** The server side of the latest test socket, the limit it gets, and what to do when it has room. */
   let conn: UwsConnection<unknown> | undefined;
+  let limit = LIMIT;
   let pump = (): void => {};
   const coalescer = new SendCoalescer((err) => {
     throw err;
@@ -35,7 +36,7 @@ describe('large frames through a stop-and-go reader', () => {
       closeOnBackpressureLimit: 1,
       compression: uws.DISABLED,
       open: (ws) => {
-        conn = new UwsConnection(ws, coalescer, LIMIT);
+        conn = new UwsConnection(ws, coalescer, limit);
         conn.onFlushed = () => pump();
       },
       drain: () => pump(),
@@ -102,4 +103,30 @@ describe('large frames through a stop-and-go reader', () => {
     expect(bad).toBe(0);
     expect(received).toEqual(Array.from({ length: count }, (_, i) => i));
   }, 90_000);
+
+  it('closes the socket (1013) instead of skipping a frame when a send would pass the backpressure limit', async () => {
+    limit = 256 * 1024;
+    const client = new WebSocket(`ws://127.0.0.1:${port}`);
+    const socket = () => (client as unknown as { _socket: net.Socket })._socket;
+    await new Promise((resolve) => client.once('open', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const server = conn!;
+    socket().pause();
+    const received: number[] = [];
+    client.on('message', (data) => received.push((JSON.parse(String(data)) as { i: number }).i));
+    const closed = new Promise<number>((resolve) => client.once('close', resolve));
+    // Write until the limit is reached; the relay's sessions stop at half of it, replies may not.
+    let accepted = 0;
+    for (let i = 0; i < 1000; i++) {
+      if (server.send(JSON.stringify({ i, body: 'B'.repeat(8 * 1024) })) === 'dropped') break;
+      accepted++;
+      if (i % 4 === 3) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(accepted).toBeLessThan(1000);
+    socket().resume();
+    expect(await closed).toBe(1013);
+    // Everything sent before the refused frame arrived, in order, and nothing after it.
+    expect(received).toEqual(Array.from({ length: accepted }, (_, i) => i));
+    limit = LIMIT;
+  });
 });

@@ -17,6 +17,10 @@ describe('configuration', () => {
       expect(String(e)).toMatch(/DATABASE_URL/);
     }
   });
+  it('refuses a backpressure limit that the largest frame would not fit under', () => {
+    expect(() => loadConfig({ MAX_FRAME_BYTES: String(512 * 1024), MAX_BACKPRESSURE_BYTES: String(1024 * 1024) })).toThrow(/MAX_BACKPRESSURE_BYTES/);
+    expect(loadConfig({ MAX_FRAME_BYTES: String(512 * 1024), MAX_BACKPRESSURE_BYTES: String(2 * (512 + 8) * 1024) }).MAX_BACKPRESSURE_BYTES).toBe(1064960);
+  });
   it('refuses two JWT key sources at once', () => {
     expect(() => loadConfig({ JWT_SECRET: 'x'.repeat(40), JWT_JWKS_URL: 'https://a.test/jwks' })).toThrow(/only one/);
   });
