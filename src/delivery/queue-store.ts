@@ -10,9 +10,9 @@ export interface EntryKey {
 }
 
 /**
- * The durable queue in Postgres. Writes take whole batches and use one
- * statement per operation kind (unnest of column arrays), so a batch of a
- * thousand entries is still four round trips: BEGIN, INSERT, DELETE, COMMIT.
+ * The durable queue in Postgres. Writes take whole batches as one
+ * statement (unnest of column arrays, inserts and deletes joined in a
+ * WITH), so a batch of a thousand entries is one round trip.
  */
 export class QueueStore {
   constructor(
@@ -20,28 +20,36 @@ export class QueueStore {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Inserts and deletes in one transaction; inserts that collide with an existing entry are skipped (dedup). */
+  /**
+   * Inserts and deletes in one statement: one round trip, and one implicit
+   * transaction, so both happen or neither. Inserts that collide with an
+   * existing entry are skipped (dedup). A batch never deletes a row it
+   * inserts (an entry acked while its batch is in flight has its delete in
+   * the next batch), so the delete not seeing this statement's inserts
+   * changes nothing.
+   */
   async commit(inserts: readonly QueueEntry[], deletes: readonly EntryKey[]): Promise<void> {
-    const work = this.db.transaction().execute(async (tx) => {
-      if (inserts.length > 0) {
-        const col = <K extends keyof QueueEntry>(k: K) => inserts.map((e) => e[k]);
-        await sql`
+    const col = <K extends keyof QueueEntry>(k: K) => inserts.map((e) => e[k]);
+    const insert =
+      inserts.length > 0
+        ? sql`
           insert into queue (recipient_user, recipient_device, dedup_key, message_id, kind, sender_user, sender_device, frame, created_at)
           select * from unnest(
             ${col('recipientUser')}::text[], ${col('recipientDevice')}::text[], ${col('dedupKey')}::text[],
             ${col('messageId')}::text[], ${col('kind')}::text[], ${col('senderUser')}::text[],
             ${col('senderDevice')}::text[], ${col('frame')}::text[], ${inserts.map((e) => e.createdAt.toISOString())}::timestamptz[])
-          on conflict (recipient_user, recipient_device, dedup_key) do nothing`.execute(tx);
-      }
-      if (deletes.length > 0) {
-        await sql`
+          on conflict (recipient_user, recipient_device, dedup_key) do nothing`
+        : undefined;
+    const remove =
+      deletes.length > 0
+        ? sql`
           delete from queue q using unnest(
             ${deletes.map((d) => d.recipientUser)}::text[], ${deletes.map((d) => d.recipientDevice)}::text[], ${deletes.map((d) => d.dedupKey)}::text[]
           ) as d(u, dv, k)
-          where q.recipient_user = d.u and q.recipient_device = d.dv and q.dedup_key = d.k`.execute(tx);
-      }
-    });
-    await withTimeout(work, this.timeoutMs, 'queue commit');
+          where q.recipient_user = d.u and q.recipient_device = d.dv and q.dedup_key = d.k`
+        : undefined;
+    const statement = insert && remove ? sql`with inserted as (${insert}), removed as (${remove}) select 1` : (insert ?? remove);
+    if (statement) await withTimeout(statement.execute(this.db), this.timeoutMs, 'queue commit');
   }
 
   /** One page of a device's backlog, oldest first, after `afterSeq`. */
