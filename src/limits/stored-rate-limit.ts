@@ -20,12 +20,37 @@ export class StoredRateLimit {
     private readonly timeoutMs: number,
   ) {}
 
-  /** Counts one hit against each key; refused when any key is over its limit (or the count fails). */
+  /**
+   * Counts one hit against each key, all in one statement (one round trip,
+   * one commit); refused when any key is over its limit, or when the count
+   * fails. Rows are written in key order, so two callers sharing keys lock
+   * them in the same order.
+   */
   async hit(keys: readonly { key: string; rule: WindowRule }[], now: number): Promise<WindowVerdict> {
     try {
+      const rules = new Map<string, WindowRule>();
+      for (const { key, rule } of keys) if (!rules.has(key)) rules.set(key, rule);
+      const names = [...rules.keys()].sort();
+      const start = new Date(now).toISOString();
+      const res = await withTimeout(
+        sql<{ key: string; count: number; window_start: Date | string }>`
+          with input(k, expired) as (
+            select * from unnest(${names}::text[], ${names.map((k) => new Date(now - rules.get(k)!.windowMs).toISOString())}::timestamptz[])
+          )
+          insert into rate_limits (key, window_start, count)
+          select k, ${start}::timestamptz, 1 from input order by k
+          on conflict (key) do update set
+            count = case when rate_limits.window_start <= (select expired from input where input.k = excluded.key) then 1 else rate_limits.count + 1 end,
+            window_start = case when rate_limits.window_start <= (select expired from input where input.k = excluded.key) then excluded.window_start else rate_limits.window_start end
+          returning key, count, window_start`.execute(this.db),
+        this.timeoutMs,
+        'rate limit',
+      );
+      if (res.rows.length !== names.length) throw new Error('rate limit upsert returned too few rows');
       let worst: WindowVerdict = { allowed: true, retryAfterSeconds: 0 };
-      for (const { key, rule } of keys) {
-        const v = await this.hitOne(key, rule, now);
+      for (const row of res.rows) {
+        const rule = rules.get(row.key)!;
+        const v = windowVerdict(Number(row.count), new Date(row.window_start).getTime(), now, rule.windowMs, rule.limit);
         if (!v.allowed && v.retryAfterSeconds >= worst.retryAfterSeconds) worst = v;
       }
       return worst;
@@ -37,23 +62,5 @@ export class StoredRateLimit {
   /** Drops counters whose window ended before `cutoff`. */
   async prune(cutoff: number): Promise<void> {
     await withTimeout(this.db.deleteFrom('rate_limits').where('window_start', '<', new Date(cutoff)).execute(), this.timeoutMs, 'rate limit prune');
-  }
-
-  private async hitOne(key: string, rule: WindowRule, now: number): Promise<WindowVerdict> {
-    const start = new Date(now).toISOString();
-    const expired = new Date(now - rule.windowMs).toISOString();
-    const res = await withTimeout(
-      sql<{ count: number; window_start: Date | string }>`
-        insert into rate_limits (key, window_start, count) values (${key}, ${start}::timestamptz, 1)
-        on conflict (key) do update set
-          count = case when rate_limits.window_start <= ${expired}::timestamptz then 1 else rate_limits.count + 1 end,
-          window_start = case when rate_limits.window_start <= ${expired}::timestamptz then ${start}::timestamptz else rate_limits.window_start end
-        returning count, window_start`.execute(this.db),
-      this.timeoutMs,
-      'rate limit',
-    );
-    const row = res.rows[0];
-    if (!row) throw new Error('rate limit upsert returned nothing');
-    return windowVerdict(Number(row.count), new Date(row.window_start).getTime(), now, rule.windowMs, rule.limit);
   }
 }
