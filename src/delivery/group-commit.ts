@@ -40,6 +40,8 @@ export class GroupCommitWriter {
   /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
   private deletes: { key: EntryKey; device: string; attempts: number }[] = [];
   private flushing = false;
+  /** The batch being committed, if any. */
+  private committing: Promise<void> | undefined;
   private scheduled = false;
   private idleWaiters: (() => void)[] = [];
   /** Entries not yet committed, per recipient device, in enqueue order. */
@@ -121,6 +123,14 @@ export class GroupCommitWriter {
     for (const e of this.pendingFor(user, device)) this.ack(e);
   }
 
+  /** Resolves when the batch being committed now, if any, has committed or failed. */
+  batchInFlight(): Promise<void> {
+    return (this.committing ?? Promise.resolve()).then(
+      () => {},
+      () => {},
+    );
+  }
+
   /** True when the device acked this row and its delete is still on its way to the database. */
   isDeleting(user: string, device: string, dedupKey: string): boolean {
     return this.deleting.has(deviceKey(user, device), dedupKey);
@@ -200,7 +210,8 @@ export class GroupCommitWriter {
         if (inserts.length === 0 && deletes.length === 0) continue;
         for (const e of inserts) e.state = 'flushing';
         try {
-          await this.store.commit(inserts, deletes.map((d) => d.key));
+          this.committing = this.store.commit(inserts, deletes.map((d) => d.key));
+          await this.committing;
           this.batches++;
           this.committedOps += inserts.length + deletes.length;
           for (const e of inserts) {
@@ -226,6 +237,7 @@ export class GroupCommitWriter {
         }
       }
     } finally {
+      this.committing = undefined;
       this.flushing = false;
       // Only entries acked while they waited can be left in the array here; let them go.
       if (this.liveInserts === 0) this.inserts = [];

@@ -107,6 +107,11 @@ export class QueueStore {
     return Number(res.numAffectedRows ?? 0n);
   }
 
+  /** Removes every entry waiting for a device (it was revoked). */
+  async dropDevice(user: string, device: string): Promise<void> {
+    await withTimeout(this.db.deleteFrom('queue').where('recipient_user', '=', user).where('recipient_device', '=', device).execute(), this.timeoutMs, 'queue drop');
+  }
+
   /** Entries waiting for a device (tests and metrics). */
   async countFor(user: string, device: string): Promise<number> {
     const row = await withTimeout(

@@ -139,10 +139,14 @@ export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, 
   const target = frame.payload.device_id;
   const r = await svc.registry.revoke({ userId: s.userId, deviceId: s.deviceId, target }, svc.now());
   if (r.kind === 'forbidden') return fail(s, svc, 'forbidden', frame.id);
-  // The registry dropped the stored queue; writes still on their way must not bring it back
-  // (other nodes' in-flight batches are caught by the sweeper's purge of revoked devices).
+  // The registry dropped the stored queue; writes still on their way must not bring it back. Queued
+  // ones are dropped here; a batch committed after the registry's delete (in flight then, or
+  // committed before this line ran) is cleared by a second delete once it is done. Other nodes'
+  // in-flight batches are caught by the sweeper's purge of revoked devices.
   svc.writer.dropFor(s.userId, target);
   deviceStatusChanged(svc, s.userId, target, { status: 'revoked', reason: 'device revoked' });
+  await svc.writer.batchInFlight();
+  await svc.store.dropDevice(s.userId, target).catch((err: unknown) => svc.log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
   return broadcastDevices(s.userId, svc);
 }
 
