@@ -9,6 +9,11 @@ export interface EntryKey {
   dedupKey: string;
 }
 
+/** Deletes every entry waiting for a device: on revocation, inside the registry's transaction and once more after the writer's batch in flight. */
+export async function deleteDeviceQueue(db: Kysely<Database>, user: string, device: string): Promise<void> {
+  await db.deleteFrom('queue').where('recipient_user', '=', user).where('recipient_device', '=', device).execute();
+}
+
 /**
  * The durable queue in Postgres. Writes take whole batches as one
  * statement (unnest of column arrays, inserts and deletes joined in a
@@ -109,7 +114,7 @@ export class QueueStore {
 
   /** Removes every entry waiting for a device (it was revoked). */
   async dropDevice(user: string, device: string): Promise<void> {
-    await withTimeout(this.db.deleteFrom('queue').where('recipient_user', '=', user).where('recipient_device', '=', device).execute(), this.timeoutMs, 'queue drop');
+    await withTimeout(deleteDeviceQueue(this.db, user, device), this.timeoutMs, 'queue drop');
   }
 
   /** Entries waiting for a device (tests and metrics). */

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, DeviceStatus } from '../db/schema.ts';
+import { deleteDeviceQueue } from '../delivery/queue-store.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import { codeMatches, hashCode } from './approval-code.ts';
 import { approvalMessage, decodeIdentityKey } from '../protocol/approval-message.ts';
@@ -166,7 +167,7 @@ export class DeviceRegistry {
       if (!allowed || !target) return { kind: 'forbidden' };
       await tx.updateTable('devices').set({ status: 'revoked', is_primary: false, revoked_at: new Date(now) }).where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
       await this.cancelPending(tx, input.userId, input.target, now);
-      await tx.deleteFrom('queue').where('recipient_user', '=', input.userId).where('recipient_device', '=', input.target).execute();
+      await deleteDeviceQueue(tx, input.userId, input.target);
       let promoted: string | undefined;
       if (target.is_primary) {
         const next = await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').orderBy('approved_at').limit(1).executeTakeFirst();
