@@ -23,14 +23,14 @@ export class StoredRateLimit {
   /**
    * Counts one hit against each key, all in one statement (one round trip,
    * one commit); refused when any key is over its limit, or when the count
-   * fails. Rows are written in key order, so two callers sharing keys lock
-   * them in the same order.
+   * fails. Rows are written in key order (the statement's `order by`), so
+   * two callers sharing keys lock them in the same order.
    */
   async hit(keys: readonly { key: string; rule: WindowRule }[], now: number): Promise<WindowVerdict> {
     try {
       const rules = new Map<string, WindowRule>();
       for (const { key, rule } of keys) if (!rules.has(key)) rules.set(key, rule);
-      const names = [...rules.keys()].sort();
+      const names = [...rules.keys()];
       const start = new Date(now).toISOString();
       const res = await withTimeout(
         sql<{ key: string; count: number; window_start: Date | string }>`
