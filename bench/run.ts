@@ -132,9 +132,10 @@ if (wants('storm')) {
       connectsPerSec: median(rs.map((r) => r.connectsPerSec)),
       generatorCpu: median(rs.map((r) => r.generatorCpu)),
       rssPerConnection: median(rs.map((r) => r.rssPerConnection)),
+      readyPerSec: median(rs.map((r) => r.readyPerSec)),
       rssRuns: rs.map((r) => r.rssPerConnection),
     };
-    log(`storm ${t}: ${fmt(storm[t].connectsPerSec)} connects/s, ${fmt(storm[t].rssPerConnection / 1024, 1)} KiB per idle connection (runs ${storm[t].rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')}), ${storm[t].failed} failed`);
+    log(`storm ${t}: ${fmt(storm[t].connectsPerSec)} connects/s, ${t === 'relay' ? `${fmt(storm[t].readyPerSec)} registrations/s, ` : ''}${fmt(storm[t].rssPerConnection / 1024, 1)} KiB per idle connection (runs ${storm[t].rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')}), ${storm[t].failed} failed`);
   }
 }
 
@@ -194,6 +195,8 @@ if (storm.relay && storm.bare && storm.socketio) {
     '| target | connects/s | RSS per idle connection | runs (KiB) | failed | generator CPU |',
     '|---|---|---|---|---|---|',
     ...targets.map((t) => `| ${targetNames[t]} | ${fmt(storm[t]!.connectsPerSec)} | ${fmt(storm[t]!.rssPerConnection / 1024, 2)} KiB | ${storm[t]!.rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')} | ${storm[t]!.failed} | ${storm[t]!.generatorCpu.toFixed(2)} |`),
+    '',
+    `The relay's devices then registered at ${fmt(storm.relay.readyPerSec)} per second (each a transaction, a device list, a backlog read and a presence lease).`,
     '',
   );
   check('connect rate ≥ 50% of bare uWS', storm.relay.connectsPerSec >= 0.5 * storm.bare.connectsPerSec, pct(storm.relay.connectsPerSec, storm.bare.connectsPerSec));

@@ -10,6 +10,8 @@ export interface StormResult {
   generatorCpu: number;
   /** Server RSS growth per idle, ready connection, in bytes. */
   rssPerConnection: number;
+  /** Connections made ready per second once all were open (the relay: each registers and reads its backlog). */
+  readyPerSec: number;
 }
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,7 +55,7 @@ export async function connectStorm(target: Target, count: number, workers: numbe
     const per = Math.ceil((count - warm) / workers);
     const outs = await Promise.all(
       Array.from({ length: workers }, async (_, w) => {
-        const h = await holdLoad<{ connected: number; failed: number; seconds: number; cpuSeconds: number }>(1, 'bench/load/connect-worker.ts', [
+        const h = await holdLoad<{ connected: number; failed: number; seconds: number; readySeconds: number; cpuSeconds: number }>(1, 'bench/load/connect-worker.ts', [
           JSON.stringify({ target, port: server.port, first: warm + w * per, count: per, concurrency, secret: benchSecret }),
         ]);
         held.push(h);
@@ -70,6 +72,7 @@ export async function connectStorm(target: Target, count: number, workers: numbe
       connectsPerSec: connected / seconds,
       generatorCpu: outs.reduce((n, o) => n + o.cpuSeconds, 0) / seconds,
       rssPerConnection: (after - before) / connected,
+      readyPerSec: connected / Math.max(...outs.map((o) => o.readySeconds)),
     };
   } finally {
     await Promise.all(held.map((h) => h.kill()));

@@ -1,10 +1,11 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, DeviceStatus } from '../db/schema.ts';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { Database, DevicesTable, DeviceStatus } from '../db/schema.ts';
 import { deleteDeviceQueue } from '../delivery/queue-store.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import { codeMatches, hashCode } from './approval-code.ts';
 import { approvalMessage, decodeIdentityKey } from '../protocol/approval-message.ts';
 import { decideApproval, decideRegistration, mayRevoke, type ApprovalDecision } from './approval-rules.ts';
+import type { WindowVerdict } from '../limits/fixed-window.ts';
 import type { SignatureVerifier } from './signature-verifier.ts';
 
 export interface DeviceRecord {
@@ -19,6 +20,21 @@ export interface DeviceRecord {
   approvedAt: string | null;
 }
 
+/** A device row as the device list shows it. */
+function toRecord(r: Selectable<DevicesTable>): DeviceRecord {
+  return {
+    deviceId: r.device_id,
+    deviceName: r.device_name,
+    deviceType: r.device_type,
+    identityKey: r.identity_key ?? '',
+    isPrimary: r.is_primary,
+    approvedBy: r.approved_by,
+    approvalSignature: r.approval_signature,
+    approvalRequest: r.approval_request,
+    approvedAt: r.approved_at ? new Date(r.approved_at).toISOString() : null,
+  };
+}
+
 export interface RegistryOptions {
   maxDevices: number;
   approvalTtlMs: number;
@@ -26,14 +42,25 @@ export interface RegistryOptions {
   timeoutMs: number;
 }
 
+/** Refused by the rate limit counted in the same transaction. */
+export type RateLimited = { kind: 'rate_limited'; retryAfterSeconds: number };
+
+/**
+ * Counts one attempt against the caller's limits inside the registry's
+ * transaction, after the user's lock: the count commits with the change it
+ * guards, and is kept when the attempt is refused.
+ */
+export type AttemptLimit = (tx: Transaction<Database>) => Promise<WindowVerdict>;
+
 export type RegisterResult =
+  | RateLimited
   | { kind: 'already_registered' | 'forbidden' | 'device_limit' }
-  | { kind: 'primary' }
+  | { kind: 'primary'; devices: DeviceRecord[] }
   | { kind: 'pending'; requestId: string; code: string; expiresAt: Date; primaries: string[] };
 
-export type ApproveResult = Exclude<ApprovalDecision, { kind: 'approve' | 'expired' | 'wrong_code' }> | { kind: 'approve' | 'expired'; deviceId: string } | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean; deviceId: string };
+export type ApproveResult = RateLimited | Exclude<ApprovalDecision, { kind: 'approve' | 'expired' | 'wrong_code' }> | { kind: 'approve' | 'expired'; deviceId: string } | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean; deviceId: string };
 
-export type DenyResult = { kind: 'not_found' | 'not_primary' | 'not_pending' } | { kind: 'denied'; deviceId: string };
+export type DenyResult = RateLimited | { kind: 'not_found' | 'not_primary' | 'not_pending' } | { kind: 'denied'; deviceId: string };
 
 /**
  * The device lifecycle in Postgres. Every change to a user's devices runs
@@ -53,25 +80,33 @@ export class DeviceRegistry {
   register(
     input: { userId: string; deviceId: string; identityKey: string; name: string; type: string; ip: string; userAgent: string },
     now: number,
+    limit: AttemptLimit,
   ): Promise<RegisterResult> {
-    return this.inUserTx(input.userId, 'device registration', async (tx) => {
-      const device = await tx.selectFrom('devices').select('status').where('user_id', '=', input.userId).where('device_id', '=', input.deviceId).executeTakeFirst();
-      const approved = await this.approvedCount(tx, input.userId);
-      const decision = decideRegistration(device?.status ?? 'unregistered', approved, this.opts.maxDevices);
+    return this.limitedTx(input.userId, 'device registration', limit, async (tx) => {
+      // The device's status and the user's approved count in one round trip, read under the user's lock.
+      const facts = await tx
+        .selectNoFrom((eb) => [
+          eb.selectFrom('devices').select('status').where('user_id', '=', input.userId).where('device_id', '=', input.deviceId).as('status'),
+          eb.selectFrom('devices').select((c) => c.fn.countAll<string>().as('n')).where('user_id', '=', input.userId).where('status', '=', 'approved').as('approved'),
+        ])
+        .executeTakeFirstOrThrow();
+      const decision = decideRegistration(facts.status ?? 'unregistered', Number(facts.approved), this.opts.maxDevices);
       if (decision.kind !== 'primary' && decision.kind !== 'pending') return decision;
 
       const identity = { device_name: input.name, device_type: input.type, identity_key: input.identityKey, last_seen_at: new Date(now) };
-      if (!device) {
-        await tx.insertInto('devices').values({ user_id: input.userId, device_id: input.deviceId, created_at: new Date(now), last_seen_at: new Date(now) }).execute();
-      }
       if (decision.kind === 'primary') {
-        await tx
-          .updateTable('devices')
-          .set({ ...identity, status: 'approved', is_primary: true, approved_at: new Date(now) })
-          .where('user_id', '=', input.userId)
-          .where('device_id', '=', input.deviceId)
-          .execute();
-        return { kind: 'primary' };
+        // The row usually exists (written at the upgrade); the upsert covers a device whose first write is still batched.
+        const row = await tx
+          .insertInto('devices')
+          .values({ user_id: input.userId, device_id: input.deviceId, created_at: new Date(now), ...identity, status: 'approved', is_primary: true, approved_at: new Date(now) })
+          .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet({ ...identity, status: 'approved', is_primary: true, approved_at: new Date(now) }))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        // The user had no approved device: this one is the whole list.
+        return { kind: 'primary', devices: [toRecord(row)] };
+      }
+      if (facts.status === null) {
+        await tx.insertInto('devices').values({ user_id: input.userId, device_id: input.deviceId, created_at: new Date(now), last_seen_at: new Date(now) }).execute();
       }
       // A device that registers again replaces its earlier request (and its code).
       await this.cancelPending(tx, input.userId, input.deviceId, now);
@@ -98,8 +133,8 @@ export class DeviceRegistry {
     });
   }
 
-  approve(input: { userId: string; deviceId: string; requestId: string; code: string; signature: string }, now: number): Promise<ApproveResult> {
-    return this.inUserTx(input.userId, 'device approval', async (tx) => {
+  approve(input: { userId: string; deviceId: string; requestId: string; code: string; signature: string }, now: number, limit: AttemptLimit): Promise<ApproveResult> {
+    return this.limitedTx(input.userId, 'device approval', limit, async (tx) => {
       const request = await tx.selectFrom('approval_requests').selectAll().where('request_id', '=', input.requestId).forUpdate().executeTakeFirst();
       const approver = await this.deviceRow(tx, input.userId, input.deviceId);
       const target = request ? await this.deviceRow(tx, request.user_id, request.device_id) : undefined;
@@ -139,8 +174,8 @@ export class DeviceRegistry {
     });
   }
 
-  deny(input: { userId: string; deviceId: string; requestId: string }, now: number): Promise<DenyResult> {
-    return this.inUserTx(input.userId, 'device denial', async (tx) => {
+  deny(input: { userId: string; deviceId: string; requestId: string }, now: number, limit: AttemptLimit): Promise<DenyResult> {
+    return this.limitedTx(input.userId, 'device denial', limit, async (tx) => {
       const request = await tx.selectFrom('approval_requests').selectAll().where('request_id', '=', input.requestId).forUpdate().executeTakeFirst();
       const approver = await this.deviceRow(tx, input.userId, input.deviceId);
       if (!request || request.user_id !== input.userId) return { kind: 'not_found' };
@@ -210,17 +245,7 @@ export class DeviceRegistry {
       this.opts.timeoutMs,
       'device list',
     );
-    return rows.map((r) => ({
-      deviceId: r.device_id,
-      deviceName: r.device_name,
-      deviceType: r.device_type,
-      identityKey: r.identity_key ?? '',
-      isPrimary: r.is_primary,
-      approvedBy: r.approved_by,
-      approvalSignature: r.approval_signature,
-      approvalRequest: r.approval_request,
-      approvedAt: r.approved_at ? new Date(r.approved_at).toISOString() : null,
-    }));
+    return rows.map(toRecord);
   }
 
   /** The request a pending device is waiting on (for its reconnect). */
@@ -263,6 +288,15 @@ export class DeviceRegistry {
   private async approvedCount(tx: Transaction<Database>, userId: string): Promise<number> {
     const row = await tx.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).where('status', '=', 'approved').executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  /** As inUserTx, with the attempt counted first; a refused attempt still commits its count. */
+  private limitedTx<T>(userId: string, what: string, limit: AttemptLimit, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T | RateLimited> {
+    return this.inUserTx(userId, what, async (tx): Promise<T | RateLimited> => {
+      const verdict = await limit(tx);
+      if (!verdict.allowed) return { kind: 'rate_limited', retryAfterSeconds: verdict.retryAfterSeconds };
+      return fn(tx);
+    });
   }
 
   private inUserTx<T>(userId: string, what: string, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {

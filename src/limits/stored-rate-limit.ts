@@ -26,7 +26,11 @@ export class StoredRateLimit {
    * fails. Rows are written in key order (the statement's `order by`), so
    * two callers sharing keys lock them in the same order.
    */
-  async hit(keys: readonly { key: string; rule: WindowRule }[], now: number): Promise<WindowVerdict> {
+  /**
+   * `db` may be a transaction: counted there, the hit commits with the
+   * change it guards (one commit instead of two).
+   */
+  async hit(keys: readonly { key: string; rule: WindowRule }[], now: number, db: Kysely<Database> = this.db): Promise<WindowVerdict> {
     try {
       const rules = new Map<string, WindowRule>();
       for (const { key, rule } of keys) if (!rules.has(key)) rules.set(key, rule);
@@ -42,7 +46,7 @@ export class StoredRateLimit {
           on conflict (key) do update set
             count = case when rate_limits.window_start <= (select expired from input where input.k = excluded.key) then 1 else rate_limits.count + 1 end,
             window_start = case when rate_limits.window_start <= (select expired from input where input.k = excluded.key) then excluded.window_start else rate_limits.window_start end
-          returning key, count, window_start`.execute(this.db),
+          returning key, count, window_start`.execute(db),
         this.timeoutMs,
         'rate limit',
       );

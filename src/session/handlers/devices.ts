@@ -1,6 +1,7 @@
 import { BROADCAST } from '../../bus/bus.ts';
 import type { DeviceStatus } from '../../db/schema.ts';
 import { isFinal } from '../../devices/approval-rules.ts';
+import type { AttemptLimit, DeviceRecord, RateLimited } from '../../devices/device-registry.ts';
 import { dedupKey, newEntry } from '../../delivery/queue-entry.ts';
 import { decodeIdentityKey } from '../../protocol/approval-message.ts';
 import { approvalLimits } from '../../limits/approval-limits.ts';
@@ -22,29 +23,32 @@ import { enqueueAndOffer } from './store-and-route.ts';
 const fail = (s: Session, svc: Services, code: ErrorCode, id: string | undefined, extra?: Record<string, unknown>) =>
   s.reply(encodeError(code, { id, timestamp: isoNow(svc), ...(extra ? { extra } : {}) }));
 
-async function limited(s: Session, svc: Services, id: string | undefined, kind: 'register' | 'decide'): Promise<boolean> {
+/** The attempt limits of this device and its user, counted inside the registry's transaction. */
+function attemptLimit(s: Session, svc: Services, kind: 'register' | 'decide', now: number): AttemptLimit {
   const [perDevice, perUser] =
     kind === 'register' ? [approvalLimits.registerPerDevice, approvalLimits.registerPerUser] : [approvalLimits.decidePerDevice, approvalLimits.decidePerUser];
   const rules = [
     { key: `${kind}:device:${s.userId}:${s.deviceId}`, rule: perDevice },
     { key: `${kind}:user:${s.userId}`, rule: perUser },
   ];
-  const verdict = await svc.rateLimit.hit(rules, svc.now());
-  if (!verdict.allowed) fail(s, svc, 'rate_limited', id, { retry_after: verdict.retryAfterSeconds });
-  return !verdict.allowed;
+  return (tx) => svc.rateLimit.hit(rules, now, tx);
 }
+
+const failRateLimited = (s: Session, svc: Services, id: string | undefined, r: RateLimited) => fail(s, svc, 'rate_limited', id, { retry_after: r.retryAfterSeconds });
 
 export async function handleRegister(s: Session, frame: FrameOf<'device_register'>, svc: Services): Promise<void> {
   if (s.isApproved) return fail(s, svc, 'already_registered', frame.id);
   const p = frame.payload;
   if (!decodeIdentityKey(p.identity_key)) return fail(s, svc, 'invalid_message', frame.id, { field: 'payload.identity_key' });
-  if (await limited(s, svc, frame.id, 'register')) return;
   const now = svc.now();
   const r = await svc.registry.register(
     { userId: s.userId, deviceId: s.deviceId, identityKey: p.identity_key, name: p.device_name, type: p.device_type, ip: s.client.ip, userAgent: s.client.userAgent },
     now,
+    attemptLimit(s, svc, 'register', now),
   );
   switch (r.kind) {
+    case 'rate_limited':
+      return failRateLimited(s, svc, frame.id, r);
     case 'already_registered':
     case 'device_limit':
       return fail(s, svc, r.kind, frame.id);
@@ -54,7 +58,9 @@ export async function handleRegister(s: Session, frame: FrameOf<'device_register
     case 'primary':
       applyDeviceStatus(svc, s.userId, s.deviceId, { status: 'approved', frame: encodeFrame('device_approved', isoNow(svc), { request_id: null, device_id: s.deviceId, primary: true }) });
       devicesChanged(svc, s.userId);
-      return broadcastDevices(s.userId, svc);
+      // The registry returned the new list (this device alone): no second read for it.
+      svc.router.push(s.userId, listFrame(s.userId, r.devices, svc));
+      return;
     case 'pending': {
       s.status = 'pending';
       const expiresAt = r.expiresAt.toISOString();
@@ -96,10 +102,12 @@ export async function handleRegister(s: Session, frame: FrameOf<'device_register
 }
 
 export async function handleApprove(s: Session, frame: FrameOf<'device_approve'>, svc: Services): Promise<void> {
-  if (await limited(s, svc, frame.id, 'decide')) return;
   const p = frame.payload;
-  const r = await svc.registry.approve({ userId: s.userId, deviceId: s.deviceId, requestId: p.request_id, code: p.code, signature: p.signature }, svc.now());
+  const now = svc.now();
+  const r = await svc.registry.approve({ userId: s.userId, deviceId: s.deviceId, requestId: p.request_id, code: p.code, signature: p.signature }, now, attemptLimit(s, svc, 'decide', now));
   switch (r.kind) {
+    case 'rate_limited':
+      return failRateLimited(s, svc, frame.id, r);
     case 'not_found':
       return fail(s, svc, 'request_not_found', frame.id);
     case 'not_primary':
@@ -126,8 +134,9 @@ export async function handleApprove(s: Session, frame: FrameOf<'device_approve'>
 }
 
 export async function handleDeny(s: Session, frame: FrameOf<'device_deny'>, svc: Services): Promise<void> {
-  if (await limited(s, svc, frame.id, 'decide')) return;
-  const r = await svc.registry.deny({ userId: s.userId, deviceId: s.deviceId, requestId: frame.payload.request_id }, svc.now());
+  const now = svc.now();
+  const r = await svc.registry.deny({ userId: s.userId, deviceId: s.deviceId, requestId: frame.payload.request_id }, now, attemptLimit(s, svc, 'decide', now));
+  if (r.kind === 'rate_limited') return failRateLimited(s, svc, frame.id, r);
   if (r.kind !== 'denied') {
     const code = r.kind === 'not_found' ? 'request_not_found' : r.kind === 'not_pending' ? 'request_not_pending' : 'not_primary';
     return fail(s, svc, code, frame.id);
@@ -201,7 +210,10 @@ function devicesChanged(svc: Services, userId: string): void {
 }
 
 async function devicesFrame(userId: string, svc: Services): Promise<string> {
-  const devices = await svc.registry.list(userId);
+  return listFrame(userId, await svc.registry.list(userId), svc);
+}
+
+function listFrame(userId: string, devices: readonly DeviceRecord[], svc: Services): string {
   return encodeFrame('devices', isoNow(svc), {
     user_id: userId,
     devices: devices.map((d) => ({
