@@ -45,11 +45,11 @@ const log = (s: string) => console.log(`[${((Date.now() - started) / 1000).toFix
 const fmt = (n: number | null, digits = 0) => (n === null ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
 
-type Sat = { msgPerSec: number; generatorCpu: number; runs: number[]; writes?: WriteStats };
+type Sat = { msgPerSec: number; generatorCpu: number; serverCpu: number; runs: number[]; writes?: WriteStats };
 /** Medians of the runs; the write figures are those of the median run. */
 const summarise = (rs: PairsResult[]): Sat => {
   const mid = medianBy(rs, (r) => r.msgPerSec);
-  return { msgPerSec: mid.msgPerSec, generatorCpu: median(rs.map((r) => r.generatorCpu)), runs: rs.map((r) => Math.round(r.msgPerSec)), ...(mid.writes ? { writes: mid.writes } : {}) };
+  return { msgPerSec: mid.msgPerSec, generatorCpu: median(rs.map((r) => r.generatorCpu)), serverCpu: median(rs.map((r) => r.serverCpu)), runs: rs.map((r) => Math.round(r.msgPerSec)), ...(mid.writes ? { writes: mid.writes } : {}) };
 };
 /** How the relay's group commit behaved, in words. */
 const writesLine = (w: WriteStats | undefined) =>
@@ -68,7 +68,7 @@ async function interleaved(name: string, ts: Target[], measure: (t: Target) => P
   for (const t of ts) {
     out[t] = summarise(all.get(t)!);
     const w = out[t].writes;
-    log(`${name} ${t}: ${fmt(out[t].msgPerSec)} msg/s (runs ${out[t].runs.join(', ')})${w ? `, ${fmt(w.opsPerMessage, 2)} writes/msg, ${fmt(w.opsPerBatch, 0)} ops/batch` : ''}`);
+    log(`${name} ${t}: ${fmt(out[t].msgPerSec)} msg/s (runs ${out[t].runs.join(', ')}, server CPU ${out[t].serverCpu.toFixed(2)})${w ? `, ${fmt(w.opsPerMessage, 2)} writes/msg, ${fmt(w.opsPerBatch, 0)} ops/batch` : ''}`);
   }
   return out;
 }
@@ -155,9 +155,9 @@ if (sat.relay && sat.bare && sat.socketio) {
     '',
     `${pairsCfg.pairs} pairs, ${pairsCfg.window} sends in flight per sender, every delivery acked; ${pairsCfg.measureMs / 1000} s measured after ${pairsCfg.warmupMs / 1000} s, median of ${runs}.`,
     '',
-    '| target | delivered msg/s | runs | generator CPU (cores) |',
-    '|---|---|---|---|',
-    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(sat[t]!.msgPerSec)} | ${sat[t]!.runs.join(', ')} | ${sat[t]!.generatorCpu.toFixed(2)} |`),
+    '| target | delivered msg/s | runs | server CPU (cores) | generator CPU (cores) |',
+    '|---|---|---|---|---|',
+    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(sat[t]!.msgPerSec)} | ${sat[t]!.runs.join(', ')} | ${sat[t]!.serverCpu.toFixed(2)} | ${sat[t]!.generatorCpu.toFixed(2)} |`),
     '',
     `Relay: **${pct(sat.relay.msgPerSec, sat.bare.msgPerSec)}** of the bare forwarder, **${(sat.relay.msgPerSec / sat.socketio.msgPerSec).toFixed(2)}x** the socket.io relay. ${writesLine(sat.relay.writes)}`,
     '',
@@ -172,11 +172,11 @@ if (lat.relay && lat.bare && lat.socketio) {
     '',
     `Open loop: the generators send on a fixed schedule whatever the answers; latency is send to deliver, measured by the generator. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s.`,
     '',
-    '| offered msg/s | target | delivered msg/s | p50 ms | p99 ms | p99.9 ms | generator CPU | relay writes per message |',
-    '|---|---|---|---|---|---|---|---|',
+    '| offered msg/s | target | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | relay writes per message |',
+    '|---|---|---|---|---|---|---|---|---|',
     ...rates.flatMap((rate, i) => targets.map((t) => {
       const r = lat[t]![i]!;
-      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} |`;
+      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} |`;
     })),
     '',
     '![p99 latency against offered load](latest.svg)',
@@ -209,9 +209,9 @@ if (fan.relay && fan.bare && fan.socketio) {
     '',
     `As the 1:1 pairs, but each receiver user has ${fanDevices} devices, each send carries one ciphertext per device (socket.io: one payload to the user's room), and every device acks. Figures are device deliveries per second; median of ${runs}. The relay's receiver devices are created approved in its database beforehand.`,
     '',
-    '| target | device deliveries/s | runs | generator CPU (cores) |',
-    '|---|---|---|---|',
-    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(fan[t]!.msgPerSec)} | ${fan[t]!.runs.join(', ')} | ${fan[t]!.generatorCpu.toFixed(2)} |`),
+    '| target | device deliveries/s | runs | server CPU (cores) | generator CPU (cores) |',
+    '|---|---|---|---|---|',
+    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(fan[t]!.msgPerSec)} | ${fan[t]!.runs.join(', ')} | ${fan[t]!.serverCpu.toFixed(2)} | ${fan[t]!.generatorCpu.toFixed(2)} |`),
     '',
     `Relay: ${pct(fan.relay.msgPerSec, fan.bare.msgPerSec)} of the bare forwarder, ${(fan.relay.msgPerSec / fan.socketio.msgPerSec).toFixed(2)}x the socket.io relay. ${writesLine(fan.relay.writes)}`,
     '',
@@ -243,9 +243,9 @@ if (cross.relay && cross['naive-redis']) {
     '',
     `Two nodes of each target on CPU 0 and one Redis (${crossRedis}); senders on the first node, receivers on the second, so every message and every ack crosses Redis. Same load as the 1:1 pairs; median of ${runs}.`,
     '',
-    '| target | delivered msg/s | runs | generator CPU (cores) |',
-    '|---|---|---|---|',
-    ...crossTargets.map((t) => `| ${targetNames[t]} | ${fmt(cross[t]!.msgPerSec)} | ${cross[t]!.runs.join(', ')} | ${cross[t]!.generatorCpu.toFixed(2)} |`),
+    '| target | delivered msg/s | runs | server CPU (cores) | generator CPU (cores) |',
+    '|---|---|---|---|---|',
+    ...crossTargets.map((t) => `| ${targetNames[t]} | ${fmt(cross[t]!.msgPerSec)} | ${cross[t]!.runs.join(', ')} | ${cross[t]!.serverCpu.toFixed(2)} | ${cross[t]!.generatorCpu.toFixed(2)} |`),
     '',
     writesLine(cross.relay.writes),
     '',

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -51,11 +52,12 @@ export function startServer(cpu: number, script: string, env: Record<string, str
 }
 
 /** Runs a load process to completion and parses the JSON line it prints. */
-export function runLoad<T>(cpu: number, script: string, args: string[]): Promise<T> {
+export function runLoad<T>(cpu: number, script: string, args: string[], onLine?: (line: string) => void): Promise<T> {
   const child = nodeOn(cpu, script, args, {});
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
+  if (onLine) createInterface({ input: child.stdout! }).on('line', onLine);
   child.stderr!.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => {
@@ -85,6 +87,14 @@ export function holdLoad<T>(cpu: number, script: string, args: string[]): Promis
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${err}`)));
   });
 }
+
+/** CPU time (user + system) a process has used so far, in seconds (Linux /proc). */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / sysconfClockTicks;
+}
+// USER_HZ: 100 on every Linux this runs on (it is fixed by the kernel's ABI, not by CONFIG_HZ).
+const sysconfClockTicks = 100;
 
 /** Asks a server under test to run a full garbage collection (see gc-on-signal.ts). */
 export function collectGarbage(pid: number): void {

@@ -107,10 +107,13 @@ if (a.rate === 0) {
 }
 
 await new Promise((r) => setTimeout(r, a.warmupMs));
+// The parent reads the server's CPU time at these marks (one line each, before the result line).
+console.log('{"phase":"measuring"}');
 const cpu0 = process.cpuUsage();
 const m0 = performance.now();
 measuring = true;
 await new Promise((r) => setTimeout(r, a.measureMs));
+console.log('{"phase":"measured"}');
 measuring = false;
 clearInterval(ticker);
 const seconds = (performance.now() - m0) / 1000;

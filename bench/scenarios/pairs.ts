@@ -1,11 +1,13 @@
 import type { Target } from '../load/dialects.ts';
-import { runLoad } from '../lib/processes.ts';
+import { cpuSecondsOf, runLoad } from '../lib/processes.ts';
 import { seedFanOutUsers } from '../lib/seed.ts';
 import { benchSecret, withTarget, type RunningTarget, type TargetOptions } from '../lib/targets.ts';
 
 export interface PairsResult {
   msgPerSec: number;
   generatorCpu: number;
+  /** CPU the server under test (all its nodes) used while the first worker measured, in cores: near 1 when it is the bottleneck on its core. */
+  serverCpu: number;
   p50: number | null;
   p99: number | null;
   p999: number | null;
@@ -66,13 +68,25 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
   const { rate, first } = load;
   const per = Math.ceil(cfg.pairs / cfg.workers);
   const before = target === 'relay' ? await Promise.all(server.ports.map(writeCounters)) : undefined;
+  const serverCpu = () => ({ at: performance.now(), cpu: server.pids.reduce((n, pid) => n + cpuSecondsOf(pid), 0) });
+  const marks: { measuring?: ReturnType<typeof serverCpu>; measured?: ReturnType<typeof serverCpu> } = {};
+  const onLine = (line: string) => {
+    const phase = line.startsWith('{"phase"') ? (JSON.parse(line) as { phase: 'measuring' | 'measured' }).phase : undefined;
+    if (phase && !marks[phase]) marks[phase] = serverCpu();
+  };
   const results = await Promise.all(
     Array.from({ length: cfg.workers }, (_, w) =>
-      runLoad<WorkerOut>(1, 'bench/load/pairs-worker.ts', [
-        JSON.stringify({ target, port: server.port, recvPort: server.ports.at(-1), devices: load.devices, seeded: load.seeded, first: first + w * per, count: per, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, window: cfg.window, rate: rate / cfg.workers, secret: benchSecret }),
-      ]),
+      runLoad<WorkerOut>(
+        1,
+        'bench/load/pairs-worker.ts',
+        [
+          JSON.stringify({ target, port: server.port, recvPort: server.ports.at(-1), devices: load.devices, seeded: load.seeded, first: first + w * per, count: per, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, window: cfg.window, rate: rate / cfg.workers, secret: benchSecret }),
+        ],
+        onLine,
+      ),
     ),
   );
+  const { measuring: m0, measured: m1 } = marks;
   const seconds = Math.max(...results.map((r) => r.seconds));
   const msgPerSec = results.reduce((n, r) => n + r.delivered, 0) / seconds;
   let writes: WriteStats | undefined;
@@ -88,6 +102,7 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
     msgPerSec,
     ...(writes ? { writes } : {}),
     generatorCpu: results.reduce((n, r) => n + r.cpuSeconds, 0) / seconds,
+    serverCpu: m0 && m1 ? (m1.cpu - m0.cpu) / ((m1.at - m0.at) / 1000) : 0,
     p50: worst('p50'),
     p99: worst('p99'),
     p999: worst('p999'),

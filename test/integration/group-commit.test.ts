@@ -41,6 +41,16 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(page.map((r) => r.entry.messageId)).toEqual(entries.map((e) => e.messageId));
   });
 
+  it('stores any frame text as it was: quotes, backslashes, escapes, non-ASCII; a lone surrogate becomes U+FFFD', async () => {
+    const frames = ['{"a":"q\\"uote \\\\ back"}', 'é 😀 \\u0000 {}[],', '\\ud800 as text', 'tab\tline\nend', 'lone \ud800 high'];
+    const entries = frames.map((frame, i) => newEntry({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: `f${i}`, messageId: `f${i}`, kind: 'deliver', senderUser: 's', senderDevice: 'sd', frame, createdAt: new Date() }));
+    await store.commit(entries, []);
+    const stored = (await store.readBacklog('u0', 'd1', '0', 100)).map((r) => r.entry.frame);
+    expect(stored).toEqual([...frames.slice(0, 4), 'lone \ufffd high']);
+    await store.commit([], entries.map((e) => ({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: e.dedupKey })));
+    expect(await store.countFor('u0', 'd1')).toBe(0);
+  });
+
   it('splits at batchMax and keeps order across batches', async () => {
     const w = new GroupCommitWriter(store, { batchMax: 50, queueMax: 10_000 }, log);
     const entries = Array.from({ length: 120 }, () => entry('u2', 'd1'));
