@@ -143,7 +143,7 @@ if (wants('storm')) {
 const md: string[] = [
   `# Benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}`,
   '',
-  `Server on CPU 0, load generators (2 processes, lean RFC 6455 client) on CPU 1. Relay database: ${process.env['DATABASE_URL'] ? 'Postgres' : 'PGlite'}. Wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+  `Server on CPU 0, load generators (2 processes, lean RFC 6455 client) on CPU 1. Relay database: ${process.env['DATABASE_URL'] ? 'Postgres' : 'PGlite'}; a single relay node runs without Redis (in-memory bus and presence), the two cross-node ones on a private redis-server. Wall time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
   '',
 ];
 const targetsMet: string[] = [];

@@ -79,7 +79,9 @@ const scripts: Record<Target, string> = {
 /** Starts a target (or a cluster of it) on CPU 0. */
 export async function startTarget(target: Target, opts: TargetOptions = {}): Promise<RunningTarget> {
   const db = target === 'relay' ? await benchDatabase() : { url: undefined, drop: async () => {} };
-  const redis: Record<string, string> = opts.redisUrl ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: `bench${randomBytes(4).toString('hex')}` } : {};
+  // A single node runs without Redis (in-memory bus and presence), whatever the caller's shell holds: the
+  // figures then describe one configuration. Clusters get the scenario's own redis-server.
+  const redis: Record<string, string> = opts.redisUrl ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: `bench${randomBytes(4).toString('hex')}` } : { REDIS_URL: '' };
   const env = target === 'relay' ? relayEnv(db.url, redis) : { JWT_SECRET: benchSecret, ...redis };
   const servers: Awaited<ReturnType<typeof startServer>>[] = [];
   const stop = async () => {
