@@ -24,11 +24,9 @@ export class StoredRateLimit {
    * Counts one hit against each key, all in one statement (one round trip,
    * one commit); refused when any key is over its limit, or when the count
    * fails. Rows are written in key order (the statement's `order by`), so
-   * two callers sharing keys lock them in the same order.
-   */
-  /**
-   * `db` may be a transaction: counted there, the hit commits with the
-   * change it guards (one commit instead of two).
+   * two callers sharing keys lock them in the same order. `db` may be a
+   * transaction: counted there, the hit commits with the change it guards
+   * (one commit instead of two).
    */
   async hit(keys: readonly { key: string; rule: WindowRule }[], now: number, db: Kysely<Database> = this.db): Promise<WindowVerdict> {
     try {
