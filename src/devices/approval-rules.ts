@@ -22,7 +22,8 @@ export type ApprovalDecision =
   | { kind: 'not_found' }
   | { kind: 'not_primary' }
   | { kind: 'not_pending' }
-  | { kind: 'expired' }
+  /** `closed`: the request was already marked expired (by the sweep or an earlier attempt); nothing is left to do but say so. */
+  | { kind: 'expired'; closed: boolean }
   | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean }
   | { kind: 'bad_signature' }
   | { kind: 'device_limit' }
@@ -48,8 +49,10 @@ export interface ApprovalInput {
 export function decideApproval(i: ApprovalInput): ApprovalDecision {
   if (!i.request || !i.approver || i.request.userId !== i.approver.userId) return { kind: 'not_found' };
   if (i.approver.status !== 'approved' || !i.approver.isPrimary) return { kind: 'not_primary' };
+  // Expired is expired, whether or not the sweep got there first: the primary hears the same answer.
+  if (i.request.status === 'expired') return { kind: 'expired', closed: true };
   if (i.request.status !== 'pending') return { kind: 'not_pending' };
-  if (i.now >= i.request.expiresAt) return { kind: 'expired' };
+  if (i.now >= i.request.expiresAt) return { kind: 'expired', closed: false };
   if (!i.codeOk) {
     const used = i.request.attempts + 1;
     return { kind: 'wrong_code', attemptsLeft: Math.max(0, i.maxAttempts - used), deny: used >= i.maxAttempts };

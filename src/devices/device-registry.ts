@@ -58,7 +58,7 @@ export type RegisterResult =
   | { kind: 'primary'; devices: DeviceRecord[] }
   | { kind: 'pending'; requestId: string; code: string; expiresAt: Date; primaries: string[] };
 
-export type ApproveResult = RateLimited | Exclude<ApprovalDecision, { kind: 'approve' | 'expired' | 'wrong_code' }> | { kind: 'approve' | 'expired'; deviceId: string } | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean; deviceId: string };
+export type ApproveResult = RateLimited | Exclude<ApprovalDecision, { kind: 'approve' | 'expired' | 'wrong_code' }> | { kind: 'approve'; deviceId: string } | { kind: 'expired'; deviceId: string; closed: boolean } | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean; deviceId: string };
 
 export type DenyResult = RateLimited | { kind: 'not_found' | 'not_primary' | 'not_pending' } | { kind: 'denied'; deviceId: string };
 
@@ -153,8 +153,8 @@ export class DeviceRegistry {
       const deviceId = request.device_id;
       switch (decision.kind) {
         case 'expired':
-          await this.closeRequest(tx, request.request_id, 'expired', now);
-          return { kind: 'expired', deviceId };
+          if (!decision.closed) await this.closeRequest(tx, request.request_id, 'expired', now);
+          return { kind: 'expired', deviceId, closed: decision.closed };
         case 'wrong_code':
           if (decision.deny) await this.closeRequest(tx, request.request_id, 'denied', now);
           else await tx.updateTable('approval_requests').set({ attempts: request.attempts + 1 }).where('request_id', '=', request.request_id).execute();

@@ -3,16 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
 import { approvalMessage } from '../../src/protocol/approval-message.ts';
 import { Accounts } from '../helpers/accounts.ts';
-import { backends } from '../helpers/databases.ts';
+import { backends, createTestDatabase, type TestDatabase } from '../helpers/databases.ts';
 import { startRelay, type RelayProcess } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client.ts';
 
 /**
- * The approval flow against real relays. A second relay on the same
- * database runs with a 4-second approval TTL, no expiry sweeps and a cap of
+ * The approval flow against real relays. A second relay, on a database of
+ * its own, runs with a 5-second approval TTL, no expiry sweeps and a cap of
  * two devices, for the tests that need those.
  */
+const approve = (primary: TestClient, requestId: string, code: string, signature: string) =>
+  primary.send({ type: 'device_approve', payload: { request_id: requestId, code, signature } });
+const errorCode = async (c: TestClient) => (await c.next('error')).payload.error_code;
+
 describe.each(backends)('device approval on %s', (kind) => {
   const fx = useRelay(kind);
   const connect = (user: string, device: string) => TestClient.connect(fx.relay.url, user, device);
@@ -23,9 +27,6 @@ describe.each(backends)('device approval on %s', (kind) => {
     if (!pending) throw new Error('expected a pending registration');
     return { c, pending, requestId: String(pending.payload['request_id']), code: String(pending.payload['code']) };
   };
-  const approve = (primary: TestClient, requestId: string, code: string, signature: string) =>
-    primary.send({ type: 'device_approve', payload: { request_id: requestId, code, signature } });
-  const errorCode = async (c: TestClient) => (await c.next('error')).payload.error_code;
 
   it('makes the first device the approved primary', async () => {
     const user = uid('ann');
@@ -218,12 +219,16 @@ describe.each(backends)('device approval on %s', (kind) => {
   describe('with a short approval TTL and a cap of two devices', () => {
     let short: RelayProcess;
     let shortAccounts: Accounts;
+    // A database of its own: the first relay's expiry sweep would otherwise close these requests too.
+    let shortDb: TestDatabase;
     beforeAll(async () => {
-      short = await startRelay({ ...fx.db.env, JWT_SECRET: TEST_SECRET, APPROVAL_TTL_SECONDS: '5', APPROVAL_SWEEP_SECONDS: '3600', MAX_DEVICES_PER_USER: '2' });
+      shortDb = await createTestDatabase(kind);
+      short = await startRelay({ ...shortDb.env, JWT_SECRET: TEST_SECRET, APPROVAL_TTL_SECONDS: '5', APPROVAL_SWEEP_SECONDS: '3600', MAX_DEVICES_PER_USER: '2' });
       shortAccounts = new Accounts(short.url);
     });
     afterAll(async () => {
       await short.stop();
+      await shortDb.drop();
     });
 
     it('enforces the device cap', async () => {
@@ -255,12 +260,15 @@ describe.each(backends)('device approval on %s', (kind) => {
 describe('approval expiry sweep', () => {
   const fx = useRelay('pglite', { APPROVAL_TTL_SECONDS: '5', APPROVAL_SWEEP_SECONDS: '1' });
 
-  it('denies and closes a device whose request expired unanswered', async () => {
+  it('denies and closes a device whose request expired unanswered; approving it later says expired', async () => {
     const primary = await fx.accounts.online('olga', 'phone');
     const c = await TestClient.connect(fx.relay.url, 'olga', 'laptop');
-    await fx.accounts.register(c, 'olga', 'laptop');
+    const pending = (await fx.accounts.register(c, 'olga', 'laptop')) as Frame;
     expect(await c.next('device_denied', 10_000)).toMatchObject({ payload: { reason: 'expired' } });
     expect(await c.closed).toBe(4403);
+    const requestId = String(pending.payload['request_id']);
+    approve(primary, requestId, String(pending.payload['code']), fx.accounts.sign('olga', 'phone', 'laptop', requestId));
+    expect(await errorCode(primary)).toBe('request_expired');
     await primary.close();
   }, 30_000);
 });

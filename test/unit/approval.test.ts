@@ -99,10 +99,16 @@ describe('approval decisions', () => {
     ['a pending approver', { approver: { userId: 'u', status: 'pending' as const, isPrimary: true } }, 'not_primary'],
     ['a decided request (replay)', { request: { userId: 'u', status: 'approved' as const, expiresAt: 1000, attempts: 0 } }, 'not_pending'],
     ['an expired request', { now: 1000 }, 'expired'],
+    ['a request the sweep already expired', { request: { userId: 'u', status: 'expired' as const, expiresAt: 1000, attempts: 0 } }, 'expired'],
     ['a bad signature', { signatureOk: false }, 'bad_signature'],
     ['a full device list', { approvedCount: 3 }, 'device_limit'],
   ])('refuses %s', (_n, over, kind) => {
     expect(decideApproval({ ...base, ...over }).kind).toBe(kind);
+  });
+
+  it('says expired whether the request is past its deadline or was already closed as expired', () => {
+    expect(decideApproval({ ...base, now: 1000 })).toEqual({ kind: 'expired', closed: false });
+    expect(decideApproval({ ...base, request: { ...base.request!, status: 'expired' } })).toEqual({ kind: 'expired', closed: true });
   });
 
   it('counts wrong codes and denies on the last attempt', () => {

@@ -119,7 +119,9 @@ export async function handleApprove(s: Session, frame: FrameOf<'device_approve'>
       return fail(s, svc, 'invalid_signature', frame.id);
     case 'expired':
       fail(s, svc, 'request_expired', frame.id);
-      return denyDevice(svc, s.userId, r.deviceId, p.request_id, 'expired');
+      // Closed earlier: its device was denied then.
+      if (!r.closed) denyDevice(svc, s.userId, r.deviceId, p.request_id, 'expired');
+      return;
     case 'wrong_code':
       fail(s, svc, 'invalid_code', frame.id, { attempts_left: r.attemptsLeft });
       if (r.deny) denyDevice(svc, s.userId, r.deviceId, p.request_id, 'too_many_attempts');
