@@ -88,13 +88,15 @@ export function holdLoad<T>(cpu: number, script: string, args: string[]): Promis
   });
 }
 
+/** Clock ticks per second in /proc's CPU times (USER_HZ): 100, fixed by the kernel's ABI whatever its CONFIG_HZ. */
+const userHz = 100;
+
 /** CPU time (user + system) a process has used so far, in seconds (Linux /proc). */
 export function cpuSecondsOf(pid: number): number {
+  // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / sysconfClockTicks;
+  return (Number(fields[11]) + Number(fields[12])) / userHz;
 }
-// USER_HZ: 100 on every Linux this runs on (it is fixed by the kernel's ABI, not by CONFIG_HZ).
-const sysconfClockTicks = 100;
 
 /** Asks a server under test to run a full garbage collection (see gc-on-signal.ts). */
 export function collectGarbage(pid: number): void {
