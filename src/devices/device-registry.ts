@@ -93,21 +93,18 @@ export class DeviceRegistry {
       const decision = decideRegistration(facts.status ?? 'unregistered', Number(facts.approved), this.opts.maxDevices);
       if (decision.kind !== 'primary' && decision.kind !== 'pending') return decision;
 
+      // The device's identity and new status in one upsert: the row usually exists (written at the
+      // upgrade), and the insert covers a device whose first write is still batched.
       const identity = { device_name: input.name, device_type: input.type, identity_key: input.identityKey, last_seen_at: new Date(now) };
-      if (decision.kind === 'primary') {
-        // The row usually exists (written at the upgrade); the upsert covers a device whose first write is still batched.
-        const row = await tx
-          .insertInto('devices')
-          .values({ user_id: input.userId, device_id: input.deviceId, created_at: new Date(now), ...identity, status: 'approved', is_primary: true, approved_at: new Date(now) })
-          .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet({ ...identity, status: 'approved', is_primary: true, approved_at: new Date(now) }))
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        // The user had no approved device: this one is the whole list.
-        return { kind: 'primary', devices: [toRecord(row)] };
-      }
-      if (facts.status === null) {
-        await tx.insertInto('devices').values({ user_id: input.userId, device_id: input.deviceId, created_at: new Date(now), last_seen_at: new Date(now) }).execute();
-      }
+      const fields = decision.kind === 'primary' ? { ...identity, status: 'approved' as const, is_primary: true, approved_at: new Date(now) } : { ...identity, status: 'pending' as const };
+      const row = await tx
+        .insertInto('devices')
+        .values({ user_id: input.userId, device_id: input.deviceId, created_at: new Date(now), ...fields })
+        .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet(fields))
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      // The user had no approved device: this one is the whole list.
+      if (decision.kind === 'primary') return { kind: 'primary', devices: [toRecord(row)] };
       // A device that registers again replaces its earlier request (and its code).
       await this.cancelPending(tx, input.userId, input.deviceId, now);
       const requestId = this.newRequestId();
@@ -127,7 +124,6 @@ export class DeviceRegistry {
           expires_at: expiresAt,
         })
         .execute();
-      await tx.updateTable('devices').set({ ...identity, status: 'pending' }).where('user_id', '=', input.userId).where('device_id', '=', input.deviceId).execute();
       const primaries = await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').where('is_primary', '=', true).execute();
       return { kind: 'pending', requestId, code, expiresAt, primaries: primaries.map((p) => p.device_id) };
     });
