@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -14,7 +14,9 @@ export function nodeOn(cpu: number, script: string, args: string[], env: Record<
   // collect it on their main thread: V8 sizes its helper threads by the machine's cores, not by the
   // affinity mask, and on one pinned core those helpers preempt the thread that serves the sockets.
   const gc = cpu === 0 ? ['--single-threaded-gc', '--expose-gc', '--import', path.join(root, 'bench/lib/gc-on-signal.ts')] : [];
-  const node = [process.execPath, ...prof, '--import', 'tsx', ...gc, script, ...args];
+  // BENCH_SERVER_FLAGS adds node flags to the servers under test (say --trace-gc, or a heap size to compare).
+  const extra = cpu === 0 ? (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean) : [];
+  const node = [process.execPath, ...prof, ...extra, '--import', 'tsx', ...gc, script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -27,6 +29,13 @@ export function pinRunner(): void {
 /** Starts a server process and resolves with its port once it logs `relay listening`. */
 export function startServer(cpu: number, script: string, env: Record<string, string>): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
   const child = nodeOn(cpu, script, [], { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env });
+  // BENCH_SERVER_LOG=dir keeps each server's output (its log, --trace-gc lines) in dir/<pid>.log.
+  const logDir = process.env['BENCH_SERVER_LOG'];
+  if (logDir) {
+    const out = createWriteStream(path.join(logDir, `${child.pid}.log`));
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+  }
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${script} did not start`)), 60_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
