@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 export const root = path.resolve(import.meta.dirname, '../..');
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
-/** Runs `node --import tsx script` pinned to `cpu` when taskset is there (server on one core, load on the other). */
+/** Runs `node --import tsx script` (a TypeScript file, or a built bundle) pinned to `cpu` when taskset is there (server on one core, load on the other). */
 export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>): ChildProcess {
   // BENCH_CPU_PROF=dir profiles the servers under test (CPU 0) into dir; summarise with bench/profile-summary.ts.
   const prof = process.env['BENCH_CPU_PROF'] && cpu === 0 ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : [];
@@ -16,7 +16,9 @@ export function nodeOn(cpu: number, script: string, args: string[], env: Record<
   const gc = cpu === 0 ? ['--single-threaded-gc', '--expose-gc', '--import', path.join(root, 'bench/lib/gc-on-signal.ts')] : [];
   // BENCH_SERVER_FLAGS adds node flags to the servers under test (say --trace-gc, or a heap size to compare).
   const extra = cpu === 0 ? (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean) : [];
-  const node = [process.execPath, ...prof, ...extra, '--import', 'tsx', ...gc, script, ...args];
+  // A bundle (the relay's dist/main.js) runs with the flags `npm start` gives it; tsx still loads the TypeScript gc hook.
+  const own = script.endsWith('.js') ? ['--enable-source-maps'] : [];
+  const node = [process.execPath, ...prof, ...extra, ...own, '--import', 'tsx', ...gc, script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }

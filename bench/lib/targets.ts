@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { Target } from '../load/dialects.ts';
-import { startServer } from './processes.ts';
+import { root, startServer } from './processes.ts';
 
 export const benchSecret = 'bench-secret-0123456789abcdef0123456789';
 
@@ -70,14 +71,25 @@ export interface TargetOptions {
 }
 
 const scripts: Record<Target, string> = {
-  relay: 'src/main.ts',
+  // The relay runs as `npm start` runs it: the bundle, built once per bench run (buildRelay).
+  relay: 'dist/main.js',
   bare: 'bench/baselines/bare-uws.ts',
   socketio: 'bench/baselines/socketio-relay.ts',
   'naive-redis': 'bench/baselines/naive-redis-forwarder.ts',
 };
 
+let built = false;
+/** Builds dist/main.js from the sources, once per process, so the bench never measures a stale bundle. */
+function buildRelay(): void {
+  if (built) return;
+  const r = spawnSync('npm', ['run', '-s', 'build'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('npm run build failed');
+  built = true;
+}
+
 /** Starts a target (or a cluster of it) on CPU 0. */
 export async function startTarget(target: Target, opts: TargetOptions = {}): Promise<RunningTarget> {
+  if (target === 'relay') buildRelay();
   const db = target === 'relay' ? await benchDatabase() : { url: undefined, drop: async () => {} };
   // A single node runs without Redis (in-memory bus and presence), whatever the caller's shell holds: the
   // figures then describe one configuration. Clusters get the scenario's own redis-server.
