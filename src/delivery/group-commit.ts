@@ -34,9 +34,14 @@ const DELETE_ATTEMPTS = 3;
  * per-device order and lets an ack's delete follow its insert.
  */
 export class GroupCommitWriter {
-  private inserts: QueueEntry[] = [];
-  /** Inserts still to be written (the array also holds entries acked while they waited, skipped when taken). */
-  private liveInserts = 0;
+  /**
+   * Inserts still to be written, in enqueue order. An entry acked while it
+   * waits leaves at once: with a write delay of tens of milliseconds, an
+   * array that kept acked entries until their turn came held every message's
+   * frame that long, long enough to survive young-generation collections
+   * and be copied into the old generation.
+   */
+  private readonly inserts = new Set<QueueEntry>();
   /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
   private deletes: { key: EntryKey; device: string; attempts: number }[] = [];
   private flushing = false;
@@ -60,10 +65,9 @@ export class GroupCommitWriter {
 
   /** Queues entries for commit. All or none: throws OverloadedError when the queue is full. */
   enqueue(entries: readonly QueueEntry[]): void {
-    if (this.liveInserts + this.deletes.length + entries.length > this.opts.queueMax) throw new OverloadedError('write queue full');
+    if (this.depth + entries.length > this.opts.queueMax) throw new OverloadedError('write queue full');
     for (const e of entries) {
-      this.inserts.push(e);
-      this.liveInserts++;
+      this.inserts.add(e);
       this.pending.add(e);
     }
     this.schedule();
@@ -77,7 +81,7 @@ export class GroupCommitWriter {
     switch (entry.state) {
       case 'queued':
         entry.state = 'acked';
-        this.liveInserts--;
+        this.inserts.delete(entry);
         this.pending.remove(entry);
         settle(entry, true);
         return;
@@ -142,7 +146,7 @@ export class GroupCommitWriter {
   }
 
   get depth(): number {
-    return this.liveInserts + this.deletes.length;
+    return this.inserts.size + this.deletes.length;
   }
 
   stats(): { batches: number; committedOps: number; depth: number } {
@@ -180,7 +184,7 @@ export class GroupCommitWriter {
     const delay = this.opts.delayMs ?? 0;
     if (delay <= 0) return;
     await new Promise((r) => setImmediate(r));
-    const oldest = this.inserts.find((e) => e.state === 'queued');
+    const oldest = this.inserts.values().next().value;
     if (!oldest) return;
     const wait = oldest.createdAt.getTime() + delay - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -239,8 +243,6 @@ export class GroupCommitWriter {
     } finally {
       this.committing = undefined;
       this.flushing = false;
-      // Only entries acked while they waited can be left in the array here; let them go.
-      if (this.liveInserts === 0) this.inserts = [];
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -248,8 +250,8 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Takes up to `max` inserts that have waited delayMs, skipping those
-   * acked while they waited. Younger ones stay for a later batch even when
+   * Takes up to `max` inserts that have waited delayMs (acked ones are no
+   * longer in the set). Younger ones stay for a later batch even when
    * the writer is behind: otherwise a slow batch makes the next one take
    * everything queued during it, entries that their recipients would have
    * acked a moment later included, and the extra writes slow the batch
@@ -258,16 +260,12 @@ export class GroupCommitWriter {
   private takeInserts(max: number): QueueEntry[] {
     const ripe = Date.now() - (this.opts.delayMs ?? 0);
     const out: QueueEntry[] = [];
-    let i = 0;
-    for (; i < this.inserts.length && out.length < max; i++) {
-      const e = this.inserts[i]!;
-      if (e.state !== 'queued') continue;
+    for (const e of this.inserts) {
       // Enqueue order is creation order, so the first young entry ends the ripe prefix.
-      if (e.createdAt.getTime() > ripe) break;
+      if (out.length >= max || e.createdAt.getTime() > ripe) break;
       out.push(e);
+      this.inserts.delete(e);
     }
-    this.liveInserts -= out.length;
-    this.inserts = i === this.inserts.length ? [] : this.inserts.slice(i);
     return out;
   }
 }
