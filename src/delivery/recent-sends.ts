@@ -14,7 +14,7 @@ import { GenerationalMap } from '../util/generational-map.ts';
  * remembered (GenerationalMap). Evicting the oldest one per insert instead
  * cost the relay about 40% of its throughput in a 20-second saturation run.
  */
-interface Recent {
+export interface RecentSend {
   done: boolean;
   /** sent_acks owed when the pending send settles: the first copy and its retries. */
   owed: number;
@@ -22,7 +22,7 @@ interface Recent {
 }
 
 export class RecentSends {
-  private readonly map: GenerationalMap<string, Recent>;
+  private readonly map: GenerationalMap<string, RecentSend>;
 
   constructor(
     private readonly now: () => number,
@@ -51,18 +51,25 @@ export class RecentSends {
     return 'pending';
   }
 
-  begin(key: string): void {
-    this.map.set(key, { done: false, owed: 1, at: this.now() });
+  /** Remembers a new send as pending; the record it returns is what `settle` takes, so settling needs no second lookup. */
+  begin(key: string): RecentSend {
+    const rec: RecentSend = { done: false, owed: 1, at: this.now() };
+    this.map.set(key, rec);
+    return rec;
   }
 
-  /** Marks the send settled; returns how many answers it owes (1 plus retries that came meanwhile). */
-  settle(key: string, ok: boolean): number {
-    const hit = this.map.get(key);
-    const owed = hit?.owed ?? 1;
-    if (ok && hit) {
-      hit.done = true;
-      hit.owed = 0;
-    } else this.map.delete(key);
+  /**
+   * Marks the send settled; returns how many answers it owes (1 plus retries
+   * that came meanwhile). A failed send is forgotten, so its retry is stored
+   * (unless the key already names a newer send: this one left the map, and a
+   * retry began again).
+   */
+  settle(key: string, rec: RecentSend, ok: boolean): number {
+    const owed = rec.owed;
+    if (ok) {
+      rec.done = true;
+      rec.owed = 0;
+    } else if (this.map.get(key) === rec) this.map.delete(key);
     return owed;
   }
 

@@ -5,24 +5,23 @@ describe('recent sends', () => {
   it('answers a retry as pending while the first copy commits, then as done', () => {
     const r = new RecentSends(() => 0);
     expect(r.check('k')).toBe('new');
-    r.begin('k');
+    const rec = r.begin('k');
     expect(r.check('k')).toBe('pending');
-    expect(r.settle('k', true)).toBe(2);
+    expect(r.settle('k', rec, true)).toBe(2);
     expect(r.check('k')).toBe('done');
   });
 
   it('forgets a send whose commit failed, so its retry is stored', () => {
     const r = new RecentSends(() => 0);
-    r.begin('k');
-    expect(r.settle('k', false)).toBe(1);
+    const rec = r.begin('k');
+    expect(r.settle('k', rec, false)).toBe(1);
     expect(r.check('k')).toBe('new');
   });
 
   it('forgets sends older than the ttl', () => {
     let now = 0;
     const r = new RecentSends(() => now, 100, 1000);
-    r.begin('k');
-    r.settle('k', true);
+    r.settle('k', r.begin('k'), true);
     now = 1001;
     expect(r.check('k')).toBe('new');
   });
@@ -30,8 +29,7 @@ describe('recent sends', () => {
   it('remembers between half and all of maxEntries of the latest sends, the latest always', () => {
     const r = new RecentSends(() => 0, 10);
     for (let i = 0; i < 1000; i++) {
-      r.begin(`k${i}`);
-      r.settle(`k${i}`, true);
+      r.settle(`k${i}`, r.begin(`k${i}`), true);
       expect(r.size).toBeLessThanOrEqual(10);
       expect(r.size).toBeGreaterThanOrEqual(Math.min(i + 1, 5));
     }
@@ -41,12 +39,22 @@ describe('recent sends', () => {
 
   it('keeps a pending send that moved to the previous generation', () => {
     const r = new RecentSends(() => 0, 4);
-    r.begin('first');
+    const first = r.begin('first');
     r.begin('second');
     // 'first' is in the previous generation now, still pending; a retry counts, and settling answers both.
     expect(r.check('first')).toBe('pending');
-    expect(r.settle('first', true)).toBe(2);
+    expect(r.settle('first', first, true)).toBe(2);
     expect(r.check('first')).toBe('done');
+  });
+
+  it('a failed send that already left the map does not forget a newer send of the same id', () => {
+    const r = new RecentSends(() => 0, 4);
+    const old = r.begin('k');
+    for (const other of ['a', 'b', 'c']) r.begin(other);
+    expect(r.check('k')).toBe('new');
+    r.begin('k');
+    expect(r.settle('k', old, false)).toBe(1);
+    expect(r.check('k')).toBe('pending');
   });
 });
 

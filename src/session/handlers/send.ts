@@ -4,7 +4,7 @@ import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeDeliver, encodeError } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
-import { isRetry, storeAndRoute } from './store-and-route.ts';
+import { newSendKey, storeAndRoute } from './store-and-route.ts';
 
 type SendFrame = FrameOf<'send'> | FrameOf<'media_key'>;
 
@@ -24,13 +24,14 @@ export function handleSend(s: Session, frame: SendFrame, svc: Services): Promise
     s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.messages: a device appears twice', timestamp: isoNow(svc) }));
     return;
   }
-  if (isRetry(s, svc, frame.id)) return;
+  const key = newSendKey(s, svc, frame.id);
+  if (key === undefined) return;
   const cached = svc.devices.cached(p.to);
-  if (cached && addressesExactly(cached, addressed, p.to === s.userId ? s.deviceId : undefined)) return store(s, frame, svc);
-  return checkThenStore(s, frame, svc, addressed);
+  if (cached && addressesExactly(cached, addressed, p.to === s.userId ? s.deviceId : undefined)) return store(s, frame, svc, key);
+  return checkThenStore(s, frame, svc, addressed, key);
 }
 
-async function checkThenStore(s: Session, frame: SendFrame, svc: Services, addressed: readonly string[]): Promise<void> {
+async function checkThenStore(s: Session, frame: SendFrame, svc: Services, addressed: readonly string[], key: string): Promise<void> {
   const p = frame.payload;
   const expectedFrom = async (fresh: boolean) => recipientDevices(await svc.devices.devicesOf(p.to, fresh), p.to, s.userId, s.deviceId);
   let expected = await expectedFrom(false);
@@ -45,10 +46,10 @@ async function checkThenStore(s: Session, frame: SendFrame, svc: Services, addre
     s.reply(encodeError(code, { id: frame.id, timestamp: isoNow(svc), extra: code === 'mismatched_devices' ? { ...mismatch } : {} }));
     return;
   }
-  store(s, frame, svc);
+  store(s, frame, svc, key);
 }
 
-function store(s: Session, frame: SendFrame, svc: Services): void {
+function store(s: Session, frame: SendFrame, svc: Services, key: string): void {
   const p = frame.payload;
   const ts = isoNow(svc);
   const kind = frame.type === 'send' ? 'deliver' : 'media_key';
@@ -65,7 +66,7 @@ function store(s: Session, frame: SendFrame, svc: Services): void {
   const createdAt = new Date(svc.now());
   const dedupKey = messageDedupKey(kind, s.userId, s.deviceId, frame.id);
 
-  storeAndRoute(s, svc, frame.id, (onSettled) =>
+  storeAndRoute(s, svc, key, frame.id, (onSettled) =>
     p.messages.map((m) =>
       newEntry(
         {

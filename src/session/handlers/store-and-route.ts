@@ -5,28 +5,35 @@ import { encodeError, encodeSentAck } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
 
-/** True when this device sent this id recently; a finished send is answered with its sent_ack again. */
-export function isRetry(s: Session, svc: Services, messageId: string): boolean {
-  const state = svc.recent.check(RecentSends.key(s.userId, s.deviceId, messageId));
+/**
+ * The recent-sends key of a send from this device, or undefined when the id
+ * was sent lately: a finished send is answered with its sent_ack again, and
+ * a pending one when its first copy settles.
+ */
+export function newSendKey(s: Session, svc: Services, messageId: string): string | undefined {
+  const key = RecentSends.key(s.userId, s.deviceId, messageId);
+  const state = svc.recent.check(key);
+  if (state === 'new') return key;
   if (state === 'done') s.reply(encodeSentAck(messageId, isoNow(svc)));
-  return state !== 'new';
+  return undefined;
 }
 
 /**
- * The durable half of every stored frame (send, media_key, sync_*): answers
- * a retry of a recent id without storing it again; otherwise enqueues one
- * entry per recipient device, offers them to connected devices at once, and
- * answers `sent_ack` when every entry is committed or acked (or `store_failed`
- * when the batch failed, and the client retries with the same id).
+ * The durable half of every stored frame (send, media_key, sync_*), for a
+ * send that `newSendKey` found new: enqueues one entry per recipient device,
+ * offers them to connected devices at once, and answers `sent_ack` when
+ * every entry is committed or acked (or `store_failed` when the batch
+ * failed, and the client retries with the same id).
  */
-export function storeAndRoute(s: Session, svc: Services, messageId: string, build: (onSettled: (ok: boolean) => void) => QueueEntry[]): void {
-  const key = RecentSends.key(s.userId, s.deviceId, messageId);
+export function storeAndRoute(s: Session, svc: Services, key: string, messageId: string, build: (onSettled: (ok: boolean) => void) => QueueEntry[]): void {
   let remaining = 0;
   let failed = false;
+  // Pending from here on: a retry that arrives before the entries settle is counted and answered with them.
+  const rec = svc.recent.begin(key);
   const onSettled = (ok: boolean): void => {
     if (!ok) failed = true;
     if (--remaining > 0) return;
-    const owed = svc.recent.settle(key, !failed);
+    const owed = svc.recent.settle(key, rec, !failed);
     // The answer goes to the device's current session, which may be a newer connection than this one.
     const target = svc.hub.find(s.userId, s.deviceId);
     const answer = failed ? encodeError('store_failed', { id: messageId, timestamp: isoNow(svc) }) : encodeSentAck(messageId, isoNow(svc));
@@ -35,11 +42,10 @@ export function storeAndRoute(s: Session, svc: Services, messageId: string, buil
   const entries = build(onSettled);
   remaining = entries.length;
   if (!enqueueAndOffer(svc, entries)) {
+    // Nothing was queued: forget the send, so that its retry is stored.
+    svc.recent.settle(key, rec, false);
     s.reply(encodeError('overloaded', { id: messageId, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
-    return;
   }
-  // Nothing settles synchronously (acks and commits come later), so the send is marked pending in time.
-  svc.recent.begin(key);
 }
 
 /**

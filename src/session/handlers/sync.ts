@@ -3,7 +3,7 @@ import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeDeliver, encodeError } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
-import { isRetry, storeAndRoute } from './store-and-route.ts';
+import { newSendKey, storeAndRoute } from './store-and-route.ts';
 
 /**
  * `sync_request`, `sync_data`, `sync_ack`: device-to-device transfer between
@@ -16,10 +16,11 @@ export async function handleSync(s: Session, frame: FrameOf<'sync_request'> | Fr
     s.reply(encodeError('forbidden', { id: frame.id, message: 'sync goes to another device of your own user', timestamp: isoNow(svc) }));
     return;
   }
-  if (isRetry(s, svc, frame.id)) return;
+  const key = newSendKey(s, svc, frame.id);
+  if (key === undefined) return;
   const ts = isoNow(svc);
   const payload = frame.payload.ciphertext === undefined ? { device_id: target } : { device_id: target, ciphertext: frame.payload.ciphertext };
-  storeAndRoute(s, svc, frame.id, (onSettled) => [
+  storeAndRoute(s, svc, key, frame.id, (onSettled) => [
     newEntry(
       {
         recipientUser: s.userId,
