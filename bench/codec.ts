@@ -1,11 +1,14 @@
 /**
  * `npm run bench:codec`: what decoding costs per frame on the message path,
  * against JSON.parse of the same text (the floor: any decoder parses) and
- * against the full schema (what the hand-written fast path saves), measured
- * in the same run. Prints ns per frame and ratios; a few seconds on one core.
+ * against the full schema (what the hand-written fast path saves), and what
+ * encoding the frames out costs against stringifying them as objects,
+ * measured in the same run. Prints ns per frame and ratios; a few seconds on
+ * one core.
  */
 import { clientFrameSchema } from '../src/protocol/client-frames.ts';
 import { decodeClientFrame } from '../src/protocol/codec.ts';
+import { encodeDeliver, encodeSentAck, encodeStatusUpdate } from '../src/protocol/server-frames.ts';
 
 const ciphertext = Buffer.alloc(256, 7).toString('base64');
 const frames = {
@@ -33,4 +36,32 @@ for (const [name, text] of Object.entries(frames)) {
   const decode = timePerCall(() => decodeClientFrame(text));
   const schema = timePerCall(() => clientFrameSchema.safeParse(JSON.parse(text)));
   console.log(`| ${name} | ${text.length} | ${parse.toFixed(0)} | ${decode.toFixed(0)} | ${schema.toFixed(0)} | ${(decode / parse).toFixed(2)}x | ${(schema / decode).toFixed(2)}x |`);
+}
+
+// The three frames the relay writes per message, against JSON.stringify of the same frame as an object
+// (what the encoders did before); TextEncoder.encodeInto stands in for the socket's UTF-8 copy, which
+// must also flatten a string made by concatenation.
+const utf8 = new TextEncoder();
+const out = new Uint8Array(4096);
+const ts = new Date(0).toISOString();
+const encoders: [string, () => string, () => string][] = [
+  [
+    'deliver',
+    () => encodeDeliver({ type: 'deliver', messageId: 'm-000123', senderId: 'user-00041', senderDevice: 'd1', timestamp: ts, payload: { ciphertext } }),
+    () => JSON.stringify({ type: 'deliver', message_id: 'm-000123', sender_id: 'user-00041', sender_device: 'd1', timestamp: ts, payload: { ciphertext } }),
+  ],
+  ['sent_ack', () => encodeSentAck('m-000123', ts), () => JSON.stringify({ type: 'sent_ack', message_id: 'm-000123', timestamp: ts, payload: { status: 'sent' } })],
+  [
+    'status_update',
+    () => encodeStatusUpdate('m-000123', 'delivered', 'user-00042', 'd1', ts),
+    () => JSON.stringify({ type: 'status_update', message_id: 'm-000123', timestamp: ts, payload: { status: 'delivered', recipient_id: 'user-00042', recipient_device: 'd1' } }),
+  ],
+];
+console.log('\n| frame out | chars | relay encode + UTF-8 ns | object stringify + UTF-8 ns | relay / object |');
+console.log('|---|---|---|---|---|');
+for (const [name, relay, object] of encoders) {
+  if (relay() !== object()) throw new Error(`${name}: the encoder's text differs from the object's`);
+  const ours = timePerCall(() => utf8.encodeInto(relay(), out));
+  const theirs = timePerCall(() => utf8.encodeInto(object(), out));
+  console.log(`| ${name} | ${relay().length} | ${ours.toFixed(0)} | ${theirs.toFixed(0)} | ${(ours / theirs).toFixed(2)}x |`);
 }

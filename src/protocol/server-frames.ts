@@ -38,7 +38,15 @@ void _everyShapeListed;
 /**
  * Builders for every frame the relay sends. They return the encoded text, so
  * a frame built once (a stored message) is sent and stored as the same bytes.
+ *
+ * The three frames of every message (deliver, sent_ack, status_update) are
+ * spliced into a template instead of stringifying an object built for the
+ * purpose: every value still goes through JSON.stringify, so the text is the
+ * same byte for byte (a property test holds them to the object form), at
+ * about a third of the cost (`npm run bench:codec`).
  */
+
+const json = JSON.stringify;
 
 export interface DeliverFields {
   type: 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack';
@@ -50,29 +58,17 @@ export interface DeliverFields {
 }
 
 export function encodeDeliver(f: DeliverFields): string {
-  return JSON.stringify({
-    type: f.type,
-    message_id: f.messageId,
-    sender_id: f.senderId,
-    sender_device: f.senderDevice,
-    timestamp: f.timestamp,
-    payload: f.payload,
-  });
+  return `{"type":${json(f.type)},"message_id":${json(f.messageId)},"sender_id":${json(f.senderId)},"sender_device":${json(f.senderDevice)},"timestamp":${json(f.timestamp)},"payload":${json(f.payload)}}`;
 }
 
 export function encodeSentAck(messageId: string, timestamp: string): string {
-  return JSON.stringify({ type: 'sent_ack', message_id: messageId, timestamp, payload: { status: 'sent' } });
+  return `{"type":"sent_ack","message_id":${json(messageId)},"timestamp":${json(timestamp)},"payload":{"status":"sent"}}`;
 }
 
 export type DeliveryStatus = 'delivered' | 'read';
 
 export function encodeStatusUpdate(messageId: string, status: DeliveryStatus, recipientId: string, recipientDevice: string, timestamp: string): string {
-  return JSON.stringify({
-    type: 'status_update',
-    message_id: messageId,
-    timestamp,
-    payload: { status, recipient_id: recipientId, recipient_device: recipientDevice },
-  });
+  return `{"type":"status_update","message_id":${json(messageId)},"timestamp":${json(timestamp)},"payload":{"status":${json(status)},"recipient_id":${json(recipientId)},"recipient_device":${json(recipientDevice)}}}`;
 }
 
 export function encodeError(code: ErrorCode, opts: { id?: string | undefined; message?: string; timestamp: string; extra?: Record<string, unknown> }): string {
