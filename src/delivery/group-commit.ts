@@ -37,9 +37,8 @@ export class GroupCommitWriter {
   /**
    * Inserts still to be written, in enqueue order. An entry acked while it
    * waits leaves at once: with a write delay of tens of milliseconds, an
-   * array that kept acked entries until their turn came held every message's
-   * frame that long, long enough to survive young-generation collections
-   * and be copied into the old generation.
+   * array that kept acked entries until their turn came held each acked
+   * message's entry and frame for the whole delay, for nothing.
    */
   private readonly inserts = new Set<QueueEntry>();
   /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
