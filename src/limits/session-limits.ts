@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.ts';
 import type { ClientFrameType } from '../protocol/client-frames.ts';
-import { fullBucket, take, type Bucket, type BucketRule } from './token-bucket.ts';
+import { ALLOWED, fullBucket, take, type Bucket, type BucketRule, type TakeResult } from './token-bucket.ts';
 
 /**
  * Per-device rate limits, kept in the session (no Redis, no round trip):
@@ -38,15 +38,15 @@ const messageTypes: ReadonlySet<ClientFrameType> = new Set(['send', 'media_key',
 const signalTypes: ReadonlySet<ClientFrameType> = new Set(['typing', 'call_offer', 'call_answer', 'call_reject', 'call_end', 'ice_candidate']);
 
 /** Charged for every frame before it is decoded: one frame, its bytes. */
-export function chargeInbound(b: DeviceBuckets, r: RateRules, bytes: number, now: number): { ok: boolean; retryAfterMs: number } {
+export function chargeInbound(b: DeviceBuckets, r: RateRules, bytes: number, now: number): TakeResult {
   const f = take(b.frames, r.frames, now);
   if (!f.ok) return f;
   return take(b.bytes, r.bytes, now, bytes);
 }
 
 /** Charged once the type is known: stored messages and signals have budgets of their own. */
-export function chargeType(b: DeviceBuckets, r: RateRules, type: ClientFrameType, now: number): { ok: boolean; retryAfterMs: number } {
+export function chargeType(b: DeviceBuckets, r: RateRules, type: ClientFrameType, now: number): TakeResult {
   if (messageTypes.has(type)) return take(b.messages, r.messages, now);
   if (signalTypes.has(type)) return take(b.signals, r.signals, now);
-  return { ok: true, retryAfterMs: 0 };
+  return ALLOWED;
 }

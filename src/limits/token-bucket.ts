@@ -18,12 +18,21 @@ export function fullBucket(rule: BucketRule, now: number): Bucket {
   return { tokens: rule.burst, at: now };
 }
 
-export function take(b: Bucket, rule: BucketRule, now: number, cost = 1): { ok: boolean; retryAfterMs: number } {
+/** What taking from a bucket answers. */
+export interface TakeResult {
+  readonly ok: boolean;
+  readonly retryAfterMs: number;
+}
+
+/** The answer when the tokens were there: one shared object, since every frame is charged and most pass. */
+export const ALLOWED: TakeResult = Object.freeze({ ok: true, retryAfterMs: 0 });
+
+export function take(b: Bucket, rule: BucketRule, now: number, cost = 1): TakeResult {
   const refilled = Math.min(rule.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * rule.ratePerSecond);
   b.at = now;
   if (refilled >= cost) {
     b.tokens = refilled - cost;
-    return { ok: true, retryAfterMs: 0 };
+    return ALLOWED;
   }
   b.tokens = refilled;
   // A cost above the burst can never be paid; say so with the time a full bucket takes.

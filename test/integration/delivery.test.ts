@@ -30,6 +30,25 @@ describe.each(backends)('delivery on %s', (kind) => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('one delivery_ack naming messages from several senders tells each sender about its own', async () => {
+    const [alice, carol, bob] = [uid('alice'), uid('carol'), uid('bob')];
+    const a = await online(alice, 'a1');
+    const c = await online(carol, 'c1');
+    const b = await online(bob, 'b1');
+    send(a, 'ma1', bob, ['b1']);
+    send(c, 'mc1', bob, ['b1']);
+    send(a, 'ma2', bob, ['b1']);
+    const typed = (type: string, id: string) => (f: Frame) => f.type === type && f.message_id === id;
+    for (const id of ['ma1', 'mc1', 'ma2']) await b.seen(typed('deliver', id));
+    ack(b, ['ma1', 'mc1', 'ma2']);
+    expect(await a.next(typed('status_update', 'ma1'))).toMatchObject({ payload: { status: 'delivered', recipient_id: bob } });
+    expect(await a.next(typed('status_update', 'ma2'))).toMatchObject({ payload: { status: 'delivered', recipient_id: bob } });
+    expect(await c.next(typed('status_update', 'mc1'))).toMatchObject({ payload: { status: 'delivered', recipient_id: bob } });
+    expect(a.all('status_update').map((f) => f.message_id)).toEqual(['ma1', 'ma2']);
+    expect(c.all('status_update').map((f) => f.message_id)).toEqual(['mc1']);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
   it('answers a device list that does not match with mismatched_devices and stores nothing', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await online(alice, 'a1');

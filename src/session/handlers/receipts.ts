@@ -11,21 +11,32 @@ import { enqueueAndOffer } from './store-and-route.ts';
  * devices get a stored `status_update` `delivered`.
  */
 export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, svc: Services): Promise<void> | void {
-  const acked = s.ack(frame.payload.message_ids);
-  let bySender: Map<string, QueueEntry[]> | undefined;
-  for (const e of acked) {
+  // Most acks name messages from one sender (a client acks what one chat delivered): that sender is
+  // kept on its own, and a map is made only when a second one appears.
+  let first: string | undefined;
+  const firstItems: StatusItems = [];
+  let others: Map<string, StatusItems> | undefined;
+  for (const e of s.ack(frame.payload.message_ids)) {
     if ((e.kind !== 'deliver' && e.kind !== 'media_key') || e.senderUser === s.userId) continue;
-    const list = (bySender ??= new Map()).get(e.senderUser);
-    if (list) list.push(e);
-    else bySender.set(e.senderUser, [e]);
+    const item = { messageId: e.messageId, originDevice: e.senderDevice };
+    if (first === undefined || first === e.senderUser) {
+      first = e.senderUser;
+      firstItems.push(item);
+      continue;
+    }
+    const list = (others ??= new Map()).get(e.senderUser);
+    if (list) list.push(item);
+    else others.set(e.senderUser, [item]);
   }
-  if (!bySender) return;
-  let loading: Promise<void>[] | undefined;
-  for (const [sender, entries] of bySender) {
-    const pending = queueStatus(s, svc, sender, 'delivered', entries.map((e) => ({ messageId: e.messageId, originDevice: e.senderDevice })));
-    if (pending) (loading ??= []).push(pending);
+  if (first === undefined) return;
+  const pending = queueStatus(s, svc, first, 'delivered', firstItems);
+  if (!others) return pending;
+  const loading: Promise<void>[] = pending ? [pending] : [];
+  for (const [sender, items] of others) {
+    const p = queueStatus(s, svc, sender, 'delivered', items);
+    if (p) loading.push(p);
   }
-  if (loading) return Promise.all(loading).then(() => undefined);
+  if (loading.length > 0) return Promise.all(loading).then(() => undefined);
 }
 
 /** `read_receipt`: the reader tells the sender's devices (or its own other devices) that it read these messages. */
