@@ -33,6 +33,7 @@ import { openLeaseStore } from './presence/open-lease-store.ts';
 import type { Services } from './session/services.ts';
 import { startServer } from './transport/server.ts';
 import { loadNativeUws } from './transport/uws.ts';
+import { tuneGarbageCollector } from './util/gc-tuning.ts';
 import { createLogger } from './util/logger.ts';
 import { withTimeout } from './util/with-timeout.ts';
 
@@ -42,6 +43,7 @@ import { withTimeout } from './util/with-timeout.ts';
  * close every socket with 1001, commit what is queued, close the database.
  */
 async function main(): Promise<void> {
+  tuneGarbageCollector();
   let config;
   try {
     config = loadConfig(process.env);

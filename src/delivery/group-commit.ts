@@ -3,6 +3,7 @@ import type { Logger } from '../util/logger.ts';
 import { PendingIndex } from './pending-index.ts';
 import { deviceKey, settle, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
+import { RenewingSet } from '../util/renewing-collections.ts';
 
 export class OverloadedError extends Error {
   override readonly name = 'OverloadedError';
@@ -40,7 +41,7 @@ export class GroupCommitWriter {
    * array that kept acked entries until their turn came held each acked
    * message's entry and frame for the whole delay, for nothing.
    */
-  private readonly inserts = new Set<QueueEntry>();
+  private readonly inserts = new RenewingSet<QueueEntry>();
   /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
   private deletes: { key: EntryKey; device: string; attempts: number }[] = [];
   private flushing = false;

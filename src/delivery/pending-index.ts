@@ -1,4 +1,5 @@
 import type { QueueEntry } from './queue-entry.ts';
+import { RenewingMap } from '../util/renewing-collections.ts';
 
 /**
  * The writer's entries that are not committed yet, per recipient device in
@@ -12,11 +13,11 @@ import type { QueueEntry } from './queue-entry.ts';
  * delivers the same frame, and the database keeps one row.
  */
 export class PendingIndex {
-  private readonly byDevice = new Map<string, Map<string, QueueEntry>>();
+  private readonly byDevice = new RenewingMap<string, RenewingMap<string, QueueEntry>>();
 
   add(e: QueueEntry): void {
     let m = this.byDevice.get(e.recipientKey);
-    if (!m) this.byDevice.set(e.recipientKey, (m = new Map()));
+    if (!m) this.byDevice.set(e.recipientKey, (m = new RenewingMap()));
     m.set(e.dedupKey, e);
   }
 

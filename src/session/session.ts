@@ -10,6 +10,7 @@ import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Connection } from './connection.ts';
+import { RenewingMap, RenewingSet } from '../util/renewing-collections.ts';
 
 export interface SessionDeps {
   writer: GroupCommitWriter;
@@ -49,8 +50,8 @@ export class Session implements DeliveryTarget {
   /** Highest queue seq delivered from the backlog; later drains resume there. */
   private cursor = '0';
   /** Entries sent and not yet acked, by message id, and their dedup keys. Made on the first delivery and dropped when empty: an idle device holds neither. */
-  private inflight: Map<string, QueueEntry[]> | undefined;
-  private inflightKeys: Set<string> | undefined;
+  private inflight: RenewingMap<string, QueueEntry[]> | undefined;
+  private inflightKeys: RenewingSet<string> | undefined;
   private inflightCount = 0;
   /** Set when the in-flight window fills; cleared once acks free half of it, so a full window is not reopened one ack at a time. */
   private windowFull = false;
@@ -229,11 +230,11 @@ export class Session implements DeliveryTarget {
   }
 
   private deliver(e: QueueEntry): void {
-    const inflight = (this.inflight ??= new Map());
+    const inflight = (this.inflight ??= new RenewingMap());
     const list = inflight.get(e.messageId);
     if (list) list.push(e);
     else inflight.set(e.messageId, [e]);
-    (this.inflightKeys ??= new Set()).add(e.dedupKey);
+    (this.inflightKeys ??= new RenewingSet()).add(e.dedupKey);
     if (++this.inflightCount >= this.deps.inflightMax) this.windowFull = true;
     this.conn.send(e.frame);
   }

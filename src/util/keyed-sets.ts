@@ -1,10 +1,12 @@
+import { RenewingMap } from './renewing-collections.ts';
+
 /**
  * A map from keys to sets that drops a key when its set empties, so an
  * index over many short-lived entries never keeps empty sets behind.
  * Sets keep insertion order.
  */
 export class KeyedSets<K, V> {
-  private readonly map = new Map<K, Set<V>>();
+  private readonly map = new RenewingMap<K, Set<V>>();
 
   add(key: K, value: V): void {
     let set = this.map.get(key);
