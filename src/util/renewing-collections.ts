@@ -13,9 +13,8 @@
  * 1.7 MB promoted per scavenge (about 1.3 KB per message, 99% of what the
  * scavenge before had kept) and scavenges of 7 ms, with pretenuring off
  * (gc-tuning.ts); with these collections as well, 0.26 MB and 2.1 ms. In
- * a bare loop, an old Set holding 20 live entries of
- * 0.4 KB promoted every entry and ran 2.7 times slower than the same Set
- * created young.
+ * a bare loop, an old Set holding 20 live entries of 0.4 KB promoted every
+ * entry and ran 2.7 times slower than the same Set created young.
  *
  * A table copied into a fresh collection starts in the young generation
  * again. The copy happens once deletes since the last one outnumber twice
