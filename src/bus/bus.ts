@@ -16,6 +16,12 @@ import type { StoredKind } from '../delivery/queue-entry.ts';
  */
 export interface Bus {
   readonly nodeId: string;
+  /**
+   * False when nothing this node publishes can reach another node (one relay
+   * on the in-process bus): a device not connected here is connected nowhere.
+   * A shared bus answers true, since other nodes may come and go.
+   */
+  readonly hasPeers: boolean;
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   publish(topic: string, msg: BusMessage): void;

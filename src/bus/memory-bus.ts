@@ -23,6 +23,10 @@ export class MemoryBus implements Bus {
     broker.nodes.add(this);
   }
 
+  get hasPeers(): boolean {
+    return this.broker.nodes.size > 1;
+  }
+
   subscribe(topic: string): void {
     this.topics.add(topic);
   }
@@ -32,7 +36,7 @@ export class MemoryBus implements Bus {
   }
 
   publish(topic: string, msg: BusMessage): void {
-    if (this.broker.nodes.size < 2) return;
+    if (!this.hasPeers) return;
     // Delivered on a later turn, like a network bus: a publisher never sees its handler run inline.
     this.pending.push({ topic, msg });
     if (this.scheduled) return;

@@ -25,6 +25,7 @@ export interface RedisBusOptions {
  */
 export class RedisBus implements Bus {
   readonly nodeId: string;
+  readonly hasPeers = true;
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly topics = new Set<string>();

@@ -3,7 +3,7 @@ import type { Logger } from '../util/logger.ts';
 import { PendingIndex } from './pending-index.ts';
 import { deviceKey, settle, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
-import { RenewingSet } from '../util/renewing-collections.ts';
+import { RenewingMap, RenewingSet } from '../util/renewing-collections.ts';
 
 export class OverloadedError extends Error {
   override readonly name = 'OverloadedError';
@@ -13,10 +13,11 @@ export interface GroupCommitOptions {
   /** Most operations (inserts + deletes) in one transaction. */
   batchMax: number;
   /**
-   * How long an insert waits before its batch starts (ms). A connected
-   * recipient acks within a round trip; an ack that arrives in this window
-   * cancels the write, so messages between online devices never touch the
-   * database. 0 starts batches on the next turn of the loop.
+   * How long an insert that its device may ack waits before its batch
+   * starts (ms). A connected recipient acks within a round trip; an ack
+   * that arrives in this window cancels the write, so messages between
+   * online devices never touch the database. Inserts nobody can ack in time
+   * do not wait (see `enqueue`). 0 starts batches on the next turn of the loop.
    */
   delayMs?: number;
   /** Most operations waiting; beyond it `enqueue` throws OverloadedError. */
@@ -36,18 +37,31 @@ const DELETE_ATTEMPTS = 3;
  */
 export class GroupCommitWriter {
   /**
-   * Inserts still to be written, in enqueue order. An entry acked while it
-   * waits leaves at once: with a write delay of tens of milliseconds, an
-   * array that kept acked entries until their turn came held each acked
-   * message's entry and frame for the whole delay, for nothing.
+   * Inserts still to be written that wait out the delay, in enqueue order.
+   * An entry acked while it waits leaves at once: an array that kept acked
+   * entries until their turn came held each acked message's entry and frame
+   * for the whole delay, for nothing.
    */
-  private readonly inserts = new RenewingSet<QueueEntry>();
+  private readonly held = new RenewingSet<QueueEntry>();
+  /** Inserts written as soon as a batch can take them, in enqueue order (no device could ack them in time). */
+  private readonly writeNow = new RenewingSet<QueueEntry>();
+  /**
+   * How many of each device's entries are in `held`, by deviceKey. A
+   * device's entries reach the database in enqueue order (its backlog is read
+   * in insert order), so an entry goes to `writeNow` only while none of its
+   * device's entries are held: it would overtake them.
+   */
+  private readonly heldPerDevice = new RenewingMap<string, number>();
   /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
   private deletes: { key: EntryKey; device: string; attempts: number }[] = [];
   private flushing = false;
   /** The batch being committed, if any. */
   private committing: Promise<void> | undefined;
   private scheduled = false;
+  /** The timed start of the next flush, when one is set. */
+  private timer: NodeJS.Timeout | undefined;
+  /** Cuts short holdForAcks's wait for a held insert to ripen: an insert to write at once has come, or no held insert is left. */
+  private wake: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   /** Entries not yet committed, per recipient device, in enqueue order. */
   private readonly pending = new PendingIndex();
@@ -63,11 +77,17 @@ export class GroupCommitWriter {
     private readonly log: Logger,
   ) {}
 
-  /** Queues entries for commit. All or none: throws OverloadedError when the queue is full. */
-  enqueue(entries: readonly QueueEntry[]): void {
+  /**
+   * Queues entries for commit. All or none: throws OverloadedError when the
+   * queue is full. An entry that `mayBeAcked` says no device can ack before
+   * it is written (its device is connected nowhere) skips the delay, so its
+   * sender's sent_ack waits for the commit only; every other entry waits.
+   */
+  enqueue(entries: readonly QueueEntry[], mayBeAcked: (e: QueueEntry) => boolean = () => true): void {
     if (this.depth + entries.length > this.opts.queueMax) throw new OverloadedError('write queue full');
     for (const e of entries) {
-      this.inserts.add(e);
+      if (mayBeAcked(e) || this.heldPerDevice.has(e.recipientKey)) this.hold(e);
+      else this.writeNow.add(e);
       this.pending.add(e);
     }
     this.schedule();
@@ -81,8 +101,10 @@ export class GroupCommitWriter {
     switch (entry.state) {
       case 'queued':
         entry.state = 'acked';
-        this.inserts.delete(entry);
+        if (!this.unhold(entry)) this.writeNow.delete(entry);
         this.pending.remove(entry);
+        // Nothing left to wait for: a flush waiting for this entry to ripen ends (idle() resolves at once).
+        if (this.held.size === 0) this.wake?.();
         settle(entry, true);
         return;
       case 'flushing':
@@ -146,7 +168,7 @@ export class GroupCommitWriter {
   }
 
   get depth(): number {
-    return this.inserts.size + this.deletes.length;
+    return this.held.size + this.writeNow.size + this.deletes.length;
   }
 
   stats(): { batches: number; committedOps: number; depth: number } {
@@ -159,35 +181,77 @@ export class GroupCommitWriter {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Starts a flush: after delayMs, or on the next turn when an insert is to
+   * be written at once. A flush already running takes what was queued; one
+   * waiting for a held insert to ripen is woken for an insert to write now.
+   */
   private schedule(): void {
-    if (this.flushing || this.scheduled) return;
+    const now = this.writeNow.size > 0;
+    if (this.flushing) {
+      if (now) this.wake?.();
+      return;
+    }
+    const delay = now ? 0 : (this.opts.delayMs ?? 0);
+    if (this.scheduled) {
+      // Already coming: at once, or after the delay and nothing is urgent. Otherwise the timed start is moved up.
+      if (this.timer === undefined || delay > 0) return;
+      clearTimeout(this.timer);
+    }
     this.scheduled = true;
     const run = () => {
       this.scheduled = false;
+      this.timer = undefined;
       void this.flush();
     };
-    const delay = this.opts.delayMs ?? 0;
-    if (delay > 0) setTimeout(run, delay).unref();
-    else setImmediate(run);
+    if (delay > 0) this.timer = setTimeout(run, delay).unref();
+    else {
+      this.timer = undefined;
+      setImmediate(run);
+    }
+  }
+
+  private hold(e: QueueEntry): void {
+    this.held.add(e);
+    this.heldPerDevice.set(e.recipientKey, (this.heldPerDevice.get(e.recipientKey) ?? 0) + 1);
+  }
+
+  /** Takes the entry out of `held`; false if it was not there. */
+  private unhold(e: QueueEntry): boolean {
+    if (!this.held.delete(e)) return false;
+    const n = this.heldPerDevice.get(e.recipientKey)!;
+    if (n > 1) this.heldPerDevice.set(e.recipientKey, n - 1);
+    else this.heldPerDevice.delete(e.recipientKey);
+    return true;
   }
 
   /**
-   * Waits until the oldest queued insert has waited delayMs. First it yields
-   * to I/O once: acks that arrived while the previous batch ran (an embedded
-   * database blocks the loop while it writes) are read and cancel their
-   * inserts before the next batch is taken. Deletes ride along: they are
-   * idempotent, drains skip rows whose delete is pending (isDeleting), and
-   * letting them cut the wait short would write every insert under steady
-   * traffic, since some delete is always pending then.
+   * Waits until the oldest held insert has waited delayMs, unless inserts
+   * are waiting in `writeNow`. First it yields to I/O once: acks that
+   * arrived while the previous batch ran (an embedded database blocks the
+   * loop while it writes) are read and cancel their inserts before the next
+   * batch is taken. Deletes ride along: they are idempotent, drains skip
+   * rows whose delete is pending (isDeleting), and letting them cut the wait
+   * short would write every insert under steady traffic, since some delete
+   * is always pending then.
    */
   private async holdForAcks(): Promise<void> {
     const delay = this.opts.delayMs ?? 0;
     if (delay <= 0) return;
     await new Promise((r) => setImmediate(r));
-    const oldest = this.inserts.values().next().value;
+    if (this.writeNow.size > 0) return;
+    const oldest = this.held.values().next().value;
     if (!oldest) return;
     const wait = oldest.createdAt.getTime() + delay - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait <= 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, wait);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 
   private queueDelete(key: EntryKey, device: string): void {
@@ -250,21 +314,30 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Takes up to `max` inserts that have waited delayMs (acked ones are no
-   * longer in the set). Younger ones stay for a later batch even when
-   * the writer is behind: otherwise a slow batch makes the next one take
-   * everything queued during it, entries that their recipients would have
-   * acked a moment later included, and the extra writes slow the batch
-   * after that in turn.
+   * Takes up to `max` inserts: those in `writeNow`, then the held ones that
+   * have waited delayMs (acked ones are in neither set). Younger ones stay
+   * for a later batch even when the writer is behind: otherwise a slow
+   * batch makes the next one take everything queued during it, entries that
+   * their recipients would have acked a moment later included, and the
+   * extra writes slow the batch after that in turn.
+   *
+   * Per device, enqueue order is kept: an entry in `writeNow` was queued
+   * while none of its device's entries were held, so any held entry of its
+   * device in the same batch is younger and comes after it.
    */
   private takeInserts(max: number): QueueEntry[] {
-    const ripe = Date.now() - (this.opts.delayMs ?? 0);
     const out: QueueEntry[] = [];
-    for (const e of this.inserts) {
+    for (const e of this.writeNow) {
+      if (out.length >= max) return out;
+      out.push(e);
+      this.writeNow.delete(e);
+    }
+    const ripe = Date.now() - (this.opts.delayMs ?? 0);
+    for (const e of this.held) {
       // Enqueue order is creation order, so the first young entry ends the ripe prefix.
       if (out.length >= max || e.createdAt.getTime() > ripe) break;
       out.push(e);
-      this.inserts.delete(e);
+      this.unhold(e);
     }
     return out;
   }

@@ -37,6 +37,14 @@ export class Router {
     if (away) this.publish(away, false);
   }
 
+  /**
+   * Whether a device may ack this entry before its write starts: its device
+   * is connected here, or other nodes may hold it. The writer holds such an
+   * entry for its write delay; any other is written at once, since no ack
+   * can spare its write (writeNow in the writer).
+   */
+  readonly mayBeAcked = (e: QueueEntry): boolean => this.bus.hasPeers || this.local.find(e.recipientUser, e.recipientDevice) !== undefined;
+
   /** Writer hook: committed entries that no device acked yet, for devices not connected here, go to the other nodes again. */
   forwardCommitted(entries: readonly QueueEntry[]): void {
     let away: QueueEntry[] | undefined;

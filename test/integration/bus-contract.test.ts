@@ -108,6 +108,10 @@ describe.each(factories)('bus contract: $name', (factory) => {
     expect(gotB).toEqual([]);
   });
 
+  it('says it has peers when other nodes share it', () => {
+    expect([a.hasPeers, b.hasPeers, c.hasPeers]).toEqual([true, true, true]);
+  });
+
   it('keeps topics apart', async () => {
     reset();
     b.subscribe('dave');
@@ -118,5 +122,17 @@ describe.each(factories)('bus contract: $name', (factory) => {
     await settle();
     expect(gotB.map((g) => g.topic)).toEqual(['dave']);
     expect(gotC.map((g) => g.topic)).toEqual(['erin']);
+  });
+});
+
+describe('memory bus alone', () => {
+  it('has no peers until another node joins its broker, so the writer need not hold entries for other nodes', async () => {
+    const broker = new MemoryBroker();
+    const alone = new MemoryBus('solo', broker);
+    expect(alone.hasPeers).toBe(false);
+    const other = new MemoryBus('other', broker);
+    expect(alone.hasPeers).toBe(true);
+    await other.close();
+    expect(alone.hasPeers).toBe(false);
   });
 });

@@ -118,6 +118,43 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(await store.countFor('u10', 'd2')).toBe(0);
   });
 
+  it('writes at once an entry no device can ack, and wakes a writer waiting out a held entry\'s delay for it', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
+    const nobody = () => false;
+    // Held for a minute: the writer's next start is timed, and writeNow moves it up.
+    const held = entry('u13', 'd1');
+    w.enqueue([held]);
+    const first = entry('u13', 'd2');
+    expect(await (w.enqueue([first], nobody), settled(first))).toBe(true);
+    // Now the flush loop is running and waiting for `held` to ripen; a second such entry wakes it.
+    const second = entry('u13', 'd3');
+    expect(await (w.enqueue([second], nobody), settled(second))).toBe(true);
+    expect(held.state).toBe('queued');
+    expect(await store.countFor('u13', 'd1')).toBe(0);
+    w.ack(held);
+    await w.idle();
+    expect(w.stats().committedOps).toBe(2);
+  });
+
+  it('keeps a device\'s entries in enqueue order: one that could be written at once waits behind its device\'s held entry', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 300 }, log);
+    const nobody = () => false;
+    const held = entry('u14', 'd1');
+    w.enqueue([held]);
+    const behind = entry('u14', 'd1');
+    const other = entry('u14', 'd2');
+    const behindDone = settled(behind);
+    w.enqueue([behind, other], nobody);
+    expect(await settled(other)).toBe(true);
+    expect(behind.state).toBe('queued');
+    expect(await behindDone).toBe(true);
+    expect(held.state).toBe('committed');
+    expect((await store.readBacklog('u14', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([held.messageId, behind.messageId]);
+    // Once the held entry is written, the device's next entry no longer waits.
+    const next = entry('u14', 'd1');
+    expect(await (w.enqueue([next], nobody), settled(next))).toBe(true);
+  });
+
   it('answers the sender as soon as the recipient acks, even while the entry is being written, and even if that batch fails', async () => {
     // Each batch waits for the test to let it through, or fail it.
     const gates: ((ok: boolean) => void)[] = [];

@@ -54,7 +54,7 @@ export function storeAndRoute(s: Session, svc: Services, key: string, messageId:
  */
 export function enqueueAndOffer(svc: Services, entries: readonly QueueEntry[]): boolean {
   try {
-    svc.writer.enqueue(entries);
+    svc.writer.enqueue(entries, svc.router.mayBeAcked);
   } catch (err) {
     if (!(err instanceof OverloadedError)) throw err;
     return false;

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { uid, useRelay } from '../helpers/relay-fixture.ts';
+import { backends } from '../helpers/databases.ts';
+import { b64, TestClient } from '../helpers/ws-client.ts';
+
+/**
+ * The write delay holds a stored message only while a device may ack it. On
+ * a single node (no Redis), a message for a device that is not connected
+ * is written at once, so its sender's sent_ack waits for the commit alone;
+ * one for a connected device that does not ack waits out the delay, then
+ * is written. The delay is the largest allowed (1 s), far above a commit.
+ */
+describe.each(backends)('write delay on %s', (kind) => {
+  const DELAY = 1000;
+  const fx = useRelay(kind, { WRITE_DELAY_MS: String(DELAY) });
+  const send = (c: TestClient, id: string, to: string, device: string) => c.send({ type: 'send', id, payload: { to, messages: [{ device_id: device, ciphertext: b64(id) }] } });
+  const timedAck = async (c: TestClient, id: string) => {
+    const t0 = Date.now();
+    await c.next((f) => f.type === 'sent_ack' && f.message_id === id, 3 * DELAY);
+    return Date.now() - t0;
+  };
+
+  it('answers a send to a device connected nowhere from its commit, without the delay', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await fx.accounts.online(alice, 'a1');
+    (await fx.accounts.online(bob, 'b1')).ws.terminate();
+    // The relay sees the close before the send: the next frame from alice is handled after it.
+    await new Promise((r) => setTimeout(r, 100));
+    send(a, 'off1', bob, 'b1');
+    expect(await timedAck(a, 'off1')).toBeLessThan(DELAY / 2);
+    // Stored all the same: bob gets it when he connects.
+    const b = await TestClient.connect(fx.relay.url, bob, 'b1');
+    expect(await b.next('deliver')).toMatchObject({ message_id: 'off1' });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('holds a send to a connected device for the delay, then writes it: sent_ack follows the commit', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await fx.accounts.online(alice, 'a1');
+    const b = await fx.accounts.online(bob, 'b1');
+    send(a, 'on1', bob, 'b1');
+    await b.next('deliver');
+    // Bob never acks: the entry is written once its delay is over, and only then is alice answered.
+    expect(await timedAck(a, 'on1')).toBeGreaterThanOrEqual(DELAY - 50);
+    b.ws.terminate();
+    const again = await TestClient.connect(fx.relay.url, bob, 'b1');
+    expect(await again.next('deliver')).toMatchObject({ message_id: 'on1' });
+    await Promise.all([a.close(), again.close()]);
+  });
+});
