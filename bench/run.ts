@@ -16,7 +16,7 @@ import type { Target } from './load/dialects.ts';
 import { latencyChart } from './lib/chart.ts';
 import { benchRedis } from './lib/redis.ts';
 import { median, medianBy } from './lib/stats.ts';
-import { pinRunner, root } from './lib/processes.ts';
+import { hasRealtime, pinRunner, root } from './lib/processes.ts';
 import { targetNames } from './lib/targets.ts';
 import { backlogDrain, type BacklogResult } from './scenarios/backlog.ts';
 import { connectStorm, type StormResult } from './scenarios/connect-storm.ts';
@@ -29,7 +29,7 @@ const wants = (s: string) => !only || only.has(s);
 
 const windowArg = process.argv[process.argv.indexOf('--window') + 1];
 const pairsCfg: PairsConfig = { pairs: 50, workers: 2, window: process.argv.includes('--window') && windowArg ? Number(windowArg) : 32, warmupMs: quick ? 1000 : 3000, measureMs: quick ? 4000 : 10000 };
-const latencyCfg: PairsConfig = { ...pairsCfg, warmupMs: quick ? 1000 : 2000, measureMs: quick ? 3000 : 6000 };
+const latencyCfg: PairsConfig = { ...pairsCfg, warmupMs: quick ? 1000 : 2000, measureMs: quick ? 3000 : 6000, probe: { pairs: 10, rate: 1000 } };
 const runsArg = process.argv[process.argv.indexOf('--runs') + 1];
 const runs = process.argv.includes('--runs') && runsArg ? Number(runsArg) : quick ? 1 : 3;
 const rates = quick ? [5_000, 20_000] : [2_000, 5_000, 10_000, 20_000, 30_000];
@@ -95,7 +95,7 @@ const lat: Partial<Record<Target, (PairsResult & { offered: number })[]>> = {};
 if (wants('latency')) {
   for (const t of targets) {
     lat[t] = await latencySweep(t, latencyCfg, rates);
-    log(`latency ${t}: ${lat[t].map((r) => `${r.offered / 1000}k → p99 ${fmt(r.p99, 2)} ms`).join(', ')}`);
+    log(`latency ${t}: ${lat[t].map((r) => `${r.offered / 1000}k → p99 ${fmt(r.p99, 2)} ms (generators ${fmt(r.loadP99 ?? null, 2)})`).join(', ')}`);
   }
 }
 
@@ -170,13 +170,13 @@ if (lat.relay && lat.bare && lat.socketio) {
   md.push(
     `## Latency at a fixed offered rate`,
     '',
-    `Open loop: the generators send on a fixed schedule whatever the answers; latency is send to deliver, measured by the generator. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s.`,
+    `Open loop: the generators send on a fixed schedule whatever the answers. Latency is send to deliver, measured by a probe: one more generator process of ${latencyCfg.probe!.pairs} pairs sending ${fmt(latencyCfg.probe!.rate)} msg/s of the offered rate (a quarter of it at most), ${hasRealtime ? 'its main thread under SCHED_FIFO on the generators\' core, so that it reads each frame as it comes instead of waiting for the load generators\' turn' : '**at the load generators\' priority: this machine does not allow SCHED_FIFO, so its figures hold their queueing too**'}. The last column is the p99 the load generators saw themselves, their own queueing on a busy core included. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s; every generator starts its load at the same moment.`,
     '',
-    '| offered msg/s | target | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | relay writes per message |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| offered msg/s | target | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | relay writes per message | p99 seen by the load generators, ms |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rates.flatMap((rate, i) => targets.map((t) => {
       const r = lat[t]![i]!;
-      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} |`;
+      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} | ${fmt(r.loadP99 ?? null, 2)} |`;
     })),
     '',
     '![p99 latency against offered load](latest.svg)',

@@ -6,10 +6,53 @@ import { createInterface } from 'node:readline';
 export const root = path.resolve(import.meta.dirname, '../..');
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
-/** Runs `node --import tsx script` (a TypeScript file, or a built bundle) pinned to `cpu` when taskset is there (server on one core, load on the other). */
-export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>): ChildProcess {
+/**
+ * Whether processes here may move to SCHED_FIFO (`chrt`): root, or
+ * CAP_SYS_NICE. The latency probe does (realtime.ts); without it the probe
+ * runs at the generators' priority and the report says so.
+ */
+export const hasRealtime = spawnSync('chrt', ['-f', '1', 'true']).status === 0;
+
+/**
+ * Starts the load of several processes at one moment. Each prints
+ * `{"phase":"ready"}` once its connections are up and then waits for a line
+ * on its standard input (waitForGate); the gate writes it to all of them
+ * when the last is ready. Without it, a process that connected sooner would
+ * measure while the others were still connecting, under less load. If one
+ * of them exits first, the others' input is closed and they exit too.
+ */
+export class StartGate {
+  private readonly ready: ChildProcess[] = [];
+  private readonly all: ChildProcess[] = [];
+
+  constructor(private readonly count: number) {}
+
+  join(child: ChildProcess): void {
+    this.all.push(child);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line !== '{"phase":"ready"}') return;
+      this.ready.push(child);
+      if (this.ready.length === this.count) for (const c of this.ready) c.stdin!.write('go\n');
+    });
+    child.once('exit', () => {
+      if (this.ready.length < this.count) for (const c of this.all) c.stdin?.end();
+    });
+  }
+}
+
+export interface LoadOptions {
+  /** Start together with the other processes of this gate. */
+  gate?: StartGate;
+}
+
+/**
+ * Runs `node --import tsx script` (a TypeScript file, or a built bundle) pinned to `cpu` when taskset is there (server on one core, load on the other).
+ */
+export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>, opts: LoadOptions = {}): ChildProcess {
   // BENCH_CPU_PROF=dir profiles the servers under test (CPU 0) into dir; summarise with bench/profile-summary.ts.
-  const prof = process.env['BENCH_CPU_PROF'] && cpu === 0 ? ['--cpu-prof', '--cpu-prof-dir', process.env['BENCH_CPU_PROF']] : [];
+  // BENCH_LOAD_PROF=dir does the same for the load generators (CPU 1).
+  const profDir = cpu === 0 ? process.env['BENCH_CPU_PROF'] : process.env['BENCH_LOAD_PROF'];
+  const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
   // Servers (CPU 0) collect their garbage on SIGUSR2, for memory readings (gc-on-signal.ts). They
   // collect it on their main thread: V8 sizes its helper threads by the machine's cores, not by the
   // affinity mask, and on one pinned core those helpers preempt the thread that serves the sockets.
@@ -20,7 +63,7 @@ export function nodeOn(cpu: number, script: string, args: string[], env: Record<
   const own = script.endsWith('.js') ? ['--enable-source-maps'] : [];
   const node = [process.execPath, ...prof, ...extra, ...own, '--import', 'tsx', ...gc, script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
-  return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: [opts.gate ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
 }
 
 /** Moves this process (the bench runner) to the generators' core, so that the servers' core runs only the server under test. */
@@ -63,8 +106,9 @@ export function startServer(cpu: number, script: string, env: Record<string, str
 }
 
 /** Runs a load process to completion and parses the JSON line it prints. */
-export function runLoad<T>(cpu: number, script: string, args: string[], onLine?: (line: string) => void): Promise<T> {
-  const child = nodeOn(cpu, script, args, {});
+export function runLoad<T>(cpu: number, script: string, args: string[], onLine?: (line: string) => void, opts: LoadOptions = {}): Promise<T> {
+  const child = nodeOn(cpu, script, args, {}, opts);
+  opts.gate?.join(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

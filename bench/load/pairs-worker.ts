@@ -9,7 +9,7 @@
  * Prints one JSON line with the counts, latency percentiles and this
  * process's CPU time.
  *
- * argv[2]: JSON { target, port, recvPort?, devices?, seeded?, first, count, warmupMs, measureMs, window, rate, secret }
+ * argv[2]: JSON { target, port, recvPort?, devices?, seeded?, first, count, warmupMs, measureMs, window, rate, secret, realtime? }
  * Receivers connect to recvPort when given (another node of a cluster).
  * With `devices` > 1 each receiver user has that many devices, every send
  * addresses all of them, and every device's delivery counts; `seeded`
@@ -17,6 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { connectDevice, dialects, idOf, mintToken, type Target } from './dialects.ts';
+import { waitForGate } from './start-gate.ts';
 
 interface Args {
   target: Target;
@@ -35,6 +36,8 @@ interface Args {
   /** msg/s offered by this process in rate mode; 0 for saturation. */
   rate: number;
   secret: string;
+  /** The latency probe: its main thread moves to SCHED_FIFO once connected (start-gate.ts). */
+  realtime?: boolean;
 }
 const a = JSON.parse(process.argv[2]!) as Args;
 const d = dialects[a.target];
@@ -54,6 +57,8 @@ const pairs = await Promise.all(
     return { sender: await open(`b${run}p${a.first + i}s`), receivers, to: r, seq: 0 };
   }),
 );
+
+await waitForGate(a.realtime);
 
 let delivered = 0;
 /** Deliveries since the first send, warm-up included (the relay's write counters cover the same span). */

@@ -1,5 +1,5 @@
 import type { Target } from '../load/dialects.ts';
-import { cpuSecondsOf, runLoad } from '../lib/processes.ts';
+import { cpuSecondsOf, runLoad, StartGate } from '../lib/processes.ts';
 import { seedFanOutUsers } from '../lib/seed.ts';
 import { benchSecret, withTarget, type RunningTarget, type TargetOptions } from '../lib/targets.ts';
 
@@ -8,9 +8,12 @@ export interface PairsResult {
   generatorCpu: number;
   /** CPU the server under test (all its nodes) used while the first worker measured, in cores: near 1 when it is the bottleneck on its core. */
   serverCpu: number;
+  /** Latency percentiles (ms): the probe's when the load had one, otherwise the generators'. */
   p50: number | null;
   p99: number | null;
   p999: number | null;
+  /** With a probe: the p99 the load generators themselves saw, their own queueing on the shared core included. */
+  loadP99?: number | null;
   /** The relay's group commit during the load (warm-up included): batches, operations per batch, operations per delivered message. */
   writes?: WriteStats;
 }
@@ -43,16 +46,17 @@ export interface PairsConfig {
   warmupMs: number;
   measureMs: number;
   window: number;
+  /**
+   * At a fixed rate, a separate generator process of `pairs` pairs sends
+   * `rate` msg/s of the total, on the generators' core but under SCHED_FIFO
+   * where the machine allows, and the latency reported is what it saw. The
+   * load generators keep that core busy; measured by them, a message's
+   * latency also holds the time its receiving process waited for the other
+   * one's turn on the core (event-loop delays of 6-9 ms at p99 seen here).
+   */
+  probe?: { pairs: number; rate: number };
 }
 
-/**
- * 1:1 pairs against a running target, from `workers` generator processes
- * on CPU 1. Senders connect to the target's first node and receivers to
- * its last, so on a cluster every message crosses nodes. `rate` 0 saturates (closed loop with a window per sender);
- * otherwise the workers together offer `rate` msg/s and report latency.
- * Percentiles are those of the worker with the most samples' neighbours
- * merged conservatively: the highest of the workers' values.
- */
 export interface PairsLoad {
   /** msg/s offered by all workers together; 0 saturates. */
   rate: number;
@@ -64,6 +68,14 @@ export interface PairsLoad {
   seeded?: boolean;
 }
 
+/**
+ * 1:1 pairs against a running target, from `workers` generator processes
+ * on CPU 1. Senders connect to the target's first node and receivers to
+ * its last, so on a cluster every message crosses nodes. `rate` 0 saturates (closed loop with a window per sender);
+ * otherwise the workers (and the probe, when `cfg.probe` is set) together
+ * offer `rate` msg/s. Percentiles are the probe's; without one, the highest
+ * of the workers' values.
+ */
 export async function runPairs(server: RunningTarget, target: Target, cfg: PairsConfig, load: PairsLoad): Promise<PairsResult> {
   const { rate, first } = load;
   const per = Math.ceil(cfg.pairs / cfg.workers);
@@ -74,38 +86,42 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
     const phase = line.startsWith('{"phase"') ? (JSON.parse(line) as { phase: 'measuring' | 'measured' }).phase : undefined;
     if (phase && !marks[phase]) marks[phase] = serverCpu();
   };
-  const results = await Promise.all(
-    Array.from({ length: cfg.workers }, (_, w) =>
-      runLoad<WorkerOut>(
-        1,
-        'bench/load/pairs-worker.ts',
-        [
-          JSON.stringify({ target, port: server.port, recvPort: server.ports.at(-1), devices: load.devices, seeded: load.seeded, first: first + w * per, count: per, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, window: cfg.window, rate: rate / cfg.workers, secret: benchSecret }),
-        ],
-        onLine,
-      ),
-    ),
-  );
+  // The probe sends at most a quarter of the offered rate, so the load stays the generators'.
+  const probe = rate > 0 && cfg.probe ? { ...cfg.probe, rate: Math.min(cfg.probe.rate, rate / 4) } : undefined;
+  const gate = new StartGate(cfg.workers + (probe ? 1 : 0));
+  const worker = (pairFrom: number, count: number, workerRate: number, realtime: boolean) =>
+    runLoad<WorkerOut>(
+      1,
+      'bench/load/pairs-worker.ts',
+      [
+        JSON.stringify({ target, port: server.port, recvPort: server.ports.at(-1), devices: load.devices, seeded: load.seeded, first: pairFrom, count, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, window: cfg.window, rate: workerRate, realtime, secret: benchSecret }),
+      ],
+      onLine,
+      { gate },
+    );
+  const loadRate = probe ? rate - probe.rate : rate;
+  const probeRun = probe ? worker(first + cfg.workers * per, probe.pairs, probe.rate, true) : undefined;
+  const loadOut = await Promise.all(Array.from({ length: cfg.workers }, (_, w) => worker(first + w * per, per, loadRate / cfg.workers, false)));
+  const probeOut = await probeRun;
+  const all = probeOut ? [probeOut, ...loadOut] : loadOut;
   const { measuring: m0, measured: m1 } = marks;
-  const seconds = Math.max(...results.map((r) => r.seconds));
-  const msgPerSec = results.reduce((n, r) => n + r.delivered, 0) / seconds;
+  const seconds = Math.max(...all.map((r) => r.seconds));
+  const msgPerSec = all.reduce((n, r) => n + r.delivered, 0) / seconds;
   let writes: WriteStats | undefined;
   if (before) {
     const after = await Promise.all(server.ports.map(writeCounters));
     const batches = after.reduce((n, c, i) => n + c.batches - before[i]!.batches, 0);
     const ops = after.reduce((n, c, i) => n + c.ops - before[i]!.ops, 0);
-    const messages = results.reduce((n, r) => n + r.deliveredAll, 0);
+    const messages = all.reduce((n, r) => n + r.deliveredAll, 0);
     writes = { batches, opsPerBatch: batches ? ops / batches : 0, opsPerMessage: messages ? ops / messages : 0 };
   }
-  const worst = (k: 'p50' | 'p99' | 'p999') => (results.every((r) => r[k] !== null) ? Math.max(...results.map((r) => r[k]!)) : null);
+  const worst = (k: 'p50' | 'p99' | 'p999') => (loadOut.every((r) => r[k] !== null) ? Math.max(...loadOut.map((r) => r[k]!)) : null);
   return {
     msgPerSec,
     ...(writes ? { writes } : {}),
-    generatorCpu: results.reduce((n, r) => n + r.cpuSeconds, 0) / seconds,
+    generatorCpu: all.reduce((n, r) => n + r.cpuSeconds, 0) / seconds,
     serverCpu: m0 && m1 ? (m1.cpu - m0.cpu) / ((m1.at - m0.at) / 1000) : 0,
-    p50: worst('p50'),
-    p99: worst('p99'),
-    p999: worst('p999'),
+    ...(probeOut ? { p50: probeOut.p50, p99: probeOut.p99, p999: probeOut.p999, loadP99: worst('p99') } : { p50: worst('p50'), p99: worst('p99'), p999: worst('p999') }),
   };
 }
 
