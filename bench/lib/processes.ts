@@ -14,6 +14,17 @@ const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 export const hasRealtime = spawnSync('chrt', ['-f', '1', 'true']).status === 0;
 
 /**
+ * The node flags of package.json's `start` script (`node FLAGS dist/main.js`),
+ * so that the bench starts the relay's bundle exactly as `npm start` does.
+ */
+export function npmStartFlags(): string[] {
+  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.trim().split(/\s+/);
+  const script = start.indexOf('dist/main.js');
+  if (start[0] !== 'node' || script === -1) throw new Error(`package.json's start script is not "node [flags] dist/main.js": ${start.join(' ')}`);
+  return start.slice(1, script);
+}
+
+/**
  * Starts the load of several processes at one moment. Each prints
  * `{"phase":"ready"}` once its connections are up and then waits for a line
  * on its standard input (waitForGate); the gate writes it to all of them
@@ -60,7 +71,7 @@ export function nodeOn(cpu: number, script: string, args: string[], env: Record<
   // BENCH_SERVER_FLAGS adds node flags to the servers under test (say --trace-gc, or a heap size to compare).
   const extra = cpu === 0 ? (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean) : [];
   // A bundle (the relay's dist/main.js) runs with the flags `npm start` gives it; tsx still loads the TypeScript gc hook.
-  const own = script.endsWith('.js') ? ['--enable-source-maps'] : [];
+  const own = script.endsWith('.js') ? npmStartFlags() : [];
   const node = [process.execPath, ...prof, ...extra, ...own, '--import', 'tsx', ...gc, script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: [opts.gate ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
