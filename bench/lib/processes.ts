@@ -8,7 +8,7 @@ const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
 /**
  * Whether processes here may move to SCHED_FIFO (`chrt`): root, or
- * CAP_SYS_NICE. The latency probe does (realtime.ts); without it the probe
+ * CAP_SYS_NICE. The latency probe does (bench/load/start-gate.ts); without it the probe
  * runs at the generators' priority and the report says so.
  */
 export const hasRealtime = spawnSync('chrt', ['-f', '1', 'true']).status === 0;

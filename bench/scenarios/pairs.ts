@@ -100,9 +100,10 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
       { gate },
     );
   const loadRate = probe ? rate - probe.rate : rate;
-  const probeRun = probe ? worker(first + cfg.workers * per, probe.pairs, probe.rate, true) : undefined;
-  const loadOut = await Promise.all(Array.from({ length: cfg.workers }, (_, w) => worker(first + w * per, per, loadRate / cfg.workers, false)));
-  const probeOut = await probeRun;
+  const [probeOut, loadOut] = await Promise.all([
+    probe ? worker(first + cfg.workers * per, probe.pairs, probe.rate, true) : undefined,
+    Promise.all(Array.from({ length: cfg.workers }, (_, w) => worker(first + w * per, per, loadRate / cfg.workers, false))),
+  ]);
   const all = probeOut ? [probeOut, ...loadOut] : loadOut;
   const { measuring: m0, measured: m1 } = marks;
   const seconds = Math.max(...all.map((r) => r.seconds));
