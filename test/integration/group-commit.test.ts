@@ -137,7 +137,7 @@ describe.each(backends)('group commit on %s', (kind) => {
   });
 
   it('keeps a device\'s entries in enqueue order: one that could be written at once waits behind its device\'s held entry', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 300 }, log);
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 1000 }, log);
     const nobody = () => false;
     const held = entry('u14', 'd1');
     w.enqueue([held]);
