@@ -19,6 +19,14 @@ const entry = (user: string, device: string, opts: { key?: string; createdAt?: D
   );
 };
 const settled = (e: QueueEntry) => new Promise<boolean>((resolve) => (e.onSettled = resolve));
+/** What the router says of an entry whose device is connected nowhere. */
+const nobody = () => false;
+/** Enqueues an entry no device can ack (written without the delay); resolves when it settles. */
+const enqueueUnackable = (w: GroupCommitWriter, e: QueueEntry) => {
+  const done = settled(e);
+  w.enqueue([e], nobody);
+  return done;
+};
 
 describe.each(backends)('group commit on %s', (kind) => {
   let db: Kysely<Database>;
@@ -120,15 +128,14 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('writes at once an entry no device can ack, and wakes a writer waiting out a held entry\'s delay for it', async () => {
     const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
-    const nobody = () => false;
     // Held for a minute: the writer's next start is timed, and writeNow moves it up.
     const held = entry('u13', 'd1');
     w.enqueue([held]);
     const first = entry('u13', 'd2');
-    expect(await (w.enqueue([first], nobody), settled(first))).toBe(true);
+    expect(await enqueueUnackable(w, first)).toBe(true);
     // Now the flush loop is running and waiting for `held` to ripen; a second such entry wakes it.
     const second = entry('u13', 'd3');
-    expect(await (w.enqueue([second], nobody), settled(second))).toBe(true);
+    expect(await enqueueUnackable(w, second)).toBe(true);
     expect(held.state).toBe('queued');
     expect(await store.countFor('u13', 'd1')).toBe(0);
     w.ack(held);
@@ -138,7 +145,6 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('keeps a device\'s entries in enqueue order: one that could be written at once waits behind its device\'s held entry', async () => {
     const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 1000 }, log);
-    const nobody = () => false;
     const held = entry('u14', 'd1');
     w.enqueue([held]);
     const behind = entry('u14', 'd1');
@@ -151,8 +157,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(held.state).toBe('committed');
     expect((await store.readBacklog('u14', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([held.messageId, behind.messageId]);
     // Once the held entry is written, the device's next entry no longer waits.
-    const next = entry('u14', 'd1');
-    expect(await (w.enqueue([next], nobody), settled(next))).toBe(true);
+    expect(await enqueueUnackable(w, entry('u14', 'd1'))).toBe(true);
   });
 
   it('answers the sender as soon as the recipient acks, even while the entry is being written, and even if that batch fails', async () => {
