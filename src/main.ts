@@ -118,6 +118,7 @@ async function main(): Promise<void> {
   presence.start();
   userConnections.start();
   writer.onCommit((entries) => svc.router.forwardCommitted(entries));
+  router.onUnheard((entries) => writer.release(entries));
 
   const server = await startServer({
     uws,

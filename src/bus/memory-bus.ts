@@ -13,7 +13,7 @@ export class MemoryBroker {
 export class MemoryBus implements Bus {
   private readonly topics = new Set<string>();
   private handlers: ((topic: string, msg: BusMessage) => void)[] = [];
-  private pending: { topic: string; msg: BusMessage }[] = [];
+  private pending: { topic: string; msg: BusMessage; unheard: (() => void) | undefined }[] = [];
   private scheduled = false;
 
   constructor(
@@ -35,19 +35,23 @@ export class MemoryBus implements Bus {
     this.topics.delete(topic);
   }
 
-  publish(topic: string, msg: BusMessage): void {
-    if (!this.hasPeers) return;
+  publish(topic: string, msg: BusMessage, unheard?: () => void): void {
+    if (!this.hasPeers) {
+      if (unheard) setImmediate(unheard);
+      return;
+    }
     // Delivered on a later turn, like a network bus: a publisher never sees its handler run inline.
-    this.pending.push({ topic, msg });
+    this.pending.push({ topic, msg, unheard });
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       const batch = this.pending;
       this.pending = [];
-      for (const node of this.broker.nodes) {
-        if (node === this) continue;
-        for (const { topic: t, msg: m } of batch) node.receive(t, m);
+      for (const { topic: t, msg: m, unheard: u } of batch) {
+        let heard = false;
+        for (const node of this.broker.nodes) if (node !== this && node.receive(t, m)) heard = true;
+        if (!heard) u?.();
       }
     });
   }
@@ -64,8 +68,10 @@ export class MemoryBus implements Bus {
     this.broker.nodes.delete(this);
   }
 
-  private receive(topic: string, msg: BusMessage): void {
-    if (!this.topics.has(topic)) return;
+  /** True when this node subscribes to the topic (it heard the message). */
+  private receive(topic: string, msg: BusMessage): boolean {
+    if (!this.topics.has(topic)) return false;
     for (const h of this.handlers) h(topic, msg);
+    return true;
   }
 }

@@ -31,7 +31,8 @@ export class RedisBus implements Bus {
   private readonly topics = new Set<string>();
   private readonly handlers: ((topic: string, msg: BusMessage) => void)[] = [];
   private readonly resyncHandlers: (() => void)[] = [];
-  private outgoing = new Map<string, BusMessage[]>();
+  /** This turn's publishes per topic, and the `unheard` hooks of those that asked. */
+  private outgoing = new Map<string, { msgs: BusMessage[]; unheard: (() => void)[] | undefined }>();
   private scheduled = false;
   private lostSubscriber = false;
   private readonly prefix: string;
@@ -73,10 +74,12 @@ export class RedisBus implements Bus {
     this.sub.unsubscribe(this.prefix + topic).catch(() => {});
   }
 
-  publish(topic: string, msg: BusMessage): void {
-    const list = this.outgoing.get(topic);
-    if (list) list.push(msg);
-    else this.outgoing.set(topic, [msg]);
+  publish(topic: string, msg: BusMessage, unheard?: () => void): void {
+    const out = this.outgoing.get(topic);
+    if (out) {
+      out.msgs.push(msg);
+      if (unheard) (out.unheard ??= []).push(unheard);
+    } else this.outgoing.set(topic, { msgs: [msg], unheard: unheard ? [unheard] : undefined });
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
@@ -95,14 +98,33 @@ export class RedisBus implements Bus {
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
   }
 
+  /**
+   * One PUBLISH per topic. Redis answers with the number of subscribers it
+   * reached, this node's own subscriber included when it holds the topic;
+   * none besides it, or no answer, calls the topic's `unheard` hooks.
+   */
   private flush(): void {
     this.scheduled = false;
     const batch = this.outgoing;
     this.outgoing = new Map();
-    for (const [topic, msgs] of batch) {
-      this.pub.publish(this.prefix + topic, JSON.stringify({ n: this.nodeId, m: msgs })).catch((err: unknown) => {
-        this.opts.log.debug('bus publish dropped', { err, topic, count: msgs.length });
-      });
+    for (const [topic, { msgs, unheard }] of batch) {
+      const sent = this.pub.publish(this.prefix + topic, JSON.stringify({ n: this.nodeId, m: msgs }));
+      if (unheard) {
+        const self = this.topics.has(topic) ? 1 : 0;
+        sent.then(
+          (reached) => {
+            if (reached <= self) for (const u of unheard) u();
+          },
+          (err: unknown) => {
+            this.opts.log.debug('bus publish dropped', { err, topic, count: msgs.length });
+            for (const u of unheard) u();
+          },
+        );
+      } else {
+        sent.catch((err: unknown) => {
+          this.opts.log.debug('bus publish dropped', { err, topic, count: msgs.length });
+        });
+      }
     }
   }
 

@@ -62,8 +62,8 @@ export const configSchema = z
     // How long a stored message that a device may ack waits before its batch is written: an ack within
     // this window cancels the write, so the message never touches the database. A sent_ack waits for the
     // ack or the commit, whichever is first. A message for a device connected nowhere is written at once
-    // (a single node knows that; a cluster node waits for a device not connected to it, which another
-    // node may hold). 250 ms: on loopback at saturation acks came back 10 to 50 ms after their sends, but
+    // (a single node knows that; a cluster node, once Redis says no other node holds the recipient user).
+    // 250 ms: on loopback at saturation acks came back 10 to 50 ms after their sends, but
     // between two nodes sharing a core they took longer, and with 50 ms nearly every cross-node message
     // was written (2.9 writes per message against 0.06 with 250 ms, 9.4k against 14.3k msg/s in the
     // cross-node bench). Devices on mobile networks ack later still.

@@ -52,6 +52,8 @@ export class GroupCommitWriter {
    * device's entries are held: it would overtake them.
    */
   private readonly heldPerDevice = new RenewingMap<string, number>();
+  /** Held entries that `release` let go while others of their device were still held, by deviceKey, in enqueue order. */
+  private readonly released = new Map<string, QueueEntry[]>();
   /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
   private deletes: { key: EntryKey; device: string; attempts: number }[] = [];
   private flushing = false;
@@ -94,6 +96,55 @@ export class GroupCommitWriter {
   }
 
   /**
+   * No device can ack these entries any more (the bus reached no node that
+   * holds their recipient): those still waiting out the delay are written
+   * as soon as a batch can take them, so their senders are not kept waiting
+   * for nothing.
+   *
+   * A device's held entries leave the wait together: one released while
+   * another of its device is still held (a later send, whose bus message
+   * has not been answered yet) waits in `released` until the rest are
+   * released too, or ripens with the delay as before, so the device's
+   * order holds. Calls come in enqueue order (the bus answers in publish
+   * order). Entries that are acked, written or not held are skipped, and
+   * an entry released twice is moved once; a wrong release costs only a
+   * write that an ack would have spared.
+   */
+  release(entries: readonly QueueEntry[]): void {
+    const devices = new Set<string>();
+    for (const e of entries) {
+      if (e.state !== 'queued' || !this.held.has(e)) continue;
+      const list = this.released.get(e.recipientKey);
+      if (list) list.push(e);
+      else this.released.set(e.recipientKey, [e]);
+      devices.add(e.recipientKey);
+    }
+    let moved = false;
+    for (const device of devices) if (this.letGo(device)) moved = true;
+    if (moved) this.schedule();
+  }
+
+  /**
+   * Moves a device's released entries to `writeNow` once none of its held
+   * entries is left out; true if it moved any.
+   */
+  private letGo(device: string): boolean {
+    const list = this.released.get(device);
+    if (!list) return false;
+    const live = list.filter((e) => e.state === 'queued' && this.held.has(e));
+    if (live.length < (this.heldPerDevice.get(device) ?? 0)) {
+      this.released.set(device, live);
+      return false;
+    }
+    this.released.delete(device);
+    for (const e of live) {
+      this.unhold(e);
+      this.writeNow.add(e);
+    }
+    return live.length > 0;
+  }
+
+  /**
    * The recipient device acked this entry. Not yet written: it never will be.
    * Written or being written: its row is deleted by a later batch.
    */
@@ -102,6 +153,8 @@ export class GroupCommitWriter {
       case 'queued':
         entry.state = 'acked';
         if (!this.unhold(entry)) this.writeNow.delete(entry);
+        // Released entries of its device that waited only for this one go now.
+        else if (this.letGo(entry.recipientKey)) this.schedule();
         this.pending.remove(entry);
         // Nothing left to wait for: a flush waiting for this entry to ripen ends (idle() resolves at once).
         if (this.held.size === 0) this.wake?.();
@@ -221,7 +274,10 @@ export class GroupCommitWriter {
     if (!this.held.delete(e)) return false;
     const n = this.heldPerDevice.get(e.recipientKey)!;
     if (n > 1) this.heldPerDevice.set(e.recipientKey, n - 1);
-    else this.heldPerDevice.delete(e.recipientKey);
+    else {
+      this.heldPerDevice.delete(e.recipientKey);
+      this.released.delete(e.recipientKey);
+    }
     return true;
   }
 

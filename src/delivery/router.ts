@@ -14,12 +14,16 @@ import { remoteEntry, type QueueEntry } from './queue-entry.ts';
  *   cancels the write just as a local ack does. Entries still unacked when
  *   committed are published once more, for a node that had no room for
  *   the first copy and read its backlog before the commit. A device
- *   connected nowhere gets them from its backlog when it connects.
+ *   connected nowhere gets them from its backlog when it connects; when
+ *   the first copy reached no other node, the writer is told, and writes
+ *   them without waiting for an ack that cannot come.
  * - Ephemeral frames go to local devices and, through the bus, to the
  *   user's devices on other nodes.
  * The router never asks anyone where a device is: no lookup per message.
  */
 export class Router {
+  private unheardHook: ((entries: readonly QueueEntry[]) => void) | undefined;
+
   constructor(
     private readonly local: LocalDevices,
     private readonly bus: Bus,
@@ -34,7 +38,15 @@ export class Router {
       if (target) target.offer(e);
       else (away ??= []).push(e);
     }
-    if (away) this.publish(away, false);
+    if (away && this.bus.hasPeers) this.publish(away, false);
+  }
+
+  /**
+   * Called with entries whose first copy reached no other node: no device
+   * can ack them before their write (the writer's `release`).
+   */
+  onUnheard(hook: (entries: readonly QueueEntry[]) => void): void {
+    this.unheardHook = hook;
   }
 
   /**
@@ -49,7 +61,7 @@ export class Router {
   forwardCommitted(entries: readonly QueueEntry[]): void {
     let away: QueueEntry[] | undefined;
     for (const e of entries) if (e.state === 'committed' && !this.local.find(e.recipientUser, e.recipientDevice)) (away ??= []).push(e);
-    if (away) this.publish(away, true);
+    if (away && this.bus.hasPeers) this.publish(away, true);
   }
 
   /**
@@ -84,9 +96,13 @@ export class Router {
     return false;
   }
 
-  /** Publishes entries to their recipients' topics, one message per user; `again` for copies published at their commit. */
+  /**
+   * Publishes entries to their recipients' topics, one message per user;
+   * `again` for copies published at their commit. A first copy that no
+   * other node hears goes to the unheard hook.
+   */
   private publish(entries: readonly QueueEntry[], again: boolean): void {
-    const byUser = new Map<string, WireEntry[]>();
+    const byUser = new Map<string, { wire: WireEntry[]; entries: QueueEntry[] }>();
     for (const e of entries) {
       const wire: WireEntry = {
         recipientUser: e.recipientUser,
@@ -99,11 +115,18 @@ export class Router {
         frame: e.frame,
         createdAt: e.createdAt.getTime(),
       };
-      const list = byUser.get(e.recipientUser);
-      if (list) list.push(wire);
-      else byUser.set(e.recipientUser, [wire]);
+      const group = byUser.get(e.recipientUser);
+      if (group) {
+        group.wire.push(wire);
+        group.entries.push(e);
+      } else byUser.set(e.recipientUser, { wire: [wire], entries: [e] });
     }
-    for (const [user, list] of byUser) this.bus.publish(user, again ? { k: 'entries', node: this.bus.nodeId, entries: list, again } : { k: 'entries', node: this.bus.nodeId, entries: list });
+    const node = this.bus.nodeId;
+    const hook = this.unheardHook;
+    for (const [user, group] of byUser) {
+      if (again) this.bus.publish(user, { k: 'entries', node, entries: group.wire, again });
+      else this.bus.publish(user, { k: 'entries', node, entries: group.wire }, hook && (() => hook(group.entries)));
+    }
   }
 
   private pushLocal(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined }): number {

@@ -112,6 +112,19 @@ describe.each(factories)('bus contract: $name', (factory) => {
     expect([a.hasPeers, b.hasPeers, c.hasPeers]).toEqual([true, true, true]);
   });
 
+  it('tells a publisher that asks when no other node heard its message, its own subscription aside', async () => {
+    b.subscribe('fran');
+    a.subscribe('fran');
+    a.subscribe('gus');
+    await settle();
+    const unheard: string[] = [];
+    for (const topic of ['fran', 'gus', 'nobody-here']) a.publish(topic, push(topic), () => unheard.push(topic));
+    // Published without asking: never reported.
+    a.publish('nobody-either', push('x'));
+    await settle();
+    expect(unheard.sort()).toEqual(['gus', 'nobody-here']);
+  });
+
   it('keeps topics apart', async () => {
     reset();
     b.subscribe('dave');
@@ -134,5 +147,10 @@ describe('memory bus alone', () => {
     expect(alone.hasPeers).toBe(true);
     await other.close();
     expect(alone.hasPeers).toBe(false);
+    const unheard = await new Promise<boolean>((resolve) => {
+      alone.publish('anyone', push('x'), () => resolve(true));
+      setTimeout(() => resolve(false), 1000);
+    });
+    expect(unheard).toBe(true);
   });
 });

@@ -87,6 +87,25 @@ describe.skipIf(skip)('acks across nodes', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('answers a send to a user connected on no node from its commit, without waiting out the delay', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    (await cluster.accounts.online(bob, 'b1', cluster.nodes[1]!.url)).ws.terminate();
+    const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
+    // Bob's node has let go of his topic once it no longer counts his connection.
+    await until(async () => ((await (await fetch(`http://127.0.0.1:${cluster.nodes[1]!.port}/healthz`)).json()) as { connections: number }).connections === 0, 5000, 'bob to be gone');
+    const list = ids('away', 5);
+    const t0 = Date.now();
+    sendAll(a, bob, 'b1', list);
+    for (const id of list) await a.next((f) => f.type === 'sent_ack' && f.message_id === id, 3 * WRITE_DELAY_MS);
+    expect(Date.now() - t0).toBeLessThan(WRITE_DELAY_MS / 2);
+    expect(await rowsFor(bob)).toBe(list.length);
+    // Stored in order: bob gets them all when he connects, on either node.
+    const b = await cluster.accounts.online(bob, 'b1', cluster.nodes[2]!.url);
+    await until(() => b.all('deliver').length >= list.length, 10_000, 'the backlog at bob');
+    expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('gets everything, in order and once, to a recipient on another node whose window keeps filling', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);

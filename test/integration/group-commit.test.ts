@@ -160,6 +160,46 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(await enqueueUnackable(w, entry('u14', 'd1'))).toBe(true);
   });
 
+  it('writes released entries without waiting out their delay, in their device\'s order', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
+    const list = [entry('u15', 'd1'), entry('u15', 'd1'), entry('u15', 'd2')];
+    const done = list.map(settled);
+    w.enqueue(list);
+    // A release names entries of two devices; a stale one (acked) in it is skipped.
+    const acked = entry('u15', 'd3');
+    w.enqueue([acked]);
+    w.ack(acked);
+    w.release([...list, acked]);
+    expect(await Promise.all(done)).toEqual([true, true, true]);
+    expect((await store.readBacklog('u15', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([list[0]!.messageId, list[1]!.messageId]);
+    expect(await store.countFor('u15', 'd3')).toBe(0);
+  });
+
+  it('keeps released entries waiting while another of their device is held, and lets them go with it', async () => {
+    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
+    // Two sends to one device, each in its own bus message: the first answer comes while the second is unanswered.
+    const [first, second] = [entry('u16', 'd1'), entry('u16', 'd1')];
+    const done = [first, second].map(settled);
+    w.enqueue([first]);
+    w.enqueue([second]);
+    w.release([first]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(first.state).toBe('queued');
+    w.release([second]);
+    expect(await Promise.all(done)).toEqual([true, true]);
+    expect((await store.readBacklog('u16', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([first.messageId, second.messageId]);
+    // When the entry they waited for is acked instead, they go at once.
+    const [a, b] = [entry('u16', 'd2'), entry('u16', 'd2')];
+    const aDone = settled(a);
+    w.enqueue([a, b]);
+    w.release([a]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.state).toBe('queued');
+    w.ack(b);
+    expect(await aDone).toBe(true);
+    expect((await store.readBacklog('u16', 'd2', '0', 10)).map((r) => r.entry.messageId)).toEqual([a.messageId]);
+  });
+
   it('answers the sender as soon as the recipient acks, even while the entry is being written, and even if that batch fails', async () => {
     // Each batch waits for the test to let it through, or fail it.
     const gates: ((ok: boolean) => void)[] = [];
