@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/alloc-sample.ts [AFTER_MS] [FOR_MS] [PORT]`: what a server
+ * `npx tsx bench/alloc-sample.ts [--survivors] [AFTER_MS] [FOR_MS] [PORT]`: what a server
  * under load allocates, and where. It waits for a Node inspector on
  * 127.0.0.1:PORT (9229), lets AFTER_MS pass (7000: start-up and warm-up),
  * then samples every allocation for FOR_MS (4000), objects that were
@@ -13,6 +13,12 @@
  *
  * Bytes per message are the bytes sampled over (msg/s x FOR_MS). The
  * sampling itself slows the server: read its throughput from a run without.
+ *
+ * With `--survivors` it keeps only what outlived the young generation:
+ * objects a scavenge collected are dropped from the sample, objects a full
+ * collection collected are kept. What it prints is then what the server
+ * promotes to the old generation, live or already dead there: the objects
+ * that make the full collections and their pauses.
  */
 import WebSocket from 'ws';
 
@@ -22,7 +28,8 @@ interface SampleNode {
   children: SampleNode[];
 }
 
-const [afterMs = 7000, forMs = 4000, port = 9229] = process.argv.slice(2).map(Number);
+const survivors = process.argv.includes('--survivors');
+const [afterMs = 7000, forMs = 4000, port = 9229] = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(Number);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function inspectorUrl(): Promise<string> {
@@ -55,7 +62,7 @@ const call = <T>(method: string, params: Record<string, unknown> = {}) =>
 
 await sleep(afterMs);
 await call('HeapProfiler.enable');
-await call('HeapProfiler.startSampling', { samplingInterval: 2048, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+await call('HeapProfiler.startSampling', { samplingInterval: Number(process.env['ALLOC_INTERVAL'] ?? 2048), includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !survivors });
 await sleep(forMs);
 const { profile } = await call<{ profile: { head: SampleNode } }>('HeapProfiler.stopSampling');
 ws.close();
@@ -72,5 +79,5 @@ const walk = (n: SampleNode, callers: string[]): void => {
   for (const c of n.children) walk(c, [...callers, name]);
 };
 walk(profile.head, []);
-console.log(`${(total / 1e6).toFixed(1)} MB allocated in ${forMs} ms (sampled)`);
+console.log(`${(total / 1e6).toFixed(1)} MB ${survivors ? 'promoted (outlived the young generation)' : 'allocated'} in ${forMs} ms (sampled)`);
 for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`${((bytes / total) * 100).toFixed(1).padStart(5)}%  ${site}`);
