@@ -18,11 +18,13 @@ export interface RecentSend {
   done: boolean;
   /** sent_acks owed when the pending send settles: the first copy and its retries. */
   owed: number;
+  /** When it began, in ms since the RecentSends was made: a small integer, stored inline (an epoch time would be a heap number per record). */
   at: number;
 }
 
 export class RecentSends {
   private readonly map: GenerationalMap<string, RecentSend>;
+  private readonly epoch: number;
 
   constructor(
     private readonly now: () => number,
@@ -30,10 +32,21 @@ export class RecentSends {
     private readonly ttlMs = 10 * 60_000,
   ) {
     this.map = new GenerationalMap(maxEntries);
+    this.epoch = now();
+  }
+
+  /**
+   * The first part of a device's keys, made once per connection. It is a
+   * flat string (join builds one), so a key is this prefix and the message
+   * id joined: one small string per send, kept for seconds, rather than a
+   * chain of four made from the parts each time.
+   */
+  static prefix(user: string, device: string): string {
+    return [user, device, ''].join('\u0000');
   }
 
   static key(user: string, device: string, messageId: string): string {
-    return `${user}\u0000${device}\u0000${messageId}`;
+    return RecentSends.prefix(user, device) + messageId;
   }
 
   /**
@@ -42,7 +55,7 @@ export class RecentSends {
    */
   check(key: string): 'new' | 'done' | 'pending' {
     const hit = this.map.get(key);
-    if (!hit || this.now() - hit.at > this.ttlMs) {
+    if (!hit || this.now() - this.epoch - hit.at > this.ttlMs) {
       if (hit) this.map.delete(key);
       return 'new';
     }
@@ -53,7 +66,7 @@ export class RecentSends {
 
   /** Remembers a new send as pending; the record it returns is what `settle` takes, so settling needs no second lookup. */
   begin(key: string): RecentSend {
-    const rec: RecentSend = { done: false, owed: 1, at: this.now() };
+    const rec: RecentSend = { done: false, owed: 1, at: this.now() - this.epoch };
     this.map.set(key, rec);
     return rec;
   }

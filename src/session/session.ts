@@ -4,6 +4,7 @@ import type { DeliveryTarget } from '../delivery/delivery-target.ts';
 import type { GroupCommitWriter } from '../delivery/group-commit.ts';
 import type { QueueEntry } from '../delivery/queue-entry.ts';
 import type { QueueStore } from '../delivery/queue-store.ts';
+import { RecentSends } from '../delivery/recent-sends.ts';
 import type { DeviceBuckets } from '../limits/session-limits.ts';
 import { noStrikes, type StrikeState } from '../limits/strikes.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
@@ -67,6 +68,8 @@ export class Session implements DeliveryTarget {
   /** Rate budgets, made on the first frame so that idle sockets cost nothing. */
   buckets: DeviceBuckets | undefined;
   closed = false;
+  /** This device's prefix of recent-sends keys (RecentSends.prefix). */
+  readonly sendKeyPrefix: string;
 
   constructor(
     readonly userId: string,
@@ -80,7 +83,9 @@ export class Session implements DeliveryTarget {
     readonly connectedAt: number,
     private readonly conn: Connection,
     private readonly deps: SessionDeps,
-  ) {}
+  ) {
+    this.sendKeyPrefix = RecentSends.prefix(userId, deviceId);
+  }
 
   get isApproved(): boolean {
     return this.status === 'approved';

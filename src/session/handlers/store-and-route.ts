@@ -1,5 +1,4 @@
 import { OverloadedError } from '../../delivery/group-commit.ts';
-import { RecentSends } from '../../delivery/recent-sends.ts';
 import type { QueueEntry } from '../../delivery/queue-entry.ts';
 import { encodeError, encodeSentAck } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
@@ -11,7 +10,7 @@ import { isoNow, type Services } from '../services.ts';
  * a pending one when its first copy settles.
  */
 export function newSendKey(s: Session, svc: Services, messageId: string): string | undefined {
-  const key = RecentSends.key(s.userId, s.deviceId, messageId);
+  const key = s.sendKeyPrefix + messageId;
   const state = svc.recent.check(key);
   if (state === 'new') return key;
   if (state === 'done') s.reply(encodeSentAck(messageId, isoNow(svc)));
