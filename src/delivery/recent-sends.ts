@@ -36,17 +36,13 @@ export class RecentSends {
   }
 
   /**
-   * The first part of a device's keys, made once per connection. It is a
-   * flat string (join builds one), so a key is this prefix and the message
-   * id joined: one small string per send, kept for seconds, rather than a
-   * chain of four made from the parts each time.
+   * The first part of a device's keys, made once per connection: a key is
+   * this prefix and the message id joined. The prefix is a flat string
+   * (join builds one), so each send adds one small string, kept for
+   * seconds, rather than a chain of several built from the parts.
    */
   static prefix(user: string, device: string): string {
     return [user, device, ''].join('\u0000');
-  }
-
-  static key(user: string, device: string, messageId: string): string {
-    return RecentSends.prefix(user, device) + messageId;
   }
 
   /**

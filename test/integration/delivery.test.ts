@@ -98,10 +98,15 @@ describe.each(backends)('delivery on %s', (kind) => {
     await a.next((f) => f.type === 'status_update' && f.message_id === 'after');
     send(a, 'dup', bob, ['b1']);
     expect(await a.next('sent_ack')).toMatchObject({ message_id: 'dup' });
+    // From a new connection of the device too, as when the sent_ack was lost with the old socket.
+    await a.close();
+    const a2 = await online(alice, 'a1');
+    send(a2, 'dup', bob, ['b1']);
+    expect(await a2.next('sent_ack')).toMatchObject({ message_id: 'dup' });
     await b.close();
     const b2 = await online(bob, 'b1');
     expect(b2.all('deliver')).toHaveLength(0);
-    await Promise.all([a.close(), b2.close()]);
+    await Promise.all([a2.close(), b2.close()]);
   });
 
   it('delivers again to a device that disconnected before acking', async () => {
