@@ -25,12 +25,12 @@ export interface Bus {
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   /**
-   * `unheard`, when given, is called on a later turn if the message reached
-   * no other node (none subscribes to the topic, or the bus is down). It is
-   * a hint, never a guarantee: a node that subscribes at the same moment
-   * may be missed either way.
+   * `unheard`, when given, is called with the message on a later turn if it
+   * reached no other node (none subscribes to the topic, or the bus is
+   * down). It is a hint, never a guarantee: a node that subscribes at the
+   * same moment may be missed either way.
    */
-  publish(topic: string, msg: BusMessage, unheard?: () => void): void;
+  publish(topic: string, msg: BusMessage, unheard?: (msg: BusMessage) => void): void;
   onMessage(handler: (topic: string, msg: BusMessage) => void): void;
   /** Called after the bus lost messages (a Redis outage ended). */
   onResync(handler: () => void): void;

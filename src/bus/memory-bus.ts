@@ -13,7 +13,7 @@ export class MemoryBroker {
 export class MemoryBus implements Bus {
   private readonly topics = new Set<string>();
   private handlers: ((topic: string, msg: BusMessage) => void)[] = [];
-  private pending: { topic: string; msg: BusMessage; unheard: (() => void) | undefined }[] = [];
+  private pending: { topic: string; msg: BusMessage; unheard: ((msg: BusMessage) => void) | undefined }[] = [];
   private scheduled = false;
 
   constructor(
@@ -35,9 +35,9 @@ export class MemoryBus implements Bus {
     this.topics.delete(topic);
   }
 
-  publish(topic: string, msg: BusMessage, unheard?: () => void): void {
+  publish(topic: string, msg: BusMessage, unheard?: (msg: BusMessage) => void): void {
     if (!this.hasPeers) {
-      if (unheard) setImmediate(unheard);
+      if (unheard) setImmediate(unheard, msg);
       return;
     }
     // Delivered on a later turn, like a network bus: a publisher never sees its handler run inline.
@@ -51,7 +51,7 @@ export class MemoryBus implements Bus {
       for (const { topic: t, msg: m, unheard: u } of batch) {
         let heard = false;
         for (const node of this.broker.nodes) if (node !== this && node.receive(t, m)) heard = true;
-        if (!heard) u?.();
+        if (!heard) u?.(m);
       }
     });
   }

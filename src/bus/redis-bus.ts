@@ -31,8 +31,8 @@ export class RedisBus implements Bus {
   private readonly topics = new Set<string>();
   private readonly handlers: ((topic: string, msg: BusMessage) => void)[] = [];
   private readonly resyncHandlers: (() => void)[] = [];
-  /** This turn's publishes per topic, and the `unheard` hooks of those that asked. */
-  private outgoing = new Map<string, { msgs: BusMessage[]; unheard: (() => void)[] | undefined }>();
+  /** This turn's publishes per topic; `asked` holds those that passed an `unheard` hook, with their hooks. */
+  private outgoing = new Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; unheard: (msg: BusMessage) => void }[] | undefined }>();
   private scheduled = false;
   private lostSubscriber = false;
   private readonly prefix: string;
@@ -74,12 +74,12 @@ export class RedisBus implements Bus {
     this.sub.unsubscribe(this.prefix + topic).catch(() => {});
   }
 
-  publish(topic: string, msg: BusMessage, unheard?: () => void): void {
+  publish(topic: string, msg: BusMessage, unheard?: (msg: BusMessage) => void): void {
     const out = this.outgoing.get(topic);
     if (out) {
       out.msgs.push(msg);
-      if (unheard) (out.unheard ??= []).push(unheard);
-    } else this.outgoing.set(topic, { msgs: [msg], unheard: unheard ? [unheard] : undefined });
+      if (unheard) (out.asked ??= []).push({ msg, unheard });
+    } else this.outgoing.set(topic, { msgs: [msg], asked: unheard ? [{ msg, unheard }] : undefined });
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
@@ -107,17 +107,17 @@ export class RedisBus implements Bus {
     this.scheduled = false;
     const batch = this.outgoing;
     this.outgoing = new Map();
-    for (const [topic, { msgs, unheard }] of batch) {
+    for (const [topic, { msgs, asked }] of batch) {
       const sent = this.pub.publish(this.prefix + topic, JSON.stringify({ n: this.nodeId, m: msgs }));
-      if (unheard) {
+      if (asked) {
         const self = this.topics.has(topic) ? 1 : 0;
         sent.then(
           (reached) => {
-            if (reached <= self) for (const u of unheard) u();
+            if (reached <= self) for (const a of asked) a.unheard(a.msg);
           },
           (err: unknown) => {
             this.opts.log.debug('bus publish dropped', { err, topic, count: msgs.length });
-            for (const u of unheard) u();
+            for (const a of asked) a.unheard(a.msg);
           },
         );
       } else {

@@ -106,14 +106,16 @@ export class GroupCommitWriter {
    * has not been answered yet) waits in `released` until the rest are
    * released too, or ripens with the delay as before, so the device's
    * order holds. Calls come in enqueue order (the bus answers in publish
-   * order). Entries that are acked, written or not held are skipped, and
-   * an entry released twice is moved once; a wrong release costs only a
-   * write that an ack would have spared.
+   * order). Entries are named by key, as a bus message names them; those
+   * acked, written or not held are skipped, and an entry released twice is
+   * moved once. A wrong release costs only a write that an ack would have
+   * spared.
    */
-  release(entries: readonly QueueEntry[]): void {
+  release(keys: readonly EntryKey[]): void {
     const devices = new Set<string>();
-    for (const e of entries) {
-      if (e.state !== 'queued' || !this.held.has(e)) continue;
+    for (const key of keys) {
+      const e = this.pending.find(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
+      if (!e || e.state !== 'queued' || !this.held.has(e)) continue;
       const list = this.released.get(e.recipientKey);
       if (list) list.push(e);
       else this.released.set(e.recipientKey, [e]);
@@ -131,7 +133,8 @@ export class GroupCommitWriter {
   private letGo(device: string): boolean {
     const list = this.released.get(device);
     if (!list) return false;
-    const live = list.filter((e) => e.state === 'queued' && this.held.has(e));
+    // Once each: two pending entries of a device with one dedup key (a retry) share a key, so a release may name one twice.
+    const live = [...new Set(list)].filter((e) => e.state === 'queued' && this.held.has(e));
     if (live.length < (this.heldPerDevice.get(device) ?? 0)) {
       this.released.set(device, live);
       return false;

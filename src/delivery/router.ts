@@ -2,6 +2,7 @@ import { BROADCAST, type Bus, type BusMessage, type WireEntry } from '../bus/bus
 import type { AckRouter } from './ack-router.ts';
 import type { LocalDevices } from './delivery-target.ts';
 import { remoteEntry, type QueueEntry } from './queue-entry.ts';
+import type { EntryKey } from './queue-store.ts';
 
 /**
  * Hands frames to devices, wherever they are connected.
@@ -22,7 +23,7 @@ import { remoteEntry, type QueueEntry } from './queue-entry.ts';
  * The router never asks anyone where a device is: no lookup per message.
  */
 export class Router {
-  private unheardHook: ((entries: readonly QueueEntry[]) => void) | undefined;
+  private unheardHook: ((keys: readonly EntryKey[]) => void) | undefined;
 
   constructor(
     private readonly local: LocalDevices,
@@ -42,10 +43,10 @@ export class Router {
   }
 
   /**
-   * Called with entries whose first copy reached no other node: no device
-   * can ack them before their write (the writer's `release`).
+   * Called with the keys of entries whose first copy reached no other node:
+   * no device can ack them before their write (the writer's `release`).
    */
-  onUnheard(hook: (entries: readonly QueueEntry[]) => void): void {
+  onUnheard(hook: (keys: readonly EntryKey[]) => void): void {
     this.unheardHook = hook;
   }
 
@@ -102,7 +103,7 @@ export class Router {
    * other node hears goes to the unheard hook.
    */
   private publish(entries: readonly QueueEntry[], again: boolean): void {
-    const byUser = new Map<string, { wire: WireEntry[]; entries: QueueEntry[] }>();
+    const byUser = new Map<string, WireEntry[]>();
     for (const e of entries) {
       const wire: WireEntry = {
         recipientUser: e.recipientUser,
@@ -115,19 +116,21 @@ export class Router {
         frame: e.frame,
         createdAt: e.createdAt.getTime(),
       };
-      const group = byUser.get(e.recipientUser);
-      if (group) {
-        group.wire.push(wire);
-        group.entries.push(e);
-      } else byUser.set(e.recipientUser, { wire: [wire], entries: [e] });
+      const list = byUser.get(e.recipientUser);
+      if (list) list.push(wire);
+      else byUser.set(e.recipientUser, [wire]);
     }
     const node = this.bus.nodeId;
-    const hook = this.unheardHook;
-    for (const [user, group] of byUser) {
-      if (again) this.bus.publish(user, { k: 'entries', node, entries: group.wire, again });
-      else this.bus.publish(user, { k: 'entries', node, entries: group.wire }, hook && (() => hook(group.entries)));
+    for (const [user, list] of byUser) {
+      if (again) this.bus.publish(user, { k: 'entries', node, entries: list, again });
+      else this.bus.publish(user, { k: 'entries', node, entries: list }, this.unheardHook && this.unheard);
     }
   }
+
+  /** The bus's `unheard` for first copies: one function for every publish, so none is made per message. */
+  private readonly unheard = (msg: BusMessage): void => {
+    if (msg.k === 'entries') this.unheardHook?.(msg.entries);
+  };
 
   private pushLocal(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined }): number {
     const devices = this.local.devicesOf(user);

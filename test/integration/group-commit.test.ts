@@ -165,11 +165,12 @@ describe.each(backends)('group commit on %s', (kind) => {
     const list = [entry('u15', 'd1'), entry('u15', 'd1'), entry('u15', 'd2')];
     const done = list.map(settled);
     w.enqueue(list);
-    // A release names entries of two devices; a stale one (acked) in it is skipped.
+    // A release names entries by key, as a bus message does: of two devices, one named twice, and a stale one (acked) that is skipped.
     const acked = entry('u15', 'd3');
     w.enqueue([acked]);
     w.ack(acked);
-    w.release([...list, acked]);
+    const keyOf = (e: QueueEntry) => ({ recipientUser: e.recipientUser, recipientDevice: e.recipientDevice, dedupKey: e.dedupKey });
+    w.release([...list, list[0]!, acked].map(keyOf));
     expect(await Promise.all(done)).toEqual([true, true, true]);
     expect((await store.readBacklog('u15', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([list[0]!.messageId, list[1]!.messageId]);
     expect(await store.countFor('u15', 'd3')).toBe(0);
