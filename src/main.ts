@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   );
   const hub = new Hub({ join: (user) => bus.subscribe(user), leave: (user) => bus.unsubscribe(user) });
   const acks = new AckRouter(writer, bus);
-  const router = new Router(hub, bus, acks);
+  const router = new Router(hub, bus, acks, config.WRITE_DELAY_MS, now);
   const contacts = new ContactStore(database.db, config.DB_TIMEOUT_MS);
   const timing = { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, graceMs: config.PRESENCE_GRACE_SECONDS * 1000 };
   const presenceStore = openLeaseStore(config, '', timing);

@@ -29,6 +29,12 @@ export class Router {
     private readonly local: LocalDevices,
     private readonly bus: Bus,
     private readonly acks: AckRouter,
+    /**
+     * The earliest a committed entry's second copy goes out, after the entry
+     * was made (ms): the write delay. See forwardCommitted.
+     */
+    private readonly againAfterMs = 0,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** New entries (not yet committed): to devices here, and to the other nodes for the rest. */
@@ -58,11 +64,35 @@ export class Router {
    */
   readonly mayBeAcked = (e: QueueEntry): boolean => this.bus.hasPeers || this.local.find(e.recipientUser, e.recipientDevice) !== undefined;
 
-  /** Writer hook: committed entries that no device acked yet, for devices not connected here, go to the other nodes again. */
+  /**
+   * Writer hook: committed entries that no device acked yet, for devices
+   * not connected here, go to the other nodes again; that copy is what
+   * reaches a node whose drain read the table before the commit. It goes
+   * no earlier than `againAfterMs` after the entry was made, as it did when
+   * every entry waited that long before its write: an entry written at
+   * once because its first copy was unheard would otherwise send its
+   * second copy within milliseconds, while the node that is about to hold
+   * the device may still be subscribing, or the bus still reconnecting
+   * after an outage, and that copy would be lost as well.
+   */
   forwardCommitted(entries: readonly QueueEntry[]): void {
+    if (!this.bus.hasPeers) return;
+    const now = this.now();
     let away: QueueEntry[] | undefined;
-    for (const e of entries) if (e.state === 'committed' && !this.local.find(e.recipientUser, e.recipientDevice)) (away ??= []).push(e);
-    if (away && this.bus.hasPeers) this.publish(away, true);
+    let later: QueueEntry[] | undefined;
+    let wait = 0;
+    for (const e of entries) {
+      if (e.state !== 'committed' || this.local.find(e.recipientUser, e.recipientDevice)) continue;
+      const due = e.createdAt.getTime() + this.againAfterMs - now;
+      if (due <= 0) (away ??= []).push(e);
+      else {
+        (later ??= []).push(e);
+        wait = Math.max(wait, due);
+      }
+    }
+    if (away) this.publish(away, true);
+    // Checked again then: an entry acked meanwhile, or whose device connected here, is not sent.
+    if (later) setTimeout((list: QueueEntry[]) => this.forwardCommitted(list), wait, later).unref();
   }
 
   /**
