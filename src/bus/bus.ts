@@ -32,7 +32,7 @@ export interface Bus {
    */
   publish(topic: string, msg: BusMessage, unheard?: (msg: BusMessage) => void): void;
   onMessage(handler: (topic: string, msg: BusMessage) => void): void;
-  /** Called after the bus lost messages (a Redis outage ended). */
+  /** Called after the bus lost messages: a Redis outage ended, or another node could not publish for a while. */
   onResync(handler: () => void): void;
   close(): Promise<void>;
 }

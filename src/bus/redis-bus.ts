@@ -1,6 +1,9 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../util/logger.ts';
-import type { Bus, BusMessage } from './bus.ts';
+import { BROADCAST, type Bus, type BusMessage } from './bus.ts';
+
+/** Least time between two resyncs of this node (see `resync`). */
+const RESYNC_GAP_MS = 1000;
 
 export interface RedisBusOptions {
   url: string;
@@ -21,7 +24,10 @@ export interface RedisBusOptions {
  * Redis down: publishes fail at once (no offline queue, so memory stays
  * bounded) and are dropped; the messages they carried are in Postgres.
  * When the subscriber connection comes back, ioredis resubscribes and the
- * bus calls onResync so nodes re-read what they may have missed.
+ * bus calls onResync so nodes re-read what they may have missed. A node
+ * whose publishes failed while the others' subscribers stayed up (Redis
+ * stalled, or this node's connection alone dropped) asks them to resync
+ * once it can publish again.
  */
 export class RedisBus implements Bus {
   readonly nodeId: string;
@@ -35,6 +41,11 @@ export class RedisBus implements Bus {
   private outgoing = new Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; unheard: (msg: BusMessage) => void }[] | undefined }>();
   private scheduled = false;
   private lostSubscriber = false;
+  /** A publish failed (Redis down or too slow): the other nodes may have missed something this node sent. */
+  private lostPublishes = false;
+  /** Running while a resync was made lately; `resyncOwed` when another was asked for meanwhile. */
+  private resyncGap: NodeJS.Timeout | undefined;
+  private resyncOwed = false;
   private readonly prefix: string;
 
   constructor(private readonly opts: RedisBusOptions) {
@@ -52,7 +63,10 @@ export class RedisBus implements Bus {
       if (!this.lostSubscriber) return;
       this.lostSubscriber = false;
       opts.log.info('bus reconnected; resynchronising');
-      for (const h of this.resyncHandlers) h();
+      this.resync();
+    });
+    this.pub.on('ready', () => {
+      if (this.lostPublishes) this.scheduleFlush();
     });
     this.sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.receive(channel.toString(), payload.toString()));
   }
@@ -80,6 +94,10 @@ export class RedisBus implements Bus {
       out.msgs.push(msg);
       if (unheard) (out.asked ??= []).push({ msg, unheard });
     } else this.outgoing.set(topic, { msgs: [msg], asked: unheard ? [{ msg, unheard }] : undefined });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
@@ -94,6 +112,7 @@ export class RedisBus implements Bus {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.resyncGap);
     this.flush();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
   }
@@ -105,6 +124,7 @@ export class RedisBus implements Bus {
    */
   private flush(): void {
     this.scheduled = false;
+    if (this.lostPublishes && this.pub.status === 'ready') this.askForResync();
     const batch = this.outgoing;
     this.outgoing = new Map();
     for (const [topic, { msgs, asked }] of batch) {
@@ -116,27 +136,67 @@ export class RedisBus implements Bus {
             if (reached <= self) for (const a of asked) a.unheard(a.msg);
           },
           (err: unknown) => {
-            this.opts.log.debug('bus publish dropped', { err, topic, count: msgs.length });
+            this.dropped(err, topic, msgs.length);
             for (const a of asked) a.unheard(a.msg);
           },
         );
       } else {
-        sent.catch((err: unknown) => {
-          this.opts.log.debug('bus publish dropped', { err, topic, count: msgs.length });
-        });
+        sent.catch((err: unknown) => this.dropped(err, topic, msgs.length));
       }
     }
   }
 
+  /**
+   * Calls the resync handlers, at most once per RESYNC_GAP_MS: after an
+   * outage every node asks the others, and each resync re-reads the queue
+   * of every device connected here, so requests that come while one ran
+   * lately are folded into a single one at the end of the gap.
+   */
+  private resync(): void {
+    if (this.resyncGap) {
+      this.resyncOwed = true;
+      return;
+    }
+    for (const h of this.resyncHandlers) h();
+    this.resyncGap = setTimeout(() => {
+      this.resyncGap = undefined;
+      if (!this.resyncOwed) return;
+      this.resyncOwed = false;
+      this.resync();
+    }, RESYNC_GAP_MS);
+    this.resyncGap.unref();
+  }
+
+  private dropped(err: unknown, topic: string, count: number): void {
+    this.opts.log.debug('bus publish dropped', { err, topic, count });
+    this.lostPublishes = true;
+  }
+
+  /**
+   * Tells every other node, once this node can publish again, that it lost
+   * publishes: their buses call onResync, and their sessions re-read their
+   * queues from Postgres, where every stored message is. Without it, a copy
+   * that this node failed to send reaches its device only at that device's
+   * next drain, since the receiving nodes saw no outage of their own.
+   */
+  private askForResync(): void {
+    this.lostPublishes = false;
+    this.pub.publish(this.prefix + BROADCAST, JSON.stringify({ n: this.nodeId, r: 1, m: [] })).catch((err: unknown) => this.dropped(err, BROADCAST, 0));
+  }
+
   private receive(channel: string, payload: string): void {
     if (!channel.startsWith(this.prefix)) return;
-    let parsed: { n: string; m: BusMessage[] };
+    let parsed: { n: string; m: BusMessage[]; r?: 1 };
     try {
-      parsed = JSON.parse(payload) as { n: string; m: BusMessage[] };
+      parsed = JSON.parse(payload) as { n: string; m: BusMessage[]; r?: 1 };
     } catch {
       return;
     }
     if (parsed.n === this.nodeId) return;
+    if (parsed.r === 1) {
+      this.opts.log.info('another node lost bus publishes; resynchronising', { node: parsed.n });
+      this.resync();
+    }
     const topic = channel.slice(this.prefix.length);
     for (const msg of parsed.m) for (const h of this.handlers) h(topic, msg);
   }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Bus, BusMessage } from '../../src/bus/bus.ts';
+import { BROADCAST, type Bus, type BusMessage } from '../../src/bus/bus.ts';
 import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
 import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
+import { hasRedisServer, startThrowawayRedis } from '../../tools/throwaway-redis.ts';
 
 /** Two or three nodes on one bus; the same contract for the memory and Redis versions. */
 interface BusFactory {
@@ -152,5 +153,43 @@ describe('memory bus alone', () => {
       setTimeout(() => resolve(false), 1000);
     });
     expect(unheard).toBe(true);
+  });
+});
+
+describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
+  it('asks the other nodes to resync once it can publish again, though their subscribers saw no outage; requests close together make two resyncs', async () => {
+    const r = await startThrowawayRedis();
+    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'lost', commandTimeoutMs: 300, log });
+    const b = node('b');
+    const senders = ['a', 'c', 'd'].map(node);
+    try {
+      await Promise.all([b, ...senders].map((n) => n.ready()));
+      for (const n of [b, ...senders]) n.subscribe(BROADCAST);
+      b.subscribe('bob');
+      const at: number[] = [];
+      b.onResync(() => at.push(Date.now()));
+      const gotB = collect(b);
+      await settle();
+      senders[0]!.publish('bob', push('fine'));
+      await settle();
+      expect(at).toEqual([]);
+      // Redis stalls: every sender's publish times out, while no connection closes.
+      r.pause();
+      for (const n of senders) n.publish('bob', push('lost'));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      r.resume();
+      const t0 = Date.now();
+      for (const n of senders) n.publish('bob', push('next'));
+      for (let i = 0; at.length < 2 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 30));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Three requests: one resync at once, and the rest folded into one a second later.
+      expect(at).toHaveLength(2);
+      expect(at[0]! - t0).toBeLessThan(900);
+      expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(950);
+      expect(gotB.filter((g) => JSON.stringify(g.msg) === JSON.stringify(push('next')))).toHaveLength(3);
+    } finally {
+      await Promise.all([b, ...senders].map((n) => n.close()));
+      await r.stop();
+    }
   });
 });
