@@ -52,8 +52,8 @@ export class GroupCommitWriter {
    * device's entries are held: it would overtake them.
    */
   private readonly heldPerDevice = new RenewingMap<string, number>();
-  /** Held entries that `release` let go while others of their device were still held, by deviceKey, in enqueue order. */
-  private readonly released = new Map<string, QueueEntry[]>();
+  /** Held entries that `release` let go while others of their device were still held, by deviceKey, in enqueue order; each leaves with `unhold`. */
+  private readonly released = new KeyedSets<string, QueueEntry>();
   /** Rows to delete, each with its recipient's deviceKey (the `deleting` index's key). */
   private deletes: { key: EntryKey; device: string; attempts: number }[] = [];
   private flushing = false;
@@ -107,18 +107,17 @@ export class GroupCommitWriter {
    * released too, or ripens with the delay as before, so the device's
    * order holds. Calls come in enqueue order (the bus answers in publish
    * order). Entries are named by key, as a bus message names them; those
-   * acked, written or not held are skipped, and an entry released twice is
-   * moved once. A wrong release costs only a write that an ack would have
-   * spared.
+   * acked, written or not held are skipped, and an entry released twice
+   * (two pending entries of a device that share a dedup key, a retry,
+   * share a key) is moved once. A wrong release costs only a write that an
+   * ack would have spared.
    */
   release(keys: readonly EntryKey[]): void {
     const devices = new Set<string>();
     for (const key of keys) {
       const e = this.pending.find(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey);
-      if (!e || e.state !== 'queued' || !this.held.has(e)) continue;
-      const list = this.released.get(e.recipientKey);
-      if (list) list.push(e);
-      else this.released.set(e.recipientKey, [e]);
+      if (!e || !this.held.has(e)) continue;
+      this.released.add(e.recipientKey, e);
       devices.add(e.recipientKey);
     }
     let moved = false;
@@ -127,24 +126,18 @@ export class GroupCommitWriter {
   }
 
   /**
-   * Moves a device's released entries to `writeNow` once none of its held
-   * entries is left out; true if it moved any.
+   * Moves a device's released entries to `writeNow` once every held entry
+   * of the device is released; true if it moved any.
    */
   private letGo(device: string): boolean {
-    const list = this.released.get(device);
-    if (!list) return false;
-    // Once each: two pending entries of a device with one dedup key (a retry) share a key, so a release may name one twice.
-    const live = [...new Set(list)].filter((e) => e.state === 'queued' && this.held.has(e));
-    if (live.length < (this.heldPerDevice.get(device) ?? 0)) {
-      this.released.set(device, live);
-      return false;
-    }
-    this.released.delete(device);
-    for (const e of live) {
+    const n = this.released.count(device);
+    if (n === 0 || n < this.heldPerDevice.get(device)!) return false;
+    // A copy: unhold takes each entry out of `released`.
+    for (const e of [...this.released.values(device)]) {
       this.unhold(e);
       this.writeNow.add(e);
     }
-    return live.length > 0;
+    return true;
   }
 
   /**
@@ -277,10 +270,8 @@ export class GroupCommitWriter {
     if (!this.held.delete(e)) return false;
     const n = this.heldPerDevice.get(e.recipientKey)!;
     if (n > 1) this.heldPerDevice.set(e.recipientKey, n - 1);
-    else {
-      this.heldPerDevice.delete(e.recipientKey);
-      this.released.delete(e.recipientKey);
-    }
+    else this.heldPerDevice.delete(e.recipientKey);
+    this.released.delete(e.recipientKey, e);
     return true;
   }
 

@@ -22,6 +22,11 @@ export class KeyedSets<K, V> {
     return true;
   }
 
+  /** How many values are under a key. */
+  count(key: K): number {
+    return this.map.get(key)?.size ?? 0;
+  }
+
   has(key: K, value: V): boolean {
     return this.map.get(key)?.has(value) === true;
   }
