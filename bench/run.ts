@@ -34,7 +34,9 @@ const pairsCfg: PairsConfig = { pairs: 50, workers: 2, window: process.argv.incl
 const latencyCfg: PairsConfig = { ...pairsCfg, warmupMs: quick ? 1000 : 2000, measureMs: quick ? 2000 : 6000, probe: { pairs: 10, rate: 1000 } };
 const runsArg = process.argv[process.argv.indexOf('--runs') + 1];
 const runs = process.argv.includes('--runs') && runsArg ? Number(runsArg) : quick ? 1 : 3;
-const rates = quick ? [5_000, 20_000] : [2_000, 5_000, 10_000, 20_000, 30_000];
+// --rates 20000,30000 narrows the latency sweep to those offered rates.
+const ratesArg = process.argv[process.argv.indexOf('--rates') + 1];
+const rates = process.argv.includes('--rates') && ratesArg ? ratesArg.split(',').map(Number) : quick ? [5_000, 20_000] : [2_000, 5_000, 10_000, 20_000, 30_000];
 // Memory per connection is read over 10k connections at least, in quick runs too.
 const stormSize = 10_000;
 // --targets relay,bare narrows a run while working on one of them; the report then leaves out the ratios it cannot make.
@@ -107,7 +109,7 @@ const lat: Partial<Record<Target, (PairsResult & { offered: number })[]>> = {};
 if (wants('latency')) {
   for (const t of targets) {
     lat[t] = await latencySweep(t, latencyCfg, rates);
-    log(`latency ${t}: ${lat[t].map((r) => `${r.offered / 1000}k → p99 ${fmt(r.p99, 2)} ms (generators ${fmt(r.loadP99 ?? null, 2)})`).join(', ')}`);
+    log(`latency ${t}: ${lat[t].map((r) => `${r.offered / 1000}k → p99 ${fmt(r.p99, 2)} ms (generators ${fmt(r.loadP99 ?? null, 2)}${r.refusedPerSec > 0 ? `, delivered ${fmt(r.msgPerSec)}, refused ${fmt(r.refusedPerSec)} msg/s` : ''})`).join(', ')}`);
   }
 }
 
@@ -183,13 +185,13 @@ if (lat.relay && lat.bare && lat.socketio) {
   md.push(
     `## Latency at a fixed offered rate`,
     '',
-    `Open loop: the generators send on a fixed schedule whatever the answers. Latency is send to deliver, measured by a probe: one more generator process of ${latencyCfg.probe!.pairs} pairs sending ${fmt(latencyCfg.probe!.rate)} msg/s of the offered rate (a quarter of it at most), ${hasRealtime ? 'its main thread under SCHED_FIFO on the generators\' core, so that it reads each frame as it comes instead of waiting for the load generators\' turn' : '**at the load generators\' priority: this machine does not allow SCHED_FIFO, so its figures hold their queueing too**'}. The last column is the p99 the load generators saw themselves, their own queueing on a busy core included. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s; every generator starts its load at the same moment.`,
+    `Open loop: the generators send on a fixed schedule whatever the answers. Latency is send to deliver, measured by a probe: one more generator process of ${latencyCfg.probe!.pairs} pairs sending ${fmt(latencyCfg.probe!.rate)} msg/s of the offered rate (a quarter of it at most), ${hasRealtime ? 'its main thread under SCHED_FIFO on the generators\' core, so that it reads each frame as it comes instead of waiting for the load generators\' turn' : '**at the load generators\' priority: this machine does not allow SCHED_FIFO, so its figures hold their queueing too**'}. The last column is the p99 the load generators saw themselves, their own queueing on a busy core included. Past its capacity the relay refuses a share of sends as \`overloaded\` (admission control, see SECURITY.md); percentiles are those of the messages delivered. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s; every generator starts its load at the same moment.`,
     '',
-    '| offered msg/s | target | delivered msg/s | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | relay writes per message | p99 seen by the load generators, ms |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| offered msg/s | target | delivered msg/s | refused as overloaded, msg/s | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | relay writes per message | p99 seen by the load generators, ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...rates.flatMap((rate, i) => targets.map((t) => {
       const r = lat[t]![i]!;
-      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} | ${fmt(r.loadP99 ?? null, 2)} |`;
+      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.refusedPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} | ${fmt(r.loadP99 ?? null, 2)} |`;
     })),
     '',
     '![p99 latency against offered load](latest.svg)',

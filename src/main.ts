@@ -17,6 +17,7 @@ import { DeviceDirectory } from './devices/device-directory.ts';
 import { DeviceRegistry } from './devices/device-registry.ts';
 import { loadSignatureVerifier } from './devices/signature-verifier.ts';
 import { approvalLimits } from './limits/approval-limits.ts';
+import { OverloadGate, shedRule } from './limits/overload-gate.ts';
 import { rateRules } from './limits/session-limits.ts';
 import { UserConnections } from './limits/user-connections.ts';
 import { StoredRateLimit } from './limits/stored-rate-limit.ts';
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
     rateLimit: new StoredRateLimit(database.db, config.DB_TIMEOUT_MS),
     rates: rateRules(config),
     recent: new RecentSends(now),
+    overload: new OverloadGate(shedRule(config), () => performance.now(), log),
     calls: new CallRegistry(now),
     contacts,
     presenceStore,
@@ -117,6 +119,7 @@ async function main(): Promise<void> {
   });
   presence.start();
   userConnections.start();
+  svc.overload.start();
   writer.onCommit((entries) => svc.router.forwardCommitted(entries));
   router.onUnheard((entries) => writer.release(entries));
 
@@ -169,6 +172,7 @@ async function main(): Promise<void> {
     server.closeAll(CloseCode.goingAway);
     sweeper.stop();
     stopExpiry();
+    svc.overload.stop();
     presence.stop();
     userConnections.stop();
     await withTimeout(Promise.all(sessions.map((s) => s.handlersDone())), config.SHUTDOWN_TIMEOUT_MS, 'frame handlers');

@@ -37,6 +37,8 @@ export interface Dialect {
   isDeliver(t: string): boolean;
   isSentAck(t: string): boolean;
   isStatus(t: string): boolean;
+  /** A send refused because the target is overloaded (the relay's admission control); only the relay refuses. */
+  isOverloaded(t: string): boolean;
 }
 
 export const mintToken = (secret: string, user: string, device = 'd1'): Promise<string> => {
@@ -65,6 +67,7 @@ const relay: Dialect = {
   isDeliver: (t) => t.startsWith('{"type":"deliver"'),
   isSentAck: (t) => t.startsWith('{"type":"sent_ack"'),
   isStatus: (t) => t.startsWith('{"type":"status_update"'),
+  isOverloaded: (t) => t.startsWith('{"type":"error"') && t.includes('"error_code":"overloaded"'),
 };
 
 const bare: Dialect = { ...relay, upgrade: (port, user, _jwt, device = 'd1') => LeanWs.connect(port, `/ws?id=${user}&device=${device}`, {}), register: none };
@@ -91,6 +94,7 @@ const socketio: Dialect = {
   isDeliver: (t) => t.startsWith('42["deliver"'),
   isSentAck: (t) => t.startsWith('42["sent_ack"'),
   isStatus: () => false,
+  isOverloaded: () => false,
 };
 
 export const dialects: Record<Target, Dialect> = { relay, bare, socketio, 'naive-redis': bare };

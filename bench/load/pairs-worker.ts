@@ -6,8 +6,10 @@
  * - rate: senders together offer `rate` msg/s on a fixed schedule, whatever
  *   the answers (open loop); each message id carries its send time, and the
  *   receiver records send-to-deliver latency.
- * Prints one JSON line with the counts, latency percentiles and this
- * process's CPU time. Once connected it waits for a line on its standard
+ * A send the target refuses as overloaded counts as refused; in
+ * saturation mode its window slot is used again after the `retry_after`
+ * the answer gives, as a client would. Prints one JSON line with the
+ * counts, latency percentiles and this process's CPU time. Once connected it waits for a line on its standard
  * input before it sends anything (start-gate.ts), so that all the
  * processes of one measurement start together.
  *
@@ -63,12 +65,15 @@ const pairs = await Promise.all(
 await waitForGate(a.realtime);
 
 let delivered = 0;
+/** Sends refused as overloaded while measuring. */
+let refused = 0;
 /** Deliveries since the first send, warm-up included (the relay's write counters cover the same span). */
 let deliveredAll = 0;
 let measuring = false;
 const latencies: number[] = [];
 const t0 = performance.now();
 
+const retryAfter = /"retry_after":(\d+)/;
 const send = (p: (typeof pairs)[number], id: string) => p.sender.send(d.send(id, p.to, ciphertext, deviceIds));
 for (const p of pairs) {
   const { sender, receivers } = p;
@@ -78,6 +83,9 @@ for (const p of pairs) {
     } else if (d.isStatus(t)) {
       const id = idOf(t);
       if (id) sender.send(d.ack(id));
+    } else if (d.isOverloaded(t)) {
+      if (measuring) refused++;
+      if (a.rate === 0) setTimeout(() => send(p, `m${p.seq++}`), 1000 * Number(retryAfter.exec(t)?.[1] ?? 1));
     } else if (t.includes('error')) process.stderr.write(`${t.slice(0, 300)}\n`);
   };
   for (const receiver of receivers) {
@@ -127,7 +135,7 @@ const seconds = (performance.now() - m0) / 1000;
 const cpu = process.cpuUsage(cpu0);
 latencies.sort((x, y) => x - y);
 const pct = (q: number) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]! / 1000 : null);
-console.log(JSON.stringify({ delivered, deliveredAll, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, p50: pct(0.5), p99: pct(0.99), p999: pct(0.999), samples: latencies.length }));
+console.log(JSON.stringify({ delivered, refused, deliveredAll, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, p50: pct(0.5), p99: pct(0.99), p999: pct(0.999), samples: latencies.length }));
 for (const p of pairs) {
   p.sender.close();
   for (const r of p.receivers) r.close();

@@ -5,6 +5,8 @@ import { benchSecret, withTarget, type RunningTarget, type TargetOptions } from 
 
 export interface PairsResult {
   msgPerSec: number;
+  /** Sends the target refused as overloaded, per second (only the relay sheds load). */
+  refusedPerSec: number;
   generatorCpu: number;
   /** CPU the server under test (all its nodes) used while the first worker measured, in cores: near 1 when it is the bottleneck on its core. */
   serverCpu: number;
@@ -32,6 +34,7 @@ async function writeCounters(port: number): Promise<{ batches: number; ops: numb
 
 interface WorkerOut {
   delivered: number;
+  refused: number;
   deliveredAll: number;
   seconds: number;
   cpuSeconds: number;
@@ -119,6 +122,7 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
   const worst = (k: 'p50' | 'p99' | 'p999') => (loadOut.every((r) => r[k] !== null) ? Math.max(...loadOut.map((r) => r[k]!)) : null);
   return {
     msgPerSec,
+    refusedPerSec: all.reduce((n, r) => n + r.refused, 0) / seconds,
     ...(writes ? { writes } : {}),
     generatorCpu: all.reduce((n, r) => n + r.cpuSeconds, 0) / seconds,
     serverCpu: m0 && m1 ? (m1.cpu - m0.cpu) / ((m1.at - m0.at) / 1000) : 0,

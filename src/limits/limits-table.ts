@@ -32,6 +32,8 @@ export const limitsTable = {
   connectionsPerUser: { env: 'MAX_CONNECTIONS_PER_USER', default: 16, min: 1, max: 10_000, unit: 'sockets', onBreach: 'HTTP 429', why: 'one socket per device, and a user has few devices; bounds device ids made up by a token holder' },
   connectionsPerNode: { env: 'MAX_CONNECTIONS', default: 100_000, min: 1, max: 10_000_000, unit: 'sockets', onBreach: 'close 1013', why: 'protects the node; clients retry with backoff and the balancer picks another node' },
   slowConsumerSeconds: { env: 'SLOW_CONSUMER_SECONDS', default: 30, min: 1, max: 3600, unit: 's', onBreach: 'close 1013', why: 'a device whose socket stays backed up this long is dropped; its messages stay queued for its next connection' },
+  overloadLagMs: { env: 'OVERLOAD_LAG_MS', default: 50, min: 5, max: 60_000, unit: 'ms', onBreach: 'error overloaded (retry_after)', why: 'event-loop lateness that counts as overload; a node late by more for OVERLOAD_SUSTAIN_MS refuses a share of new stored frames, growing while it stays late (acks still go through)' },
+  overloadSustainMs: { env: 'OVERLOAD_SUSTAIN_MS', default: 1000, min: 100, max: 600_000, unit: 'ms', onBreach: 'error overloaded (retry_after)', why: 'how long the loop must stay late (three samples at least) before shedding starts, so that one pause of the process sheds nothing' },
   authDeadlineMs: { env: 'AUTH_DEADLINE_MS', default: 5000, min: 100, max: 60_000, unit: 'ms', onBreach: 'HTTP 503', why: 'token verification and the device record must finish within this' },
 } as const satisfies Record<string, LimitSpec>;
 

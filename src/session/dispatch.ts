@@ -1,5 +1,5 @@
 import { TimeoutError } from '../util/with-timeout.ts';
-import { chargeInbound, chargeType, newBuckets } from '../limits/session-limits.ts';
+import { chargeInbound, chargeType, isStoredType, newBuckets } from '../limits/session-limits.ts';
 import { addStrike } from '../limits/strikes.ts';
 import { openBeforeApproval, type ClientFrame, type ClientFrameType, type FrameOf } from '../protocol/client-frames.ts';
 import { CloseCode } from '../protocol/close-codes.ts';
@@ -75,12 +75,19 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
   const frame = decoded.frame;
   const typed = chargeType(s.buckets, svc.rates, frame.type, now);
   if (!typed.ok) return rateLimited(s, svc, frame.id, typed.retryAfterMs);
+  // An overloaded node refuses a share of new stored frames; acks and the rest, which lighten its load, go through.
+  if (isStoredType(frame.type) && !svc.overload.admit()) return overloaded(s, svc, frame.id);
   if (!s.isApproved && !openBeforeApproval.has(frame.type)) {
     s.reply(encodeError('device_not_approved', { id: frame.id, timestamp: isoNow(svc) }));
     return;
   }
   const accepted = s.run(() => runHandler(s, frame, svc), INBOX_MAX);
-  if (!accepted) s.reply(encodeError('overloaded', { id: frame.id, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
+  if (!accepted) overloaded(s, svc, frame.id);
+}
+
+/** Answers a frame the node cannot take now; the client sends it again, unchanged, after `retry_after`. */
+function overloaded(s: Session, svc: Services, id: string | undefined): void {
+  s.reply(encodeError('overloaded', { id, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
 }
 
 /** Answers a frame over budget; a device that keeps going past RATE_LIMIT_STRIKES a minute is closed with 4429. */

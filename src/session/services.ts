@@ -8,6 +8,7 @@ import type { RecentSends } from '../delivery/recent-sends.ts';
 import type { Router } from '../delivery/router.ts';
 import type { DeviceDirectory } from '../devices/device-directory.ts';
 import type { DeviceRegistry } from '../devices/device-registry.ts';
+import type { OverloadGate } from '../limits/overload-gate.ts';
 import type { RateRules } from '../limits/session-limits.ts';
 import type { StoredRateLimit } from '../limits/stored-rate-limit.ts';
 import type { ContactStore } from '../presence/contact-store.ts';
@@ -34,6 +35,8 @@ export interface Services {
   /** Per-device budgets (frames, bytes, stored messages, signals), from the limits table. */
   rates: RateRules;
   recent: RecentSends;
+  /** Admission of new stored frames while the node's event loop runs late. */
+  overload: OverloadGate;
   calls: CallRegistry;
   contacts: ContactStore;
   /** The lease store itself (for one-off lookups). */

@@ -208,11 +208,18 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
 
   app.get('/healthz', (res) => {
     const w = svc.writer.stats();
-    res.cork(() =>
-      res
-        .writeHeader('content-type', 'application/json')
-        .end(JSON.stringify({ status: 'ok', connections: hub.size, write_queue: w.depth, write_batches: w.batches, written_ops: w.committedOps })),
-    );
+    const o = svc.overload.stats();
+    const body = {
+      status: 'ok',
+      connections: hub.size,
+      write_queue: w.depth,
+      write_batches: w.batches,
+      written_ops: w.committedOps,
+      shedding: Math.round(o.shedding * 1000) / 1000,
+      loop_lag_ms: Math.round(o.loopLagMs),
+      refused_overloaded: o.refused,
+    };
+    res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
   });
   app.get('/readyz', (res) => {
     if (accepting) res.cork(() => res.end('ready'));

@@ -1,0 +1,107 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
+import { Accounts } from '../helpers/accounts.ts';
+import { TEST_SECRET } from '../helpers/tokens.ts';
+import type { Frame, TestClient } from '../helpers/ws-client.ts';
+
+/**
+ * Admission control against a real relay process whose event loop is made
+ * late from outside: SIGSTOP and SIGCONT in turn (stopped 150 ms, running
+ * 15 ms) hold every timer of the process late by more than the sampling
+ * interval, as a node past its capacity does, while it still reads and
+ * answers frames in each running slice. One long SIGSTOP stands for a
+ * pause of the whole process, which must shed nothing.
+ */
+interface Health {
+  shedding: number;
+  loop_lag_ms: number;
+  refused_overloaded: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('overload: admission control of stored frames', () => {
+  let relay: RelayProcess;
+  let accounts: Accounts;
+  let alice: TestClient;
+  let bob: TestClient;
+  let cycler: ChildProcess | undefined;
+  const health = async () => (await (await fetch(`http://127.0.0.1:${relay.port}/healthz`)).json()) as Health;
+
+  beforeAll(async () => {
+    await Accounts.ready();
+    relay = await startRelay({ DATA_DIR: tempDir('overload'), JWT_SECRET: TEST_SECRET, OVERLOAD_LAG_MS: '40', OVERLOAD_SUSTAIN_MS: '300' });
+    accounts = new Accounts(relay.url);
+    alice = await accounts.online('ol-alice', 'a1');
+    bob = await accounts.online('ol-bob', 'b1');
+    // Bob acks every delivery, as a client does.
+    bob.ws.on('message', (data) => {
+      const f = JSON.parse(String(data)) as Frame;
+      if (f.type === 'deliver') bob.send({ type: 'delivery_ack', payload: { message_ids: [f.message_id] } });
+    });
+  });
+  afterAll(async () => {
+    cycler?.kill('SIGKILL');
+    relay?.child.kill('SIGCONT');
+    await relay?.stop('SIGKILL');
+  });
+
+  const send = (id: string) => alice.send({ type: 'send', id, payload: { to: 'ol-bob', messages: [{ device_id: 'b1', ciphertext: Buffer.from(id).toString('base64') }] } });
+  const answerTo = (id: string) => alice.seen((f) => (f.type === 'sent_ack' && f.message_id === id) || (f.type === 'error' && f.id === id), 20_000);
+
+  it('one long pause of the process refuses nothing', async () => {
+    relay.child.kill('SIGSTOP');
+    await sleep(1500);
+    relay.child.kill('SIGCONT');
+    send('pause-1');
+    expect((await answerTo('pause-1')).type).toBe('sent_ack');
+    await bob.seen((f) => f.type === 'deliver' && f.message_id === 'pause-1');
+    const h = await health();
+    expect(h).toMatchObject({ shedding: 0, refused_overloaded: 0 });
+  });
+
+  it('a loop that stays late refuses a share of sends with overloaded, loses none it acked, and takes sends again once on time', async () => {
+    // A shell loop, so that the rhythm does not depend on this process's event loop.
+    cycler = spawn('bash', ['-c', `while :; do kill -STOP ${relay.child.pid}; sleep 0.15; kill -CONT ${relay.child.pid}; sleep 0.015; done`], { stdio: 'ignore' });
+    const ids: string[] = [];
+    try {
+      await sleep(1500);
+      for (let i = 0; i < 20; i++) {
+        ids.push(`late-${i}`);
+        send(`late-${i}`);
+        await sleep(100);
+      }
+      await Promise.all(ids.map(answerTo));
+    } finally {
+      cycler.kill('SIGKILL');
+      await new Promise((r) => cycler!.once('exit', r));
+      relay.child.kill('SIGCONT');
+    }
+    const answers = ids.map((id) => alice.frames.filter((f) => (f.type === 'sent_ack' && f.message_id === id) || (f.type === 'error' && f.id === id)));
+    // Exactly one answer per send: a sent_ack, or an overloaded error that asks for a retry.
+    for (const a of answers) expect(a).toHaveLength(1);
+    const refused = answers.flat().filter((f) => f.type === 'error');
+    for (const f of refused) expect(f.payload).toMatchObject({ error_code: 'overloaded', retry_after: 1 });
+    expect(refused.length).toBeGreaterThan(0);
+    expect(relay.logs.some((l) => l.includes('overloaded: refusing a share of new stored frames'))).toBe(true);
+
+    // Back on time, the share falls to zero within seconds and sends are taken again.
+    const deadline = Date.now() + 15_000;
+    let h = await health();
+    while (h.shedding > 0 && Date.now() < deadline) {
+      await sleep(200);
+      h = await health();
+    }
+    expect(h.shedding).toBe(0);
+    expect(h.refused_overloaded).toBe(refused.length);
+    send('after-1');
+    expect((await answerTo('after-1')).type).toBe('sent_ack');
+
+    // Bob got every acked send and none of the refused ones.
+    const acked = [...ids.filter((_, i) => answers[i]![0]!.type === 'sent_ack'), 'after-1'];
+    await Promise.all(acked.map((id) => bob.seen((f) => f.type === 'deliver' && f.message_id === id, 10_000)));
+    const delivered = new Set(bob.all('deliver').map((f) => f.message_id));
+    for (const f of refused) expect(delivered.has(f.id)).toBe(false);
+  });
+});
