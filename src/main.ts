@@ -26,7 +26,8 @@ import { remindPending } from './session/handlers/devices.ts';
 import { CloseCode } from './protocol/close-codes.ts';
 import { BROADCAST, nodeTopic } from './bus/bus.ts';
 import { openBus } from './bus/open-bus.ts';
-import { handleClusterMessage, resyncSessions } from './session/cluster-events.ts';
+import { BacklogResync } from './session/backlog-resync.ts';
+import { handleClusterMessage } from './session/cluster-events.ts';
 import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
 import { ContactStore } from './presence/contact-store.ts';
@@ -113,8 +114,10 @@ async function main(): Promise<void> {
   bus.subscribe(BROADCAST);
   bus.subscribe(nodeTopic(nodeId));
   bus.onMessage((topic, msg) => handleClusterMessage(svc, topic, msg));
+  // After a bus outage, devices re-read their queues: 500 probed per query, 16 re-reads at a time.
+  const resync = new BacklogResync({ sessions: () => hub.all(), store, log, chunk: 500, concurrency: 16 });
   bus.onResync(() => {
-    resyncSessions(svc);
+    resync.request();
     presence.resync();
   });
   presence.start();

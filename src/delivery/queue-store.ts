@@ -116,6 +116,24 @@ export class QueueStore {
     }));
   }
 
+  /**
+   * Which of these devices have entries after their cursor, in one round
+   * trip: each is one probe of the drain index. Returns the indexes into
+   * `devices` that have, so that a node re-reading its devices' queues
+   * after a bus outage reads only those (most have nothing).
+   */
+  async withBacklog(devices: readonly { user: string; device: string; afterSeq: string }[]): Promise<Set<number>> {
+    if (devices.length === 0) return new Set();
+    const { rows } = await withTimeout(
+      sql<{ n: string }>`
+        select d.n from ${rowsOf({ n: devices.map((_, i) => String(i)), u: devices.map((d) => d.user), dv: devices.map((d) => d.device), s: devices.map((d) => d.afterSeq) })}
+        where exists (select 1 from queue q where q.recipient_user = d.u and q.recipient_device = d.dv and q.seq > d.s::bigint)`.execute(this.db),
+      this.timeoutMs,
+      'backlog probe',
+    );
+    return new Set(rows.map((r) => Number(r.n)));
+  }
+
   /** Removes up to `limit` entries created before `cutoff`; returns how many went. */
   async sweep(cutoff: Date, limit: number): Promise<number> {
     const res = await withTimeout(

@@ -32,8 +32,3 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
       return;
   }
 }
-
-/** After a bus outage every approved session re-reads its queue: entries published meanwhile were lost. */
-export function resyncSessions(svc: Services): void {
-  for (const s of svc.hub.all()) if (s.isApproved) void s.drain();
-}

@@ -91,6 +91,11 @@ export class Session implements DeliveryTarget {
     return this.status === 'approved';
   }
 
+  /** The queue position up to which this connection has read its backlog (a resync probes after it). */
+  get backlogCursor(): string {
+    return this.cursor;
+  }
+
   // ---- delivery -------------------------------------------------------
 
   offer(entry: QueueEntry): void {

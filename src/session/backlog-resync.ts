@@ -1,0 +1,104 @@
+import type { QueueStore } from '../delivery/queue-store.ts';
+import { forEachLimited } from '../util/for-each-limited.ts';
+import type { Logger } from '../util/logger.ts';
+
+/** What a resync needs of a session. */
+export interface ResyncTarget {
+  readonly userId: string;
+  readonly deviceId: string;
+  readonly isApproved: boolean;
+  readonly closed: boolean;
+  /** The queue position up to which this connection has read its backlog. */
+  readonly backlogCursor: string;
+  /** Re-reads the device's queue after its cursor and sends what it finds; never rejects. */
+  drain(): Promise<void>;
+}
+
+export interface ResyncPass {
+  /** Approved, open sessions looked at. */
+  sessions: number;
+  /** Probe queries made. */
+  probes: number;
+  /** Sessions whose queue was re-read. */
+  drained: number;
+}
+
+/**
+ * Re-reading this node's devices' queues after a bus outage: entries other
+ * nodes published meanwhile were lost on the way, and they wait in the
+ * queue (their nodes wrote them when no node answered).
+ *
+ * A node may hold a hundred thousand sessions, and after an outage every
+ * node resyncs at about the same moment. Draining each session would be a
+ * backlog read per device, all at once, against one database pool: reads
+ * beyond what the pool serves within its timeout fail, and a failed drain
+ * closes its socket, so the outage would end in a reconnect storm. A pass
+ * therefore probes the queue for `chunk` devices per query (is there an
+ * entry after this connection's cursor?) and re-reads only those that
+ * have one, `concurrency` at a time. A device skipped has nothing to read:
+ * its drain would have read an empty page.
+ *
+ * If a probe fails (the database is slow too), the pass re-reads every
+ * device of that chunk, paced the same way, as it did before probing.
+ */
+export class BacklogResync {
+  private running: Promise<void> | undefined;
+  private again = false;
+  /** The last pass finished, for health and tests. */
+  lastPass: ResyncPass | undefined;
+
+  constructor(
+    private readonly deps: {
+      sessions: () => Iterable<ResyncTarget>;
+      store: Pick<QueueStore, 'withBacklog'>;
+      log: Logger;
+      chunk: number;
+      concurrency: number;
+    },
+  ) {}
+
+  /**
+   * Asks for a pass. A request during a pass makes exactly one more pass
+   * after it: the running one may have probed devices before the entries
+   * that this request is about were written.
+   */
+  request(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => (this.running = undefined));
+  }
+
+  /** Resolves once no pass is running or owed. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      this.lastPass = await this.pass();
+    } while (this.again);
+  }
+
+  private async pass(): Promise<ResyncPass> {
+    const sessions = [...this.deps.sessions()].filter((s) => s.isApproved && !s.closed);
+    const out: ResyncPass = { sessions: sessions.length, probes: 0, drained: 0 };
+    for (let i = 0; i < sessions.length; i += this.deps.chunk) {
+      const part = sessions.slice(i, i + this.deps.chunk);
+      let due: ResyncTarget[];
+      try {
+        out.probes++;
+        const has = await this.deps.store.withBacklog(part.map((s) => ({ user: s.userId, device: s.deviceId, afterSeq: s.backlogCursor })));
+        due = part.filter((_, j) => has.has(j));
+      } catch (err) {
+        this.deps.log.warn('backlog probe failed; re-reading every queue of the chunk', { err, devices: part.length });
+        due = part;
+      }
+      await forEachLimited(due, this.deps.concurrency, (s) => (s.closed ? Promise.resolve() : s.drain()));
+      out.drained += due.length;
+    }
+    return out;
+  }
+}

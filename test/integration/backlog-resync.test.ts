@@ -1,0 +1,108 @@
+import type { Kysely } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/schema.ts';
+import { newEntry } from '../../src/delivery/queue-entry.ts';
+import { QueueStore } from '../../src/delivery/queue-store.ts';
+import { BacklogResync, type ResyncTarget } from '../../src/session/backlog-resync.ts';
+import { createLogger } from '../../src/util/logger.ts';
+import { backends } from '../helpers/databases.ts';
+import { openInProcess } from '../helpers/in-process-db.ts';
+
+const log = createLogger('silent');
+
+/** A connected device as the resync sees it; its drain takes `drainMs` and records how many ran at once. */
+class Device implements ResyncTarget {
+  isApproved = true;
+  closed = false;
+  backlogCursor = '0';
+  drains = 0;
+  static running = 0;
+  static mostAtOnce = 0;
+  constructor(
+    readonly userId: string,
+    readonly deviceId: string,
+    private readonly drainMs = 5,
+  ) {}
+  async drain(): Promise<void> {
+    this.drains++;
+    Device.mostAtOnce = Math.max(Device.mostAtOnce, ++Device.running);
+    await new Promise((r) => setTimeout(r, this.drainMs));
+    Device.running--;
+  }
+}
+
+let n = 0;
+const stored = (user: string, device: string) => {
+  const id = `r${n++}`;
+  return newEntry({ recipientUser: user, recipientDevice: device, dedupKey: id, messageId: id, kind: 'deliver', senderUser: 's', senderDevice: 'sd', frame: `{"id":"${id}"}`, createdAt: new Date() });
+};
+
+describe.each(backends)('backlog resync on %s', (kind) => {
+  let db: Kysely<Database>;
+  let close: () => Promise<void>;
+  let store: QueueStore;
+  beforeAll(async () => {
+    ({ db, close } = await openInProcess(kind));
+    store = new QueueStore(db, 5000);
+  });
+  afterAll(async () => close());
+
+  it('the probe names the devices with entries after their cursor, in one query', async () => {
+    await store.commit([stored('p-u1', 'd1'), stored('p-u1', 'd1'), stored('p-u2', 'd1'), stored('p-u3', 'd2')], []);
+    const page = await store.readBacklog('p-u1', 'd1', '0', 10);
+    const last = page.at(-1)!.seq;
+    const has = await store.withBacklog([
+      { user: 'p-u1', device: 'd1', afterSeq: '0' },
+      { user: 'p-u1', device: 'd1', afterSeq: last }, // read up to its last entry already
+      { user: 'p-u1', device: 'd2', afterSeq: '0' }, // another device of the user
+      { user: 'p-u2', device: 'd1', afterSeq: '0' },
+      { user: 'p-nobody', device: 'd1', afterSeq: '0' },
+      { user: 'p-u3', device: 'd2', afterSeq: page[0]!.seq }, // its entry came after that position
+    ]);
+    expect([...has].sort()).toEqual([0, 3, 5]);
+    expect(await store.withBacklog([])).toEqual(new Set());
+  });
+
+  it('a pass re-reads only the devices that have a backlog, chunk by chunk, a bounded number at a time', async () => {
+    const devices = Array.from({ length: 1200 }, (_, i) => new Device(`c-u${i}`, 'd1'));
+    const backlog = [3, 499, 500, 777, 1100, 1101, 1102, 1103, 1104, 1105, 1106, 1107, 1108, 1109, 1110, 1111, 1112, 1113, 1114, 1115];
+    await store.commit(backlog.map((i) => stored(`c-u${i}`, 'd1')), []);
+    // Not approved yet, or closed: never re-read, even with a backlog.
+    devices[3]!.isApproved = false;
+    devices[777]!.closed = true;
+    Device.mostAtOnce = 0;
+    const resync = new BacklogResync({ sessions: () => devices, store, log, chunk: 500, concurrency: 4 });
+    resync.request();
+    await resync.idle();
+    expect(resync.lastPass).toEqual({ sessions: 1198, probes: 3, drained: 18 });
+    expect(devices.filter((d) => d.drains > 0).map((d) => Number(d.userId.slice(3)))).toEqual(backlog.filter((i) => i !== 3 && i !== 777));
+    expect(Device.mostAtOnce).toBe(4);
+  });
+
+  it('requests during a pass make exactly one more pass', async () => {
+    const devices = Array.from({ length: 10 }, (_, i) => new Device(`a-u${i}`, 'd1', 30));
+    await store.commit(devices.map((d) => stored(d.userId, 'd1')), []);
+    const resync = new BacklogResync({ sessions: () => devices, store, log, chunk: 500, concurrency: 16 });
+    resync.request();
+    resync.request();
+    resync.request();
+    await resync.idle();
+    expect(devices.map((d) => d.drains)).toEqual(devices.map(() => 2));
+    resync.request();
+    await resync.idle();
+    expect(devices.map((d) => d.drains)).toEqual(devices.map(() => 3));
+  });
+
+  it('when the probe fails, every device of the chunk is re-read, still a bounded number at a time', async () => {
+    const broken = await openInProcess(kind);
+    await broken.close();
+    const devices = Array.from({ length: 30 }, (_, i) => new Device(`f-u${i}`, 'd1'));
+    Device.mostAtOnce = 0;
+    const resync = new BacklogResync({ sessions: () => devices, store: new QueueStore(broken.db, 1000), log, chunk: 20, concurrency: 5 });
+    resync.request();
+    await resync.idle();
+    expect(resync.lastPass).toEqual({ sessions: 30, probes: 2, drained: 30 });
+    expect(devices.every((d) => d.drains === 1)).toBe(true);
+    expect(Device.mostAtOnce).toBe(5);
+  });
+});
