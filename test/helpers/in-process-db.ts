@@ -1,8 +1,10 @@
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
+import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { PGliteDialect } from '../../src/db/pglite-dialect.ts';
+import { QueueStore } from '../../src/delivery/queue-store.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { createTestDatabase } from './databases.ts';
 
@@ -26,4 +28,21 @@ export async function openInProcess(kind: 'pglite' | 'postgres'): Promise<{ db: 
       await t.drop();
     },
   };
+}
+
+/**
+ * A migrated database of `kind` and a queue store on it (5 s timeout) for
+ * the enclosing `describe`: filled in by `beforeAll`, closed by `afterAll`.
+ */
+export function useQueueStore(kind: 'pglite' | 'postgres'): { db: Kysely<Database>; store: QueueStore } {
+  const t = {} as { db: Kysely<Database>; store: QueueStore };
+  let close: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const opened = await openInProcess(kind);
+    close = opened.close;
+    t.db = opened.db;
+    t.store = new QueueStore(opened.db, 5000);
+  });
+  afterAll(async () => close?.());
+  return t;
 }

@@ -1,12 +1,10 @@
-import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/schema.ts';
+import { describe, expect, it } from 'vitest';
 import { newEntry } from '../../src/delivery/queue-entry.ts';
 import { QueueStore } from '../../src/delivery/queue-store.ts';
 import { BacklogResync, type ResyncTarget } from '../../src/session/backlog-resync.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { backends } from '../helpers/databases.ts';
-import { openInProcess } from '../helpers/in-process-db.ts';
+import { openInProcess, useQueueStore } from '../helpers/in-process-db.ts';
 
 const log = createLogger('silent');
 
@@ -38,20 +36,13 @@ const stored = (user: string, device: string) => {
 };
 
 describe.each(backends)('backlog resync on %s', (kind) => {
-  let db: Kysely<Database>;
-  let close: () => Promise<void>;
-  let store: QueueStore;
-  beforeAll(async () => {
-    ({ db, close } = await openInProcess(kind));
-    store = new QueueStore(db, 5000);
-  });
-  afterAll(async () => close());
+  const t = useQueueStore(kind);
 
   it('the probe names the devices with entries after their cursor, in one query', async () => {
-    await store.commit([stored('p-u1', 'd1'), stored('p-u1', 'd1'), stored('p-u2', 'd1'), stored('p-u3', 'd2')], []);
-    const page = await store.readBacklog('p-u1', 'd1', '0', 10);
+    await t.store.commit([stored('p-u1', 'd1'), stored('p-u1', 'd1'), stored('p-u2', 'd1'), stored('p-u3', 'd2')], []);
+    const page = await t.store.readBacklog('p-u1', 'd1', '0', 10);
     const last = page.at(-1)!.seq;
-    const has = await store.withBacklog([
+    const has = await t.store.withBacklog([
       { user: 'p-u1', device: 'd1', afterSeq: '0' },
       { user: 'p-u1', device: 'd1', afterSeq: last }, // read up to its last entry already
       { user: 'p-u1', device: 'd2', afterSeq: '0' }, // another device of the user
@@ -60,18 +51,18 @@ describe.each(backends)('backlog resync on %s', (kind) => {
       { user: 'p-u3', device: 'd2', afterSeq: page[0]!.seq }, // its entry came after that position
     ]);
     expect([...has].sort()).toEqual([0, 3, 5]);
-    expect(await store.withBacklog([])).toEqual(new Set());
+    expect(await t.store.withBacklog([])).toEqual(new Set());
   });
 
   it('a pass re-reads only the devices that have a backlog, chunk by chunk, a bounded number at a time', async () => {
     const devices = Array.from({ length: 1200 }, (_, i) => new Device(`c-u${i}`, 'd1'));
     const backlog = [3, 499, 500, 777, 1100, 1101, 1102, 1103, 1104, 1105, 1106, 1107, 1108, 1109, 1110, 1111, 1112, 1113, 1114, 1115];
-    await store.commit(backlog.map((i) => stored(`c-u${i}`, 'd1')), []);
+    await t.store.commit(backlog.map((i) => stored(`c-u${i}`, 'd1')), []);
     // Not approved yet, or closed: never re-read, even with a backlog.
     devices[3]!.isApproved = false;
     devices[777]!.closed = true;
     Device.mostAtOnce = 0;
-    const resync = new BacklogResync({ sessions: () => devices, store, log, chunk: 500, concurrency: 4 });
+    const resync = new BacklogResync({ sessions: () => devices, store: t.store, log, chunk: 500, concurrency: 4 });
     resync.request();
     await resync.idle();
     expect(resync.lastPass).toEqual({ sessions: 1198, probes: 3, drained: 18 });
@@ -81,8 +72,8 @@ describe.each(backends)('backlog resync on %s', (kind) => {
 
   it('requests during a pass make exactly one more pass', async () => {
     const devices = Array.from({ length: 10 }, (_, i) => new Device(`a-u${i}`, 'd1', 30));
-    await store.commit(devices.map((d) => stored(d.userId, 'd1')), []);
-    const resync = new BacklogResync({ sessions: () => devices, store, log, chunk: 500, concurrency: 16 });
+    await t.store.commit(devices.map((d) => stored(d.userId, 'd1')), []);
+    const resync = new BacklogResync({ sessions: () => devices, store: t.store, log, chunk: 500, concurrency: 16 });
     resync.request();
     resync.request();
     resync.request();

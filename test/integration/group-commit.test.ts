@@ -1,13 +1,11 @@
-import type { Kysely } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../../src/db/schema.ts';
+import { describe, expect, it } from 'vitest';
 import { GroupCommitWriter, OverloadedError } from '../../src/delivery/group-commit.ts';
 import { newEntry, type QueueEntry } from '../../src/delivery/queue-entry.ts';
 import { QueueStore } from '../../src/delivery/queue-store.ts';
 import { startSweeper } from '../../src/delivery/sweeper.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { backends } from '../helpers/databases.ts';
-import { openInProcess } from '../helpers/in-process-db.ts';
+import { useQueueStore } from '../helpers/in-process-db.ts';
 
 const log = createLogger('silent');
 let n = 0;
@@ -29,48 +27,41 @@ const enqueueUnackable = (w: GroupCommitWriter, e: QueueEntry) => {
 };
 
 describe.each(backends)('group commit on %s', (kind) => {
-  let db: Kysely<Database>;
-  let close: () => Promise<void>;
-  let store: QueueStore;
-  beforeAll(async () => {
-    ({ db, close } = await openInProcess(kind));
-    store = new QueueStore(db, 5000);
-  });
-  afterAll(async () => close());
+  const t = useQueueStore(kind);
 
   it('commits everything enqueued in one turn as one batch, in order', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
     const entries = Array.from({ length: 300 }, () => entry('u1', 'd1'));
     const done = entries.map(settled);
     w.enqueue(entries);
     expect(await Promise.all(done)).toEqual(entries.map(() => true));
     expect(w.stats().batches).toBe(1);
-    const page = await store.readBacklog('u1', 'd1', '0', 1000);
+    const page = await t.store.readBacklog('u1', 'd1', '0', 1000);
     expect(page.map((r) => r.entry.messageId)).toEqual(entries.map((e) => e.messageId));
   });
 
   it('stores any frame text as it was: quotes, backslashes, escapes, non-ASCII; a lone surrogate becomes U+FFFD', async () => {
     const frames = ['{"a":"q\\"uote \\\\ back"}', 'é 😀 \\u0000 {}[],', '\\ud800 as text', 'tab\tline\nend', 'lone \ud800 high'];
     const entries = frames.map((frame, i) => newEntry({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: `f${i}`, messageId: `f${i}`, kind: 'deliver', senderUser: 's', senderDevice: 'sd', frame, createdAt: new Date() }));
-    await store.commit(entries, []);
-    const stored = (await store.readBacklog('u0', 'd1', '0', 100)).map((r) => r.entry.frame);
+    await t.store.commit(entries, []);
+    const stored = (await t.store.readBacklog('u0', 'd1', '0', 100)).map((r) => r.entry.frame);
     expect(stored).toEqual([...frames.slice(0, 4), 'lone \ufffd high']);
-    await store.commit([], entries.map((e) => ({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: e.dedupKey })));
-    expect(await store.countFor('u0', 'd1')).toBe(0);
+    await t.store.commit([], entries.map((e) => ({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: e.dedupKey })));
+    expect(await t.store.countFor('u0', 'd1')).toBe(0);
   });
 
   it('splits at batchMax and keeps order across batches', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 50, queueMax: 10_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 50, queueMax: 10_000 }, log);
     const entries = Array.from({ length: 120 }, () => entry('u2', 'd1'));
     const done = entries.map(settled);
     w.enqueue(entries);
     await Promise.all(done);
     expect(w.stats().batches).toBe(3);
-    expect((await store.readBacklog('u2', 'd1', '0', 1000)).map((r) => r.entry.messageId)).toEqual(entries.map((e) => e.messageId));
+    expect((await t.store.readBacklog('u2', 'd1', '0', 1000)).map((r) => r.entry.messageId)).toEqual(entries.map((e) => e.messageId));
   });
 
   it('never writes an entry acked before its batch, and deletes one acked after', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
     const early = entry('u3', 'd1');
     const late = entry('u3', 'd1');
     const earlyDone = settled(early);
@@ -79,33 +70,33 @@ describe.each(backends)('group commit on %s', (kind) => {
     w.ack(early);
     expect(await earlyDone).toBe(true);
     expect(await lateDone).toBe(true);
-    expect(await store.countFor('u3', 'd1')).toBe(1);
+    expect(await t.store.countFor('u3', 'd1')).toBe(1);
     w.ack(late);
     await w.idle();
-    expect(await store.countFor('u3', 'd1')).toBe(0);
+    expect(await t.store.countFor('u3', 'd1')).toBe(0);
   });
 
   it('reports a committed row as deleting from its ack until the delete commits, even with a commit delay', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 20 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 20 }, log);
     const e = entry('u9', 'd1');
     w.enqueue([e]);
     await w.idle();
     expect(w.isDeleting('u9', 'd1', e.dedupKey)).toBe(false);
     w.ack(e);
     expect(w.isDeleting('u9', 'd1', e.dedupKey)).toBe(true);
-    expect(await store.countFor('u9', 'd1')).toBe(1);
+    expect(await t.store.countFor('u9', 'd1')).toBe(1);
     await w.idle();
     expect(w.isDeleting('u9', 'd1', e.dedupKey)).toBe(false);
-    expect(await store.countFor('u9', 'd1')).toBe(0);
+    expect(await t.store.countFor('u9', 'd1')).toBe(0);
   });
 
   it('gives every insert its full delay, even one queued while a slow batch runs', async () => {
     // Batches take 300 ms. While the first runs, B0 arrives early (ripe when it ends) and B near its
     // end; B is acked 100 ms after it arrived, inside its 200 ms delay, so it must never be written.
-    const slow = new QueueStore(db, 5000);
+    const slow = new QueueStore(t.db, 5000);
     slow.commit = async (inserts, deletes) => {
       await new Promise((r) => setTimeout(r, 300));
-      return store.commit(inserts, deletes);
+      return t.store.commit(inserts, deletes);
     };
     const w = new GroupCommitWriter(slow, { batchMax: 1000, queueMax: 10_000, delayMs: 200 }, log);
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -123,11 +114,11 @@ describe.each(backends)('group commit on %s', (kind) => {
     await w.idle();
     // A and B0 written; B never (taken with B0, it would have been written and then deleted).
     expect(w.stats().committedOps).toBe(2);
-    expect(await store.countFor('u10', 'd2')).toBe(0);
+    expect(await t.store.countFor('u10', 'd2')).toBe(0);
   });
 
   it('writes at once an entry no device can ack, and wakes a writer waiting out a held entry\'s delay for it', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
     // Held for a minute: the writer's next start is timed, and writeNow moves it up.
     const held = entry('u13', 'd1');
     w.enqueue([held]);
@@ -137,14 +128,14 @@ describe.each(backends)('group commit on %s', (kind) => {
     const second = entry('u13', 'd3');
     expect(await enqueueUnackable(w, second)).toBe(true);
     expect(held.state).toBe('queued');
-    expect(await store.countFor('u13', 'd1')).toBe(0);
+    expect(await t.store.countFor('u13', 'd1')).toBe(0);
     w.ack(held);
     await w.idle();
     expect(w.stats().committedOps).toBe(2);
   });
 
   it('keeps a device\'s entries in enqueue order: one that could be written at once waits behind its device\'s held entry', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 1000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 1000 }, log);
     const held = entry('u14', 'd1');
     w.enqueue([held]);
     const behind = entry('u14', 'd1');
@@ -155,13 +146,13 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(behind.state).toBe('queued');
     expect(await behindDone).toBe(true);
     expect(held.state).toBe('committed');
-    expect((await store.readBacklog('u14', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([held.messageId, behind.messageId]);
+    expect((await t.store.readBacklog('u14', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([held.messageId, behind.messageId]);
     // Once the held entry is written, the device's next entry no longer waits.
     expect(await enqueueUnackable(w, entry('u14', 'd1'))).toBe(true);
   });
 
   it('writes released entries without waiting out their delay, in their device\'s order', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
     const list = [entry('u15', 'd1'), entry('u15', 'd1'), entry('u15', 'd2')];
     const done = list.map(settled);
     w.enqueue(list);
@@ -172,12 +163,12 @@ describe.each(backends)('group commit on %s', (kind) => {
     const keyOf = (e: QueueEntry) => ({ recipientUser: e.recipientUser, recipientDevice: e.recipientDevice, dedupKey: e.dedupKey });
     w.release([...list, list[0]!, acked].map(keyOf));
     expect(await Promise.all(done)).toEqual([true, true, true]);
-    expect((await store.readBacklog('u15', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([list[0]!.messageId, list[1]!.messageId]);
-    expect(await store.countFor('u15', 'd3')).toBe(0);
+    expect((await t.store.readBacklog('u15', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([list[0]!.messageId, list[1]!.messageId]);
+    expect(await t.store.countFor('u15', 'd3')).toBe(0);
   });
 
   it('keeps released entries waiting while another of their device is held, and lets them go with it', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
     // Two sends to one device, each in its own bus message: the first answer comes while the second is unanswered.
     const [first, second] = [entry('u16', 'd1'), entry('u16', 'd1')];
     const done = [first, second].map(settled);
@@ -188,7 +179,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(first.state).toBe('queued');
     w.release([second]);
     expect(await Promise.all(done)).toEqual([true, true]);
-    expect((await store.readBacklog('u16', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([first.messageId, second.messageId]);
+    expect((await t.store.readBacklog('u16', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([first.messageId, second.messageId]);
     // When the entry they waited for is acked instead, they go at once.
     const [a, b] = [entry('u16', 'd2'), entry('u16', 'd2')];
     const aDone = settled(a);
@@ -198,15 +189,15 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(a.state).toBe('queued');
     w.ack(b);
     expect(await aDone).toBe(true);
-    expect((await store.readBacklog('u16', 'd2', '0', 10)).map((r) => r.entry.messageId)).toEqual([a.messageId]);
+    expect((await t.store.readBacklog('u16', 'd2', '0', 10)).map((r) => r.entry.messageId)).toEqual([a.messageId]);
   });
 
   it('answers the sender as soon as the recipient acks, even while the entry is being written, and even if that batch fails', async () => {
     // Each batch waits for the test to let it through, or fail it.
     const gates: ((ok: boolean) => void)[] = [];
-    const gated = new QueueStore(db, 5000);
+    const gated = new QueueStore(t.db, 5000);
     gated.commit = (inserts, deletes) =>
-      new Promise<boolean>((r) => gates.push(r)).then((ok) => (ok ? store.commit(inserts, deletes) : Promise.reject(new Error('batch failed'))));
+      new Promise<boolean>((r) => gates.push(r)).then((ok) => (ok ? t.store.commit(inserts, deletes) : Promise.reject(new Error('batch failed'))));
     const w = new GroupCommitWriter(gated, { batchMax: 1000, queueMax: 10_000 }, log);
     const e = entry('u11', 'd1');
     const done = settled(e);
@@ -224,10 +215,10 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('gives deletes half of each batch while inserts keep coming', async () => {
     const batches: [number, number][] = [];
-    const counting = new QueueStore(db, 5000);
+    const counting = new QueueStore(t.db, 5000);
     counting.commit = (inserts, deletes) => {
       batches.push([inserts.length, deletes.length]);
-      return store.commit(inserts, deletes);
+      return t.store.commit(inserts, deletes);
     };
     const w = new GroupCommitWriter(counting, { batchMax: 10, queueMax: 10_000 }, log);
     const first = Array.from({ length: 10 }, () => entry('u12', 'd1'));
@@ -237,11 +228,11 @@ describe.each(backends)('group commit on %s', (kind) => {
     w.enqueue(Array.from({ length: 20 }, () => entry('u12', 'd2')));
     await w.idle();
     expect(batches).toEqual([[10, 0], [5, 5], [5, 5], [10, 0]]);
-    expect(await store.countFor('u12', 'd1')).toBe(0);
+    expect(await t.store.countFor('u12', 'd1')).toBe(0);
   });
 
   it('lists uncommitted entries for a device, one per dedup key, and stores a duplicate key once', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
     const a = entry('u4', 'd1', { key: 'same' });
     const other = entry('u4', 'd1');
     const b = entry('u4', 'd1', { key: 'same' });
@@ -251,17 +242,17 @@ describe.each(backends)('group commit on %s', (kind) => {
     await w.idle();
     expect(w.pendingFor('u4', 'd1')).toEqual([]);
     // One row for the duplicated key, one for the other entry.
-    expect(await store.countFor('u4', 'd1')).toBe(2);
+    expect(await t.store.countFor('u4', 'd1')).toBe(2);
   });
 
   it('refuses to queue past queueMax', () => {
-    const w = new GroupCommitWriter(store, { batchMax: 10, queueMax: 5 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 10, queueMax: 5 }, log);
     expect(() => w.enqueue(Array.from({ length: 6 }, () => entry('u5', 'd1')))).toThrow(OverloadedError);
     expect(w.depth).toBe(0);
   });
 
   it('settles entries false when their batch fails', async () => {
-    const broken = new QueueStore(db, 5000);
+    const broken = new QueueStore(t.db, 5000);
     broken.commit = () => Promise.reject(new Error('database gone'));
     const w = new GroupCommitWriter(broken, { batchMax: 10, queueMax: 100 }, log);
     const e = entry('u6', 'd1');
@@ -272,25 +263,25 @@ describe.each(backends)('group commit on %s', (kind) => {
   });
 
   it('drops a device\'s uncommitted entries when it is revoked', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
     const e = entry('u8', 'd1');
     const done = settled(e);
     w.enqueue([e, entry('u8', 'd2')]);
     w.dropFor('u8', 'd1');
     expect(await done).toBe(true);
     await w.idle();
-    expect(await store.countFor('u8', 'd1')).toBe(0);
-    expect(await store.countFor('u8', 'd2')).toBe(1);
+    expect(await t.store.countFor('u8', 'd1')).toBe(0);
+    expect(await t.store.countFor('u8', 'd2')).toBe(1);
   });
 
   it('sweeps entries older than the retention', async () => {
-    const w = new GroupCommitWriter(store, { batchMax: 1000, queueMax: 10_000 }, log);
+    const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
     const now = Date.now();
     w.enqueue([entry('u7', 'd1', { createdAt: new Date(now - 40 * 86_400_000) }), entry('u7', 'd1', { createdAt: new Date(now - 1000) })]);
     await w.idle();
-    const sweeper = startSweeper({ store, log, now: () => now, retentionMs: 30 * 86_400_000, intervalMs: 3_600_000, chunk: 1 });
+    const sweeper = startSweeper({ store: t.store, log, now: () => now, retentionMs: 30 * 86_400_000, intervalMs: 3_600_000, chunk: 1 });
     sweeper.stop();
     await sweeper.runOnce();
-    expect(await store.countFor('u7', 'd1')).toBe(1);
+    expect(await t.store.countFor('u7', 'd1')).toBe(1);
   });
 });
