@@ -6,6 +6,8 @@ export type StoredClientFrame = Extract<ClientFrame, { type: 'send' | 'media_key
 
 interface Entry {
   frame: StoredClientFrame;
+  /** Times the relay refused this frame with a retryable error. */
+  refusals: number;
   resolve(ack: SentAckFrame): void;
   reject(err: Error): void;
 }
@@ -22,7 +24,7 @@ export class Outbox {
   add(frame: StoredClientFrame): Promise<SentAckFrame> {
     const existing = this.entries.get(frame.id);
     if (existing) return Promise.reject(new Error(`a send with id ${frame.id} is already pending`));
-    return new Promise((resolve, reject) => this.entries.set(frame.id, { frame, resolve, reject }));
+    return new Promise((resolve, reject) => this.entries.set(frame.id, { frame, refusals: 0, resolve, reject }));
   }
 
   has(id: string): boolean {
@@ -31,6 +33,12 @@ export class Outbox {
 
   frame(id: string): StoredClientFrame | undefined {
     return this.entries.get(id)?.frame;
+  }
+
+  /** Counts a retryable refusal of the frame; returns how many came before it. */
+  refused(id: string): number {
+    const e = this.entries.get(id);
+    return e ? e.refusals++ : 0;
   }
 
   /** Every pending frame, oldest first. */

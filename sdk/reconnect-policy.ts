@@ -25,6 +25,19 @@ export function backoffDelay(attempt: number, opts: BackoffOptions, random: () =
   return Math.floor(random() * ceiling);
 }
 
+/**
+ * How long to wait before sending a refused frame again (`overloaded`,
+ * `rate_limited`, `store_failed`, `internal_error`): never less than the
+ * relay asked for, doubling with each refusal of the same frame up to the
+ * cap, and spread evenly over [d, 2d). A node that sheds load refuses many
+ * clients in the same moment; sending again exactly when asked would bring
+ * them all back in one wave, which it would refuse again.
+ */
+export function retryDelay(askedMs: number, refusals: number, opts: BackoffOptions, random: () => number): number {
+  const d = Math.min(opts.capMs, askedMs * 2 ** Math.min(refusals, 30));
+  return Math.max(askedMs, Math.floor(d * (1 + random())));
+}
+
 export type CloseAdvice =
   /** Reconnect after a jittered backoff. */
   | { action: 'reconnect'; minDelayMs: number }

@@ -4,7 +4,7 @@ import { storedFrameTypes } from '../src/protocol/server-frame-shapes.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { ClientStoppedError, RelayError, RequestTimeoutError } from './errors.ts';
 import { Outbox, type StoredClientFrame } from './outbox.ts';
-import { adviseOnClose, backoffDelay, defaultBackoff, type BackoffOptions } from './reconnect-policy.ts';
+import { adviseOnClose, backoffDelay, defaultBackoff, retryDelay, type BackoffOptions } from './reconnect-policy.ts';
 import { TypedEmitter, type Handler } from './typed-emitter.ts';
 
 /** The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package both fit. */
@@ -423,7 +423,8 @@ export class RelayClient {
       return;
     }
     // Stored nothing, or could not say: the same frame again later is safe, the id dedupes it.
-    const wait = frame.payload.retry_after !== undefined ? frame.payload.retry_after * 1000 : RETRYABLE_DEFAULT_MS;
+    const asked = frame.payload.retry_after !== undefined ? frame.payload.retry_after * 1000 : RETRYABLE_DEFAULT_MS;
+    const wait = retryDelay(asked, this.outbox.refused(id), this.opts.backoff, this.opts.random);
     setTimeout(() => {
       const pending = this.outbox.frame(id);
       if (pending && this.stateValue === 'ready') this.write(pending);

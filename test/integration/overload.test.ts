@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { RelayClient, type WebSocketConstructor } from '../../sdk/index.ts';
 import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { Accounts } from '../helpers/accounts.ts';
-import { TEST_SECRET } from '../helpers/tokens.ts';
+import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import type { Frame, TestClient } from '../helpers/ws-client.ts';
 
 /**
@@ -42,11 +44,23 @@ describe('overload: admission control of stored frames', () => {
     });
   });
   afterAll(async () => {
-    cycler?.kill('SIGKILL');
-    relay?.child.kill('SIGCONT');
+    if (relay) await stopLateness();
     await relay?.stop('SIGKILL');
   });
 
+  /** Keeps the relay's loop late until `stopLateness`; a shell loop, so that the rhythm does not depend on this process's event loop. */
+  const makeLate = () => {
+    cycler = spawn('bash', ['-c', `while :; do kill -STOP ${relay.child.pid}; sleep 0.15; kill -CONT ${relay.child.pid}; sleep 0.015; done`], { stdio: 'ignore' });
+  };
+  const stopLateness = async () => {
+    const c = cycler;
+    cycler = undefined;
+    if (c && c.exitCode === null && c.signalCode === null) {
+      c.kill('SIGKILL');
+      await new Promise((r) => c.once('exit', r));
+    }
+    relay.child.kill('SIGCONT');
+  };
   const send = (id: string) => alice.send({ type: 'send', id, payload: { to: 'ol-bob', messages: [{ device_id: 'b1', ciphertext: Buffer.from(id).toString('base64') }] } });
   const answerTo = (id: string) => alice.seen((f) => (f.type === 'sent_ack' && f.message_id === id) || (f.type === 'error' && f.id === id), 20_000);
 
@@ -62,8 +76,7 @@ describe('overload: admission control of stored frames', () => {
   });
 
   it('a loop that stays late refuses a share of sends with overloaded, loses none it acked, and takes sends again once on time', async () => {
-    // A shell loop, so that the rhythm does not depend on this process's event loop.
-    cycler = spawn('bash', ['-c', `while :; do kill -STOP ${relay.child.pid}; sleep 0.15; kill -CONT ${relay.child.pid}; sleep 0.015; done`], { stdio: 'ignore' });
+    makeLate();
     const ids: string[] = [];
     try {
       await sleep(1500);
@@ -74,9 +87,7 @@ describe('overload: admission control of stored frames', () => {
       }
       await Promise.all(ids.map(answerTo));
     } finally {
-      cycler.kill('SIGKILL');
-      await new Promise((r) => cycler!.once('exit', r));
-      relay.child.kill('SIGCONT');
+      await stopLateness();
     }
     const answers = ids.map((id) => alice.frames.filter((f) => (f.type === 'sent_ack' && f.message_id === id) || (f.type === 'error' && f.id === id)));
     // Exactly one answer per send: a sent_ack, or an overloaded error that asks for a retry.
@@ -104,4 +115,29 @@ describe('overload: admission control of stored frames', () => {
     const delivered = new Set(bob.all('deliver').map((f) => f.message_id));
     for (const f of refused) expect(delivered.has(f.id)).toBe(false);
   });
+
+  it('an SDK client sends again what the relay refused, and every send arrives once', async () => {
+    const carol = await accounts.online('ol-carol', 'c1');
+    await carol.close();
+    const client = new RelayClient({ url: relay.url, token: () => token('ol-carol', 'c1'), WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { baseMs: 50, capMs: 2000 } });
+    client.connect();
+    await client.ready();
+    const before = (await health()).refused_overloaded;
+    makeLate();
+    const ids = Array.from({ length: 20 }, (_, i) => `sdk-${i}`);
+    let acks: Promise<unknown>[] = [];
+    try {
+      await sleep(1500);
+      acks = ids.map((id) => client.send('ol-bob', [{ device_id: 'b1', ciphertext: Buffer.from(id).toString('base64') }], { id }));
+      await sleep(2000);
+    } finally {
+      await stopLateness();
+    }
+    // Every send resolves with its sent_ack, after as many refusals as it met.
+    await Promise.all(acks);
+    expect((await health()).refused_overloaded).toBeGreaterThan(before);
+    await Promise.all(ids.map((id) => bob.seen((f) => f.type === 'deliver' && f.message_id === id, 10_000)));
+    for (const id of ids) expect(bob.all('deliver').filter((f) => f.message_id === id)).toHaveLength(1);
+    client.close();
+  }, 60_000);
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { adviseOnClose, backoffDelay, defaultBackoff } from '../../sdk/reconnect-policy.ts';
+import { adviseOnClose, backoffDelay, defaultBackoff, retryDelay } from '../../sdk/reconnect-policy.ts';
 import { DedupWindow } from '../../sdk/dedup-window.ts';
 
 describe('reconnect policy', () => {
@@ -17,6 +17,21 @@ describe('reconnect policy', () => {
   it('the ceiling doubles per attempt up to the cap', () => {
     const top = (attempt: number) => backoffDelay(attempt, { baseMs: 100, capMs: 1_000 }, () => 0.999999);
     expect([0, 1, 2, 3, 4, 10].map(top)).toEqual([99, 199, 399, 799, 999, 999]);
+  });
+
+  it('a refused frame waits at least what the relay asked, spread over [d, 2d), d doubling per refusal up to the cap', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 100 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (askedS, refusals, r) => {
+        const asked = askedS * 1000;
+        const wait = retryDelay(asked, refusals, defaultBackoff, () => r);
+        const d = Math.min(defaultBackoff.capMs, asked * 2 ** refusals);
+        return wait >= asked && Number.isInteger(wait) && (wait === asked || (wait >= d && wait < 2 * d));
+      }),
+    );
+    const spread = (refusals: number) => [0, 0.5, 0.999999].map((r) => retryDelay(1000, refusals, defaultBackoff, () => r));
+    expect(spread(0)).toEqual([1000, 1500, 1999]);
+    expect(spread(2)).toEqual([4000, 6000, 7999]);
+    expect(spread(10)).toEqual([30_000, 45_000, 59_999]);
   });
 
   it('never reconnects blindly on the relay 44xx codes, nor on policy or size closes', () => {
