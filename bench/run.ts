@@ -36,7 +36,7 @@ const runsArg = process.argv[process.argv.indexOf('--runs') + 1];
 const runs = process.argv.includes('--runs') && runsArg ? Number(runsArg) : quick ? 1 : 3;
 // --rates 20000,30000 narrows the latency sweep to those offered rates.
 const ratesArg = process.argv[process.argv.indexOf('--rates') + 1];
-const rates = process.argv.includes('--rates') && ratesArg ? ratesArg.split(',').map(Number) : quick ? [5_000, 20_000] : [2_000, 5_000, 10_000, 20_000, 30_000];
+const rates = process.argv.includes('--rates') && ratesArg ? ratesArg.split(',').map(Number) : quick ? [5_000, 20_000] : [2_000, 5_000, 10_000, 20_000, 30_000, 40_000];
 // Memory per connection is read over 10k connections at least, in quick runs too.
 const stormSize = 10_000;
 // --targets relay,bare narrows a run while working on one of them; the report then leaves out the ratios it cannot make.

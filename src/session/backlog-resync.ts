@@ -44,7 +44,7 @@ export interface ResyncPass {
 export class BacklogResync {
   private running: Promise<void> | undefined;
   private again = false;
-  /** The last pass finished, for health and tests. */
+  /** The last pass finished (tests read it; each pass is also logged). */
   lastPass: ResyncPass | undefined;
 
   constructor(
@@ -79,6 +79,7 @@ export class BacklogResync {
     do {
       this.again = false;
       this.lastPass = await this.pass();
+      this.deps.log.info('queues re-read after a bus outage', { ...this.lastPass });
     } while (this.again);
   }
 
