@@ -17,28 +17,54 @@ export function shedRule(c: Pick<Config, 'OVERLOAD_LAG_MS' | 'OVERLOAD_SUSTAIN_M
 }
 
 export interface OverloadStats {
-  /** Share of new stored frames being refused, 0 to 1. */
+  /** Share of new stored frames and new connections being refused, 0 to 1. */
   shedding: number;
   /** How late the last sample ran, ms. */
   loopLagMs: number;
   /** Stored frames refused since start. */
-  refused: number;
+  refusedFrames: number;
+  /** WebSocket upgrades refused since start. */
+  refusedUpgrades: number;
+}
+
+/** Spreads refusals evenly: a share of 0.25 refuses exactly every fourth request. */
+class Spread {
+  private credit = 0;
+  refused = 0;
+
+  admit(share: number): boolean {
+    if (share === 0) return true;
+    this.credit += share;
+    if (this.credit < 1) return true;
+    this.credit -= 1;
+    this.refused++;
+    return false;
+  }
+
+  reset(): void {
+    this.credit = 0;
+  }
 }
 
 /**
- * The node's admission gate for stored frames (load-shedding.ts decides the
- * share). `admit` is on the hot path: one comparison while the node keeps
- * up. Refusals are spread evenly over frames (a share of 0.25 refuses every
- * fourth), so no device is singled out and a client's retry after
- * `retry_after` meets the share of that moment.
+ * The node's admission gate for new stored frames and new connections
+ * (load-shedding.ts decides the share; both get the same one). A new
+ * connection costs the node more than a message (token verification, the
+ * device record, a backlog read, a presence lease), and the load that
+ * overwhelms a node is often a crowd reconnecting after another node went
+ * away, so a node that refuses messages refuses the same share of
+ * upgrades. `admit` is on the hot path: one comparison while the node
+ * keeps up. Refusals are spread evenly (a share of 0.25 refuses every
+ * fourth), so no device is singled out and a client's retry meets the
+ * share of that moment.
  *
  * `now` is a monotonic clock in ms; `sample` is public so that tests can
  * drive the gate without a timer.
  */
 export class OverloadGate {
   private state: ShedState;
-  private credit = 0;
-  private refused = 0;
+  private readonly frames = new Spread();
+  private readonly upgrades = new Spread();
   private lastLag = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -52,13 +78,12 @@ export class OverloadGate {
 
   /** Whether a new stored frame may go ahead; false means answer it with `overloaded`. */
   admit(): boolean {
-    const fraction = this.state.fraction;
-    if (fraction === 0) return true;
-    this.credit += fraction;
-    if (this.credit < 1) return true;
-    this.credit -= 1;
-    this.refused++;
-    return false;
+    return this.frames.admit(this.state.fraction);
+  }
+
+  /** Whether a new WebSocket upgrade may go ahead; false means answer it with HTTP 503. */
+  admitUpgrade(): boolean {
+    return this.upgrades.admit(this.state.fraction);
   }
 
   /** Feeds one sample: the loop ran `lagMs` late at `at`. */
@@ -67,10 +92,11 @@ export class OverloadGate {
     this.state = observeLag(this.state, lagMs, at, this.rule);
     this.lastLag = lagMs;
     const after = this.state.fraction;
-    if (before === 0 && after > 0) this.log.warn('overloaded: refusing a share of new stored frames', { loopLagMs: Math.round(lagMs) });
+    if (before === 0 && after > 0) this.log.warn('overloaded: refusing a share of new stored frames and connections', { loopLagMs: Math.round(lagMs) });
     else if (before > 0 && after === 0) {
-      this.credit = 0;
-      this.log.info('no longer overloaded', { refused: this.refused });
+      this.frames.reset();
+      this.upgrades.reset();
+      this.log.info('no longer overloaded', { refusedFrames: this.frames.refused, refusedUpgrades: this.upgrades.refused });
     }
   }
 
@@ -92,6 +118,6 @@ export class OverloadGate {
   }
 
   stats(): OverloadStats {
-    return { shedding: this.state.fraction, loopLagMs: this.lastLag, refused: this.refused };
+    return { shedding: this.state.fraction, loopLagMs: this.lastLag, refusedFrames: this.frames.refused, refusedUpgrades: this.upgrades.refused };
   }
 }

@@ -79,8 +79,12 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
   sweep.unref();
   const origins = config.ALLOWED_ORIGINS ? new Set(config.ALLOWED_ORIGINS) : undefined;
 
-  const refuse = (res: HttpResponse, status: number, body: string): void => {
-    res.cork(() => res.writeStatus(statusText[status] ?? `${status}`).writeHeader('content-type', 'text/plain').end(body));
+  const refuse = (res: HttpResponse, status: number, body: string, retryAfterSeconds?: number): void => {
+    res.cork(() => {
+      res.writeStatus(statusText[status] ?? `${status}`).writeHeader('content-type', 'text/plain');
+      if (retryAfterSeconds !== undefined) res.writeHeader('retry-after', String(retryAfterSeconds));
+      res.end(body);
+    });
   };
 
   app.ws<SocketData>('/ws', {
@@ -104,6 +108,8 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         aborted = true;
       });
       if (!accepting) return refuse(res, 503, 'shutting down');
+      // An overloaded node turns away the same share of new connections as of new messages, before any work on them.
+      if (!svc.overload.admitUpgrade()) return refuse(res, 503, 'overloaded', 5);
       // Browsers send Origin; native apps do not. When an allow-list is set, a browser page from elsewhere is refused.
       if (origins && origin && !origins.has(origin)) return refuse(res, 403, 'origin not allowed');
       const verdict = gate.attempt(ip, svc.now());
@@ -217,7 +223,8 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       written_ops: w.committedOps,
       shedding: Math.round(o.shedding * 1000) / 1000,
       loop_lag_ms: Math.round(o.loopLagMs),
-      refused_overloaded: o.refused,
+      refused_frames: o.refusedFrames,
+      refused_upgrades: o.refusedUpgrades,
     };
     res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
   });

@@ -5,7 +5,7 @@ import { RelayClient, type WebSocketConstructor } from '../../sdk/index.ts';
 import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { Accounts } from '../helpers/accounts.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
-import type { Frame, TestClient } from '../helpers/ws-client.ts';
+import { upgradeStatus, type Frame, type TestClient } from '../helpers/ws-client.ts';
 
 /**
  * Admission control against a real relay process whose event loop is made
@@ -18,7 +18,8 @@ import type { Frame, TestClient } from '../helpers/ws-client.ts';
 interface Health {
   shedding: number;
   loop_lag_ms: number;
-  refused_overloaded: number;
+  refused_frames: number;
+  refused_upgrades: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,12 +73,13 @@ describe('overload: admission control of stored frames', () => {
     expect((await answerTo('pause-1')).type).toBe('sent_ack');
     await bob.seen((f) => f.type === 'deliver' && f.message_id === 'pause-1');
     const h = await health();
-    expect(h).toMatchObject({ shedding: 0, refused_overloaded: 0 });
+    expect(h).toMatchObject({ shedding: 0, refused_frames: 0, refused_upgrades: 0 });
   });
 
-  it('a loop that stays late refuses a share of sends with overloaded, loses none it acked, and takes sends again once on time', async () => {
+  it('a loop that stays late refuses a share of sends with overloaded and of upgrades with 503, loses none it acked, and takes both again once on time', async () => {
     makeLate();
     const ids: string[] = [];
+    const upgrades: number[] = [];
     try {
       await sleep(1500);
       for (let i = 0; i < 20; i++) {
@@ -86,9 +88,14 @@ describe('overload: admission control of stored frames', () => {
         await sleep(100);
       }
       await Promise.all(ids.map(answerTo));
+      // New connections meet the same share: a 503 with Retry-After, before any work on the token.
+      const headers = { authorization: `Bearer ${await token('ol-dave', 'd1')}` };
+      for (let i = 0; i < 10; i++) upgrades.push(await upgradeStatus(relay.url, { headers }));
     } finally {
       await stopLateness();
     }
+    expect(upgrades.filter((c) => c === 503).length).toBeGreaterThan(0);
+    expect(upgrades.every((c) => c === 503 || c === 101)).toBe(true);
     const answers = ids.map((id) => alice.frames.filter((f) => (f.type === 'sent_ack' && f.message_id === id) || (f.type === 'error' && f.id === id)));
     // Exactly one answer per send: a sent_ack, or an overloaded error that asks for a retry.
     for (const a of answers) expect(a).toHaveLength(1);
@@ -105,7 +112,9 @@ describe('overload: admission control of stored frames', () => {
       h = await health();
     }
     expect(h.shedding).toBe(0);
-    expect(h.refused_overloaded).toBe(refused.length);
+    expect(h.refused_frames).toBe(refused.length);
+    expect(h.refused_upgrades).toBe(upgrades.filter((c) => c === 503).length);
+    expect(await upgradeStatus(relay.url, { headers: { authorization: `Bearer ${await token('ol-dave', 'd1')}` } })).toBe(101);
     send('after-1');
     expect((await answerTo('after-1')).type).toBe('sent_ack');
 
@@ -122,7 +131,7 @@ describe('overload: admission control of stored frames', () => {
     const client = new RelayClient({ url: relay.url, token: () => token('ol-carol', 'c1'), WebSocket: WebSocket as unknown as WebSocketConstructor, backoff: { baseMs: 50, capMs: 2000 } });
     client.connect();
     await client.ready();
-    const before = (await health()).refused_overloaded;
+    const before = (await health()).refused_frames;
     makeLate();
     const ids = Array.from({ length: 20 }, (_, i) => `sdk-${i}`);
     let acks: Promise<unknown>[] = [];
@@ -135,7 +144,7 @@ describe('overload: admission control of stored frames', () => {
     }
     // Every send resolves with its sent_ack, after as many refusals as it met.
     await Promise.all(acks);
-    expect((await health()).refused_overloaded).toBeGreaterThan(before);
+    expect((await health()).refused_frames).toBeGreaterThan(before);
     await Promise.all(ids.map((id) => bob.seen((f) => f.type === 'deliver' && f.message_id === id, 10_000)));
     for (const id of ids) expect(bob.all('deliver').filter((f) => f.message_id === id)).toHaveLength(1);
     client.close();

@@ -107,17 +107,21 @@ describe('overload gate', () => {
     expect(Math.abs(refused - 1000 * share)).toBeLessThanOrEqual(1);
     // Never two refusals in a row below a share of one half.
     expect(answers.some((a, i) => !a && answers[i + 1] === false)).toBe(false);
-    expect(gate.stats()).toMatchObject({ refused, loopLagMs: 60 });
+    expect(gate.stats()).toMatchObject({ refusedFrames: refused, refusedUpgrades: 0, loopLagMs: 60 });
+    // Upgrades get the same share, counted on their own.
+    const upgrades = Array.from({ length: 1000 }, () => gate.admitUpgrade()).filter((a) => !a).length;
+    expect(Math.abs(upgrades - 1000 * share)).toBeLessThanOrEqual(1);
+    expect(gate.stats()).toMatchObject({ refusedFrames: refused, refusedUpgrades: upgrades });
   });
 
-  it('refuses every stored frame at a share of one, and admits all again once the loop is back on time', () => {
+  it('refuses every stored frame and upgrade at a share of one, and admits all again once the loop is back on time', () => {
     let now = 0;
     const gate = new OverloadGate(rule, () => now, quiet);
     for (let i = 0; i < 20; i++) gate.sample(200, (now += 250));
     expect(gate.stats().shedding).toBe(1);
-    expect([gate.admit(), gate.admit(), gate.admit()]).toEqual([false, false, false]);
+    expect([gate.admit(), gate.admit(), gate.admitUpgrade()]).toEqual([false, false, false]);
     for (let i = 0; i < 80; i++) gate.sample(1, (now += 50));
     expect(gate.stats().shedding).toBe(0);
-    expect([gate.admit(), gate.admit(), gate.admit()]).toEqual([true, true, true]);
+    expect([gate.admit(), gate.admit(), gate.admitUpgrade()]).toEqual([true, true, true]);
   });
 });
