@@ -7,11 +7,12 @@
  *   the answers (open loop); each message id carries its send time, and the
  *   receiver records send-to-deliver latency.
  * A send the target refuses as overloaded counts as refused; in
- * saturation mode its window slot is used again after the `retry_after`
- * the answer gives, as a client would. Prints one JSON line with the
- * counts, latency percentiles and this process's CPU time. Once connected it waits for a line on its standard
- * input before it sends anything (start-gate.ts), so that all the
- * processes of one measurement start together.
+ * saturation mode its window slot takes a new send after the
+ * `retry_after` the answer gives, as a client would wait. Prints one JSON
+ * line with the counts, latency percentiles and this process's CPU time.
+ * Once connected it waits for a line on its standard input before it
+ * sends anything (start-gate.ts), so that all the processes of one
+ * measurement start together.
  *
  * argv[2]: JSON { target, port, recvPort?, devices?, seeded?, first, count, warmupMs, measureMs, window, rate, secret, realtime? }
  * Receivers connect to recvPort when given (another node of a cluster).
