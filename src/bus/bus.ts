@@ -25,17 +25,20 @@ export interface Bus {
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   /**
-   * `unheard`, when given, is called with the message on a later turn if it
-   * reached no other node (none subscribes to the topic, or the bus is
-   * down). It is a hint, never a guarantee: a node that subscribes at the
-   * same moment may be missed either way.
+   * `reached`, when given, is called on a later turn with the message and
+   * the number of other nodes it reached: 0 when none subscribes to the
+   * topic or the bus is down. It is a hint, never a guarantee: a node that
+   * subscribes or leaves at the same moment may be counted either way.
    */
-  publish(topic: string, msg: BusMessage, unheard?: (msg: BusMessage) => void): void;
+  publish(topic: string, msg: BusMessage, reached?: Reached): void;
   onMessage(handler: (topic: string, msg: BusMessage) => void): void;
   /** Called after the bus lost messages: a Redis outage ended, or another node could not publish for a while. */
   onResync(handler: () => void): void;
   close(): Promise<void>;
 }
+
+/** A publisher's hook: how many other nodes a message reached. */
+export type Reached = (msg: BusMessage, others: number) => void;
 
 export const BROADCAST = '*';
 
@@ -62,9 +65,16 @@ export type BusMessage =
   /**
    * Stored entries for devices of the topic's user. `node` holds them in its
    * writer (committed or about to be) and takes their acks (`ack`).
-   * `again` marks copies published a second time, at their commit.
+   * `again` marks copies published a second time, at their commit; a
+   * first copy carries `s`, its number on `node`, for `absent` answers.
    */
-  | { k: 'entries'; node: string; entries: WireEntry[]; again?: true }
+  | { k: 'entries'; node: string; entries: WireEntry[]; again?: true; s?: number }
+  /**
+   * On a node's own topic: the sending node holds none of these devices
+   * (user, device, dedup key) of first copy `s`, the number the origin gave
+   * it; when every node the copy reached says so, no ack can come.
+   */
+  | { k: 'absent'; s: number; keys: [string, string, string][] }
   /** On a node's own topic: the recipient device acked this entry of the node's writer on another node. */
   | { k: 'ack'; user: string; device: string; key: string }
   /** An ephemeral frame for the topic user's devices (or one of them, or all but one). */

@@ -1,4 +1,4 @@
-import type { Bus, BusMessage } from './bus.ts';
+import type { Bus, BusMessage, Reached } from './bus.ts';
 
 /**
  * The in-process bus: a broker that several MemoryBus "nodes" share. A
@@ -13,7 +13,7 @@ export class MemoryBroker {
 export class MemoryBus implements Bus {
   private readonly topics = new Set<string>();
   private handlers: ((topic: string, msg: BusMessage) => void)[] = [];
-  private pending: { topic: string; msg: BusMessage; unheard: ((msg: BusMessage) => void) | undefined }[] = [];
+  private pending: { topic: string; msg: BusMessage; reached: Reached | undefined }[] = [];
   private scheduled = false;
 
   constructor(
@@ -35,23 +35,23 @@ export class MemoryBus implements Bus {
     this.topics.delete(topic);
   }
 
-  publish(topic: string, msg: BusMessage, unheard?: (msg: BusMessage) => void): void {
+  publish(topic: string, msg: BusMessage, reached?: Reached): void {
     if (!this.hasPeers) {
-      if (unheard) setImmediate(unheard, msg);
+      if (reached) setImmediate(reached, msg, 0);
       return;
     }
     // Delivered on a later turn, like a network bus: a publisher never sees its handler run inline.
-    this.pending.push({ topic, msg, unheard });
+    this.pending.push({ topic, msg, reached });
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       const batch = this.pending;
       this.pending = [];
-      for (const { topic: t, msg: m, unheard: u } of batch) {
-        let heard = false;
-        for (const node of this.broker.nodes) if (node !== this && node.receive(t, m)) heard = true;
-        if (!heard) u?.(m);
+      for (const { topic: t, msg: m, reached: r } of batch) {
+        let others = 0;
+        for (const node of this.broker.nodes) if (node !== this && node.receive(t, m)) others++;
+        r?.(m, others);
       }
     });
   }

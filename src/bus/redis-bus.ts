@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../util/logger.ts';
-import { BROADCAST, type Bus, type BusMessage } from './bus.ts';
+import { BROADCAST, type Bus, type BusMessage, type Reached } from './bus.ts';
 
 /** Least time between two resyncs of this node (see `resync`). */
 const RESYNC_GAP_MS = 1000;
@@ -37,8 +37,8 @@ export class RedisBus implements Bus {
   private readonly topics = new Set<string>();
   private readonly handlers: ((topic: string, msg: BusMessage) => void)[] = [];
   private readonly resyncHandlers: (() => void)[] = [];
-  /** This turn's publishes per topic; `asked` holds those that passed an `unheard` hook, with their hooks. */
-  private outgoing = new Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; unheard: (msg: BusMessage) => void }[] | undefined }>();
+  /** This turn's publishes per topic; `asked` holds those that passed a `reached` hook, with their hooks. */
+  private outgoing = new Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; reached: Reached }[] | undefined }>();
   private scheduled = false;
   private lostSubscriber = false;
   /** A publish failed (Redis down or too slow): the other nodes may have missed something this node sent. */
@@ -88,12 +88,12 @@ export class RedisBus implements Bus {
     this.sub.unsubscribe(this.prefix + topic).catch(() => {});
   }
 
-  publish(topic: string, msg: BusMessage, unheard?: (msg: BusMessage) => void): void {
+  publish(topic: string, msg: BusMessage, reached?: Reached): void {
     const out = this.outgoing.get(topic);
     if (out) {
       out.msgs.push(msg);
-      if (unheard) (out.asked ??= []).push({ msg, unheard });
-    } else this.outgoing.set(topic, { msgs: [msg], asked: unheard ? [{ msg, unheard }] : undefined });
+      if (reached) (out.asked ??= []).push({ msg, reached });
+    } else this.outgoing.set(topic, { msgs: [msg], asked: reached ? [{ msg, reached }] : undefined });
     this.scheduleFlush();
   }
 
@@ -120,7 +120,7 @@ export class RedisBus implements Bus {
   /**
    * One PUBLISH per topic. Redis answers with the number of subscribers it
    * reached, this node's own subscriber included when it holds the topic;
-   * none besides it, or no answer, calls the topic's `unheard` hooks.
+   * the topic's `reached` hooks get that count without it (0 on no answer).
    */
   private flush(): void {
     this.scheduled = false;
@@ -132,12 +132,13 @@ export class RedisBus implements Bus {
       if (asked) {
         const self = this.topics.has(topic) ? 1 : 0;
         sent.then(
-          (reached) => {
-            if (reached <= self) for (const a of asked) a.unheard(a.msg);
+          (count) => {
+            const others = Math.max(0, count - self);
+            for (const a of asked) a.reached(a.msg, others);
           },
           (err: unknown) => {
             this.dropped(err, topic, msgs.length);
-            for (const a of asked) a.unheard(a.msg);
+            for (const a of asked) a.reached(a.msg, 0);
           },
         );
       } else {

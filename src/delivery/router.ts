@@ -1,8 +1,12 @@
-import { BROADCAST, type Bus, type BusMessage, type WireEntry } from '../bus/bus.ts';
+import { BROADCAST, nodeTopic, type Bus, type BusMessage, type WireEntry } from '../bus/bus.ts';
+import { GenerationalMap } from '../util/generational-map.ts';
 import type { AckRouter } from './ack-router.ts';
 import type { LocalDevices } from './delivery-target.ts';
 import { remoteEntry, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey } from './queue-store.ts';
+
+/** First copies (and their entries' absences) remembered for `absent` answers; an answer comes within a round trip. */
+const REMEMBERED = 20_000;
 
 /**
  * Hands frames to devices, wherever they are connected.
@@ -16,14 +20,21 @@ import type { EntryKey } from './queue-store.ts';
  *   committed are published once more, for a node that had no room for
  *   the first copy and read its backlog before the commit. A device
  *   connected nowhere gets them from its backlog when it connects; when
- *   the first copy reached no other node, the writer is told, and writes
- *   them without waiting for an ack that cannot come.
+ *   the first copy reached no other node, or every node it reached holds
+ *   none of a device's entries (each answers `absent`), the writer is
+ *   told, and writes them without waiting for an ack that cannot come.
  * - Ephemeral frames go to local devices and, through the bus, to the
  *   user's devices on other nodes.
  * The router never asks anyone where a device is: no lookup per message.
  */
 export class Router {
   private unheardHook: ((keys: readonly EntryKey[]) => void) | undefined;
+  /** Numbers this node's first copies, for the `absent` answers to them. */
+  private seq = 0;
+  /** First copies that reached more than one other node: how many, by number (an `absent` from each lets an entry go). */
+  private readonly reachOf = new GenerationalMap<number, number>(REMEMBERED);
+  /** `absent` answers counted so far for entries of such copies, by copy number and key. */
+  private readonly absences = new GenerationalMap<string, number>(REMEMBERED);
 
   constructor(
     private readonly local: LocalDevices,
@@ -49,8 +60,10 @@ export class Router {
   }
 
   /**
-   * Called with the keys of entries whose first copy reached no other node:
-   * no device can ack them before their write (the writer's `release`).
+   * Called with the keys of entries that no device can ack before their
+   * write (the writer's `release`): their first copy reached no other
+   * node, or every node it reached answered that it holds none of their
+   * devices.
    */
   onUnheard(hook: (keys: readonly EntryKey[]) => void): void {
     this.unheardHook = hook;
@@ -109,11 +122,16 @@ export class Router {
   receive(topic: string, msg: BusMessage): void {
     if (topic === BROADCAST) return;
     if (msg.k === 'entries') {
+      let absent: [string, string, string][] | undefined;
       for (const w of msg.entries) {
         const target = this.local.find(w.recipientUser, w.recipientDevice);
-        // Only a second copy can follow an ack made here: a first copy is what a device here would ack.
-        if (target && !(msg.again && this.acks.ackedHere(w))) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node));
+        if (target) {
+          // Only a second copy can follow an ack made here: a first copy is what a device here would ack.
+          if (!(msg.again && this.acks.ackedHere(w))) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node));
+        } else if (msg.s !== undefined) (absent ??= []).push([w.recipientUser, w.recipientDevice, w.dedupKey]);
       }
+      // Another device of the user is here, not this one: the origin need not wait for an ack from here.
+      if (absent) this.bus.publish(nodeTopic(msg.node), { k: 'absent', s: msg.s!, keys: absent });
     } else if (msg.k === 'push') {
       this.pushLocal(topic, msg.frame, msg);
     }
@@ -153,14 +171,41 @@ export class Router {
     const node = this.bus.nodeId;
     for (const [user, list] of byUser) {
       if (again) this.bus.publish(user, { k: 'entries', node, entries: list, again });
-      else this.bus.publish(user, { k: 'entries', node, entries: list }, this.unheardHook && this.unheard);
+      else this.bus.publish(user, { k: 'entries', node, entries: list, s: ++this.seq }, this.unheardHook && this.reached);
     }
   }
 
-  /** The bus's `unheard` for first copies: one function for every publish, so none is made per message. */
-  private readonly unheard = (msg: BusMessage): void => {
-    if (msg.k === 'entries') this.unheardHook?.(msg.entries);
+  /** The bus's `reached` for first copies: one function for every publish, so none is made per message. */
+  private readonly reached = (msg: BusMessage, others: number): void => {
+    if (msg.k !== 'entries') return;
+    if (others === 0) this.unheardHook?.(msg.entries);
+    else if (others > 1 && msg.s !== undefined) this.reachOf.set(msg.s, others);
   };
+
+  /**
+   * An `absent` answer to one of this node's first copies. An entry is let
+   * go once every node the copy reached has answered for it. A copy that
+   * reached one node (the common case) is not remembered, so an answer
+   * alone settles it; so does an answer that comes before the count, which
+   * at worst costs the write an ack from a third node would have spared.
+   */
+  absent(msg: Extract<BusMessage, { k: 'absent' }>): void {
+    const reach = this.reachOf.get(msg.s) ?? 1;
+    const free: EntryKey[] = [];
+    for (const [recipientUser, recipientDevice, dedupKey] of msg.keys) {
+      if (reach > 1) {
+        const id = `${msg.s}\0${recipientUser}\0${recipientDevice}\0${dedupKey}`;
+        const seen = (this.absences.get(id) ?? 0) + 1;
+        if (seen < reach) {
+          this.absences.set(id, seen);
+          continue;
+        }
+        this.absences.delete(id);
+      }
+      free.push({ recipientUser, recipientDevice, dedupKey });
+    }
+    if (free.length > 0) this.unheardHook?.(free);
+  }
 
   private pushLocal(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined }): number {
     const devices = this.local.devicesOf(user);

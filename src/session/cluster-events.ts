@@ -13,6 +13,9 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
     case 'push':
       svc.router.receive(topic, msg);
       return;
+    case 'absent':
+      if (topic === nodeTopic(svc.bus.nodeId)) svc.router.absent(msg);
+      return;
     case 'ack':
       if (topic === nodeTopic(svc.bus.nodeId)) svc.acks.receive(msg.user, msg.device, msg.key);
       return;

@@ -113,17 +113,19 @@ describe.each(factories)('bus contract: $name', (factory) => {
     expect([a.hasPeers, b.hasPeers, c.hasPeers]).toEqual([true, true, true]);
   });
 
-  it('tells a publisher that asks when no other node heard its message, its own subscription aside', async () => {
+  it('tells a publisher that asks how many other nodes its message reached, its own subscription aside', async () => {
     b.subscribe('fran');
     a.subscribe('fran');
     a.subscribe('gus');
+    b.subscribe('hal');
+    c.subscribe('hal');
     await settle();
-    const unheard: string[] = [];
-    for (const topic of ['fran', 'gus', 'nobody-here']) a.publish(topic, push(topic), () => unheard.push(topic));
+    const reached: Record<string, number> = {};
+    for (const topic of ['fran', 'gus', 'hal', 'nobody-here']) a.publish(topic, push(topic), (_msg, others) => (reached[topic] = others));
     // Published without asking: never reported.
     a.publish('nobody-either', push('x'));
     await settle();
-    expect(unheard.sort()).toEqual(['gus', 'nobody-here']);
+    expect(reached).toEqual({ fran: 1, gus: 0, hal: 2, 'nobody-here': 0 });
   });
 
   it('keeps topics apart', async () => {
@@ -148,11 +150,11 @@ describe('memory bus alone', () => {
     expect(alone.hasPeers).toBe(true);
     await other.close();
     expect(alone.hasPeers).toBe(false);
-    const unheard = await new Promise<boolean>((resolve) => {
-      alone.publish('anyone', push('x'), () => resolve(true));
-      setTimeout(() => resolve(false), 1000);
+    const reached = await new Promise<number | undefined>((resolve) => {
+      alone.publish('anyone', push('x'), (_msg, others) => resolve(others));
+      setTimeout(() => resolve(undefined), 1000);
     });
-    expect(unheard).toBe(true);
+    expect(reached).toBe(0);
   });
 });
 

@@ -20,8 +20,13 @@ if (skip) console.warn(`cross-node ack tests skipped: ${!postgresUrl ? 'DATABASE
 const WRITE_DELAY_MS = 1000;
 const isFor = (id: string) => (f: Frame) => f.message_id === id;
 const ids = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
-const sendAll = (c: TestClient, to: string, device: string, list: string[]) => {
-  for (const id of list) c.send({ type: 'send', id, payload: { to, messages: [{ device_id: device, ciphertext: b64(id) }] } });
+/** Sends each id to the user's devices (one ciphertext per device). */
+const sendAll = (c: TestClient, to: string, devices: string | string[], list: string[]) => {
+  for (const id of list) c.send({ type: 'send', id, payload: { to, messages: [devices].flat().map((device_id) => ({ device_id, ciphertext: b64(id) })) } });
+};
+/** Waits for the sent_ack of each id, in order. */
+const sentAcks = async (c: TestClient, list: string[], timeoutMs: number) => {
+  for (const id of list) await c.next((f) => f.type === 'sent_ack' && f.message_id === id, timeoutMs);
 };
 /** Acks every stored frame (deliver, status_update) the moment it arrives, as a client does. */
 const ackOnArrival = (c: TestClient) =>
@@ -96,7 +101,7 @@ describe.skipIf(skip)('acks across nodes', () => {
     const list = ids('away', 5);
     const t0 = Date.now();
     sendAll(a, bob, 'b1', list);
-    for (const id of list) await a.next((f) => f.type === 'sent_ack' && f.message_id === id, 3 * WRITE_DELAY_MS);
+    await sentAcks(a, list, 3 * WRITE_DELAY_MS);
     expect(Date.now() - t0).toBeLessThan(WRITE_DELAY_MS / 2);
     expect(await rowsFor(bob)).toBe(list.length);
     // Stored in order: bob gets them all when he connects, on either node.
@@ -104,6 +109,51 @@ describe.skipIf(skip)('acks across nodes', () => {
     await until(() => b.all('deliver').length >= list.length, 10_000, 'the backlog at bob');
     expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('answers a send from its commit for a device connected nowhere, while the other device of the user is online on another node', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    // b2 is approved by b1, then goes away; b1 stays on the second node and acks what it gets.
+    const b1 = await cluster.accounts.online(bob, 'b1', cluster.nodes[1]!.url);
+    await (await cluster.accounts.online(bob, 'b2', cluster.nodes[1]!.url)).close();
+    ackOnArrival(b1);
+    const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
+    const list = ids('half', 5);
+    const t0 = Date.now();
+    sendAll(a, bob, ['b1', 'b2'], list);
+    await sentAcks(a, list, 3 * WRITE_DELAY_MS);
+    // Without the second node's "absent" answer, b2's entries would wait out the delay.
+    expect(Date.now() - t0).toBeLessThan(WRITE_DELAY_MS / 2);
+    const rows = async (device: string) =>
+      (await cluster.db.query<{ n: number }>('select count(*)::int as n from queue where recipient_user = $1 and recipient_device = $2', [bob, device]))[0]!.n;
+    expect(await rows('b2')).toBe(list.length);
+    await new Promise((r) => setTimeout(r, WRITE_DELAY_MS * 1.5));
+    expect(await rows('b1')).toBe(0);
+    // b2 gets them from its backlog, in order, on any node.
+    const b2 = await cluster.accounts.online(bob, 'b2', cluster.nodes[2]!.url);
+    await until(() => b2.all('deliver').length >= list.length, 10_000, 'the backlog at b2');
+    expect(b2.all('deliver').map((f) => f.message_id)).toEqual(list);
+    await Promise.all([a.close(), b1.close(), b2.close()]);
+  });
+
+  it('writes nothing when the two devices of a user are on two other nodes and both ack: each node says only the other device is absent', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const b1 = await cluster.accounts.online(bob, 'b1', cluster.nodes[1]!.url);
+    const b2 = await cluster.accounts.online(bob, 'b2', cluster.nodes[2]!.url);
+    ackOnArrival(b1);
+    ackOnArrival(b2);
+    const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
+    ackOnArrival(a);
+    const before = await writtenOps(cluster.nodes[0]!);
+    const list = ids('both', 10);
+    sendAll(a, bob, ['b1', 'b2'], list);
+    await sentAcks(a, list, 3 * WRITE_DELAY_MS);
+    await new Promise((r) => setTimeout(r, WRITE_DELAY_MS * 2));
+    expect(await writtenOps(cluster.nodes[0]!)).toBe(before);
+    expect(await rowsFor(bob)).toBe(0);
+    expect(b1.all('deliver').map((f) => f.message_id)).toEqual(list);
+    expect(b2.all('deliver').map((f) => f.message_id)).toEqual(list);
+    await Promise.all([a.close(), b1.close(), b2.close()]);
   });
 
   it('gets everything, in order and once, to a recipient on another node whose window keeps filling', async () => {
