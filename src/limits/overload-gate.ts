@@ -76,6 +76,11 @@ export class OverloadGate {
     this.state = idleShedState(now());
   }
 
+  /** True while the node refuses a share of new work. */
+  get shedding(): boolean {
+    return this.state.fraction > 0;
+  }
+
   /** Whether a new stored frame may go ahead; false means answer it with `overloaded`. */
   admit(): boolean {
     return this.frames.admit(this.state.fraction);

@@ -76,7 +76,7 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
   const typed = chargeType(s.buckets, svc.rates, frame.type, now);
   if (!typed.ok) return rateLimited(s, svc, frame.id, typed.retryAfterMs);
   // An overloaded node refuses a share of new stored frames; acks and the rest, which lighten its load, go through.
-  if (isStoredType(frame.type) && !svc.overload.admit()) return overloaded(s, svc, frame.id);
+  if (isStoredType(frame.type) && svc.overload.shedding && !isRetry(s, frame, svc) && !svc.overload.admit()) return overloaded(s, svc, frame.id);
   if (!s.isApproved && !openBeforeApproval.has(frame.type)) {
     s.reply(encodeError('device_not_approved', { id: frame.id, timestamp: isoNow(svc) }));
     return;
@@ -84,6 +84,13 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
   const accepted = s.run(() => runHandler(s, frame, svc), INBOX_MAX);
   if (!accepted) overloaded(s, svc, frame.id);
 }
+
+/**
+ * A stored frame this device sent before (same id): answering it from the
+ * recent sends costs less than refusing it, and spares the client another
+ * retry of a message that is stored already.
+ */
+const isRetry = (s: Session, frame: ClientFrame, svc: Services): boolean => frame.id !== undefined && svc.recent.check(s.sendKeyPrefix + frame.id) !== 'new';
 
 /** Answers a frame the node cannot take now; the client sends it again, unchanged, after `retry_after`. */
 function overloaded(s: Session, svc: Services, id: string | undefined): void {

@@ -23,6 +23,13 @@ interface Health {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const until = async (cond: () => boolean, ms: number) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(20);
+  }
+};
 
 describe('overload: admission control of stored frames', () => {
   let relay: RelayProcess;
@@ -88,6 +95,10 @@ describe('overload: admission control of stored frames', () => {
         await sleep(100);
       }
       await Promise.all(ids.map(answerTo));
+      // A retry of a send stored before is answered from the recent sends, never refused.
+      send('pause-1');
+      await until(() => alice.frames.filter((f) => f.type === 'sent_ack' && f.message_id === 'pause-1').length === 2, 10_000);
+      expect(alice.frames.some((f) => f.type === 'error' && f.id === 'pause-1')).toBe(false);
       // New connections meet the same share: a 503 with Retry-After, before any work on the token.
       const headers = { authorization: `Bearer ${await token('ol-dave', 'd1')}` };
       for (let i = 0; i < 10; i++) upgrades.push(await upgradeStatus(relay.url, { headers }));
