@@ -147,8 +147,10 @@ export class Router {
 
   /**
    * Publishes entries to their recipients' topics, one message per user;
-   * `again` for copies published at their commit. A first copy that no
-   * other node hears goes to the unheard hook.
+   * `again` for copies published at their commit. A first copy is
+   * numbered, and the bus tells `reached` how many other nodes heard it:
+   * none sends its entries to the unheard hook at once; several are
+   * remembered for counting `absent` answers.
    */
   private publish(entries: readonly QueueEntry[], again: boolean): void {
     const byUser = new Map<string, WireEntry[]>();
