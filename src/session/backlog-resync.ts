@@ -67,7 +67,11 @@ export class BacklogResync {
       this.again = true;
       return;
     }
-    this.running = this.loop().finally(() => (this.running = undefined));
+    // Nothing in a pass is meant to throw (drains never reject, a failed probe is handled); if something
+    // does, it is logged, never left as an unhandled rejection that would end the process.
+    this.running = this.loop()
+      .catch((err: unknown) => this.deps.log.error('queue re-read failed', { err }))
+      .finally(() => (this.running = undefined));
   }
 
   /** Resolves once no pass is running or owed. */
