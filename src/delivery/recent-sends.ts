@@ -60,6 +60,12 @@ export class RecentSends {
     return 'pending';
   }
 
+  /** Whether `check` would find the send (pending or done), without counting it as a retry or forgetting an expired one. */
+  known(key: string): boolean {
+    const hit = this.map.get(key);
+    return hit !== undefined && this.now() - this.epoch - hit.at <= this.ttlMs;
+  }
+
   /** Remembers a new send as pending; the record it returns is what `settle` takes, so settling needs no second lookup. */
   begin(key: string): RecentSend {
     const rec: RecentSend = { done: false, owed: 1, at: this.now() - this.epoch };

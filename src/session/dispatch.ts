@@ -10,6 +10,7 @@ import { handleContactAdd, handleContactRemove } from './handlers/contacts.ts';
 import { handleApprove, handleDeny, handleDevicesList, handleRegister, handleRevoke } from './handlers/devices.ts';
 import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
 import { handleSend } from './handlers/send.ts';
+import { sendKey } from './handlers/store-and-route.ts';
 import { handleSync } from './handlers/sync.ts';
 import { handleTyping } from './handlers/typing.ts';
 import type { Session } from './session.ts';
@@ -90,7 +91,7 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
  * recent sends costs less than refusing it, and spares the client another
  * retry of a message that is stored already.
  */
-const isRetry = (s: Session, frame: ClientFrame, svc: Services): boolean => frame.id !== undefined && svc.recent.check(s.sendKeyPrefix + frame.id) !== 'new';
+const isRetry = (s: Session, frame: ClientFrame, svc: Services): boolean => frame.id !== undefined && svc.recent.known(sendKey(s, frame.id));
 
 /** Answers a frame the node cannot take now; the client sends it again, unchanged, after `retry_after`. */
 function overloaded(s: Session, svc: Services, id: string | undefined): void {

@@ -11,6 +11,20 @@ describe('recent sends', () => {
     expect(r.check('k')).toBe('done');
   });
 
+  it('says whether a send is known without counting it as a retry (the overload check peeks before the handler counts)', () => {
+    let now = 0;
+    const r = new RecentSends(() => now, 100, 1000);
+    expect(r.known('k')).toBe(false);
+    const rec = r.begin('k');
+    expect([r.known('k'), r.known('k')]).toEqual([true, true]);
+    expect(r.check('k')).toBe('pending');
+    // One retry counted, not three: the first copy's settlement owes two answers.
+    expect(r.settle('k', rec, true)).toBe(2);
+    expect(r.known('k')).toBe(true);
+    now = 1001;
+    expect(r.known('k')).toBe(false);
+  });
+
   it('forgets a send whose commit failed, so its retry is stored', () => {
     const r = new RecentSends(() => 0);
     const rec = r.begin('k');

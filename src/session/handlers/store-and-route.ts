@@ -4,13 +4,16 @@ import { encodeError, encodeSentAck } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
 
+/** The recent-sends key of a stored frame from this device. */
+export const sendKey = (s: Session, messageId: string): string => s.sendKeyPrefix + messageId;
+
 /**
  * The recent-sends key of a send from this device, or undefined when the id
  * was sent lately: a finished send is answered with its sent_ack again, and
  * a pending one when its first copy settles.
  */
 export function newSendKey(s: Session, svc: Services, messageId: string): string | undefined {
-  const key = s.sendKeyPrefix + messageId;
+  const key = sendKey(s, messageId);
   const state = svc.recent.check(key);
   if (state === 'new') return key;
   if (state === 'done') s.reply(encodeSentAck(messageId, isoNow(svc)));
