@@ -1,7 +1,8 @@
 /**
  * Admission control for stored frames, decided from how late the event
  * loop runs. Pure: the gate (overload-gate.ts) samples the loop and keeps
- * the state; this decides what share of new stored frames to refuse.
+ * the state; this decides what share of new work (stored frames, and
+ * connections) to refuse.
  *
  * Why the loop's lateness: every frame, ack and timer of the node runs on
  * it, so when frames arrive faster than the node can handle them, its
@@ -21,8 +22,9 @@
  *   end of the last shedding, when the load that caused it is likely back.
  * - Once shedding, the share follows the lateness (see `observeLag`) and
  *   shedding ends when it reaches zero.
- * - Only new stored frames are refused: acks, which lighten the load, and
- *   everything else go through. A refused frame was not stored, so nothing
+ * - Only new stored frames and new connections are refused (the gate
+ *   applies the share to both): acks, which lighten the load, and every
+ *   other frame go through. A refused frame was not stored, so nothing
  *   acked is lost, and the client sends it again with the same id.
  */
 export interface ShedRule {
