@@ -4,6 +4,7 @@ import { postgresUrl } from '../helpers/databases.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
 import type { RelayProcess } from '../../tools/relay-process.ts';
 import { useCluster } from '../helpers/cluster.ts';
+import { until } from '../helpers/until.ts';
 import { b64, type Frame, type TestClient } from '../helpers/ws-client.ts';
 
 /**
@@ -34,13 +35,6 @@ const ackOnArrival = (c: TestClient) =>
     const f = JSON.parse(String(data)) as Frame;
     if ((f.type === 'deliver' || f.type === 'status_update') && f.message_id) c.send({ type: 'delivery_ack', payload: { message_ids: [f.message_id] } });
   });
-const until = async (cond: () => Promise<boolean> | boolean, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe.skipIf(skip)('acks across nodes', () => {
   const env = { WRITE_DELAY_MS: String(WRITE_DELAY_MS) };
@@ -83,11 +77,11 @@ describe.skipIf(skip)('acks across nodes', () => {
     sendAll(a, bob, 'b1', list);
     await b.next(isFor(list.at(-1)!));
     // Unacked, the entries are committed after the delay, and published once more then.
-    await until(async () => (await rowsFor(bob)) === list.length, 10_000, 'the rows to be committed');
+    await until(async () => (await rowsFor(bob)) === list.length, 10_000, 'the rows to be committed', 50);
     for (const id of list) await a.seen((f) => f.type === 'sent_ack' && f.message_id === id);
     await new Promise((r) => setTimeout(r, 300));
     b.send({ type: 'delivery_ack', payload: { message_ids: list } });
-    await until(async () => (await rowsFor(bob)) === 0, 10_000, 'the rows to be deleted');
+    await until(async () => (await rowsFor(bob)) === 0, 10_000, 'the rows to be deleted', 50);
     expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
     await Promise.all([a.close(), b.close()]);
   });
@@ -97,7 +91,7 @@ describe.skipIf(skip)('acks across nodes', () => {
     (await cluster.accounts.online(bob, 'b1', cluster.nodes[1]!.url)).ws.terminate();
     const a = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
     // Bob's node has let go of his topic once it no longer counts his connection.
-    await until(async () => ((await (await fetch(`http://127.0.0.1:${cluster.nodes[1]!.port}/healthz`)).json()) as { connections: number }).connections === 0, 5000, 'bob to be gone');
+    await until(async () => ((await (await fetch(`http://127.0.0.1:${cluster.nodes[1]!.port}/healthz`)).json()) as { connections: number }).connections === 0, 5000, 'bob to be gone', 50);
     const list = ids('away', 5);
     const t0 = Date.now();
     sendAll(a, bob, 'b1', list);
@@ -106,7 +100,7 @@ describe.skipIf(skip)('acks across nodes', () => {
     expect(await rowsFor(bob)).toBe(list.length);
     // Stored in order: bob gets them all when he connects, on either node.
     const b = await cluster.accounts.online(bob, 'b1', cluster.nodes[2]!.url);
-    await until(() => b.all('deliver').length >= list.length, 10_000, 'the backlog at bob');
+    await until(() => b.all('deliver').length >= list.length, 10_000, 'the backlog at bob', 50);
     expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
     await Promise.all([a.close(), b.close()]);
   });
@@ -131,7 +125,7 @@ describe.skipIf(skip)('acks across nodes', () => {
     expect(await rows('b1')).toBe(0);
     // b2 gets them from its backlog, in order, on any node.
     const b2 = await cluster.accounts.online(bob, 'b2', cluster.nodes[2]!.url);
-    await until(() => b2.all('deliver').length >= list.length, 10_000, 'the backlog at b2');
+    await until(() => b2.all('deliver').length >= list.length, 10_000, 'the backlog at b2', 50);
     expect(b2.all('deliver').map((f) => f.message_id)).toEqual(list);
     await Promise.all([a.close(), b1.close(), b2.close()]);
   });
@@ -164,10 +158,10 @@ describe.skipIf(skip)('acks across nodes', () => {
     // Within the sender's frame budget (a burst of 60), five times the window.
     const list = ids('burst', 50);
     sendAll(a, bob, 'b1', list);
-    await until(() => b.all('deliver').length >= list.length, 15_000, 'every message at bob');
+    await until(() => b.all('deliver').length >= list.length, 15_000, 'every message at bob', 50);
     await new Promise((r) => setTimeout(r, WRITE_DELAY_MS + 500));
     expect(b.all('deliver').map((f) => f.message_id)).toEqual(list);
-    await until(async () => (await rowsFor(bob)) === 0, 10_000, 'the rows to be deleted');
+    await until(async () => (await rowsFor(bob)) === 0, 10_000, 'the rows to be deleted', 50);
     await Promise.all([a.close(), b.close()]);
   });
 });

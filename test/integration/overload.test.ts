@@ -5,6 +5,7 @@ import { RelayClient, type WebSocketConstructor } from '../../sdk/index.ts';
 import { startRelay, tempDir, type RelayProcess } from '../../tools/relay-process.ts';
 import { Accounts } from '../helpers/accounts.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
+import { until } from '../helpers/until.ts';
 import { upgradeStatus, type Frame, type TestClient } from '../helpers/ws-client.ts';
 
 /**
@@ -23,13 +24,6 @@ interface Health {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (cond: () => boolean, ms: number) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await sleep(20);
-  }
-};
 
 describe('overload: admission control of stored frames', () => {
   let relay: RelayProcess;
@@ -97,7 +91,7 @@ describe('overload: admission control of stored frames', () => {
       await Promise.all(ids.map(answerTo));
       // A retry of a send stored before is answered from the recent sends, never refused.
       send('pause-1');
-      await until(() => alice.frames.filter((f) => f.type === 'sent_ack' && f.message_id === 'pause-1').length === 2, 10_000);
+      await until(() => alice.frames.filter((f) => f.type === 'sent_ack' && f.message_id === 'pause-1').length === 2, 10_000, 'the second sent_ack of pause-1');
       expect(alice.frames.some((f) => f.type === 'error' && f.id === 'pause-1')).toBe(false);
       // New connections meet the same share: a 503 with Retry-After, before any work on the token.
       const headers = { authorization: `Bearer ${await token('ol-dave', 'd1')}` };

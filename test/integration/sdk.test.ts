@@ -5,6 +5,7 @@ import { backends, createTestDatabase, type TestDatabase } from '../helpers/data
 import { freePort, startRelay, type RelayProcess } from '../../tools/relay-process.ts';
 import { uid } from '../helpers/relay-fixture.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
+import { until } from '../helpers/until.ts';
 
 /**
  * The client SDK against a real relay process: reconnects across a relay
@@ -90,13 +91,6 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     return { device: d, code: pending.payload.code!, request: requests[0]!.payload };
   };
 
-  const until = async (cond: () => boolean, ms = 20_000, what = 'condition') => {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
 
   it.each(['SIGTERM', 'SIGKILL'] as const)('a relay restart (%s) loses nothing and duplicates nothing the application sees', async (signal) => {
     const alice = await primary(uid('alice'));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
 import { backends } from '../helpers/databases.ts';
+import { until } from '../helpers/until.ts';
 import { b64, TestClient } from '../helpers/ws-client.ts';
 
 /**
@@ -15,12 +16,6 @@ describe.each(backends)('write delay on %s', (kind) => {
   const fx = useRelay(kind, { WRITE_DELAY_MS: String(DELAY) });
   const send = (c: TestClient, id: string, to: string, device: string) => c.send({ type: 'send', id, payload: { to, messages: [{ device_id: device, ciphertext: b64(id) }] } });
   const connections = async () => ((await (await fetch(`http://127.0.0.1:${fx.relay.port}/healthz`)).json()) as { connections: number }).connections;
-  const until = async (cond: () => Promise<boolean>) => {
-    for (let i = 0; !(await cond()); i++) {
-      if (i === 250) throw new Error('the relay still counts the closed device after 5 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
   /** Milliseconds from `t0` (just before the send) to the send's sent_ack. */
   const ackAfter = async (c: TestClient, id: string, t0: number) => {
     await c.next((f) => f.type === 'sent_ack' && f.message_id === id, 3 * DELAY);
@@ -32,7 +27,7 @@ describe.each(backends)('write delay on %s', (kind) => {
     (await fx.accounts.online(bob, 'b1')).ws.terminate();
     // Bob's device is gone from the relay before alice sends (she is the only connection left).
     const a = await fx.accounts.online(alice, 'a1');
-    await until(async () => (await connections()) === 1);
+    await until(async () => (await connections()) === 1, 5000, 'the relay to stop counting the closed device');
     const t0 = Date.now();
     send(a, 'off1', bob, 'b1');
     expect(await ackAfter(a, 'off1', t0)).toBeLessThan(DELAY / 2);
