@@ -35,7 +35,7 @@ export function storeAndRoute(s: Session, svc: Services, key: string, messageId:
   const onSettled = (ok: boolean): void => {
     if (!ok) failed = true;
     if (--remaining > 0) return;
-    const owed = svc.recent.settle(key, rec, !failed);
+    const owed = svc.recent.settle(rec, !failed);
     // The answer goes to the device's current session, which may be a newer connection than this one.
     const target = svc.hub.find(s.userId, s.deviceId);
     const answer = failed ? encodeError('store_failed', { id: messageId, timestamp: isoNow(svc) }) : encodeSentAck(messageId, isoNow(svc));
@@ -45,7 +45,7 @@ export function storeAndRoute(s: Session, svc: Services, key: string, messageId:
   remaining = entries.length;
   if (!enqueueAndOffer(svc, entries)) {
     // Nothing was queued: forget the send, so that its retry is stored.
-    svc.recent.settle(key, rec, false);
+    svc.recent.settle(rec, false);
     s.reply(encodeError('overloaded', { id: messageId, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
   }
 }
