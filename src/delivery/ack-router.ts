@@ -1,5 +1,5 @@
 import { nodeTopic, type Bus } from '../bus/bus.ts';
-import { GenerationalMap } from '../util/generational-map.ts';
+import { KeyRing } from '../util/key-ring.ts';
 import type { GroupCommitWriter } from './group-commit.ts';
 import { deviceKey, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey } from './queue-store.ts';
@@ -28,32 +28,35 @@ export class AckRouter {
    * too). The origin republishes an entry once committed, and a copy that
    * crossed our ack is not delivered twice. This node's own entries acked
    * before their commit never come back, and are not recorded.
+   *
+   * Kept outside the heap (KeyRing): each ack's key would otherwise live
+   * for seconds on a busy node, long enough to be promoted.
    */
-  private readonly acked: GenerationalMap<string, true>;
+  private readonly acked: KeyRing;
 
   constructor(
     private readonly writer: GroupCommitWriter,
     private readonly bus: Bus,
     recentMax = 20_000,
   ) {
-    this.acked = new GenerationalMap(recentMax);
+    this.acked = new KeyRing(recentMax);
   }
 
   /** The recipient device acked `entry` on this node. */
   ack(entry: QueueEntry): void {
     if (entry.origin === undefined) {
-      if (entry.state === 'committed') this.acked.set(ackedKey(entry.recipientKey, entry.dedupKey), true);
+      if (entry.state === 'committed') this.acked.add(ackedKey(entry.recipientKey, entry.dedupKey));
       return this.writer.ack(entry);
     }
     if (entry.state !== 'remote') return;
     entry.state = 'acked';
-    this.acked.set(ackedKey(entry.recipientKey, entry.dedupKey), true);
+    this.acked.add(ackedKey(entry.recipientKey, entry.dedupKey));
     this.bus.publish(nodeTopic(entry.origin), { k: 'ack', user: entry.recipientUser, device: entry.recipientDevice, key: entry.dedupKey });
   }
 
   /** True when a device here acked this entry lately. */
   ackedHere(key: EntryKey): boolean {
-    return this.acked.get(ackedKey(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey)) !== undefined;
+    return this.acked.find(ackedKey(deviceKey(key.recipientUser, key.recipientDevice), key.dedupKey)) >= 0;
   }
 
   /** Another node's device acked an entry of this node's writer. */
