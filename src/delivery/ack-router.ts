@@ -30,7 +30,9 @@ export class AckRouter {
    * before their commit never come back, and are not recorded.
    *
    * Kept outside the heap (KeyRing): each ack's key would otherwise live
-   * for seconds on a busy node, long enough to be promoted.
+   * for seconds on a busy node, long enough to be promoted. Its keys hold
+   * two ids of the recipient and three or more of the dedup key (about 200
+   * characters with UUIDs), hence 256 bytes each.
    */
   private readonly acked: KeyRing;
 
@@ -39,7 +41,7 @@ export class AckRouter {
     private readonly bus: Bus,
     recentMax = 20_000,
   ) {
-    this.acked = new KeyRing(recentMax);
+    this.acked = new KeyRing(recentMax, 256);
   }
 
   /** The recipient device acked `entry` on this node. */

@@ -54,4 +54,12 @@ describe('ack router', () => {
     expect(acks.ackedHere(keyOf('m149'))).toBe(false);
     for (let i = 150; i < 250; i++) expect(acks.ackedHere(keyOf(`m${i}`))).toBe(true);
   });
+
+  it('remembers as many acks when every id is a UUID (keys of about 200 characters)', () => {
+    const { acks } = setup(100);
+    const uuid = (n: number) => `${String(n).padStart(8, '0')}-7425-40de-944b-e07fc1f90ae7`;
+    const long = (i: number) => ({ ...fields(uuid(i)), recipientUser: uuid(1), recipientDevice: uuid(2), dedupKey: `deliver|${uuid(3)}|${uuid(4)}|${uuid(i)}` });
+    for (let i = 0; i < 100; i++) acks.ack(remoteEntry(long(i), 'a'));
+    for (let i = 0; i < 100; i++) expect(acks.ackedHere(long(i))).toBe(true);
+  });
 });
