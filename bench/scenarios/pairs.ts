@@ -139,9 +139,26 @@ export function saturation(target: Target, cfg: PairsConfig, opts: TargetOptions
 export function latencySweep(target: Target, cfg: PairsConfig, rates: number[]): Promise<(PairsResult & { offered: number })[]> {
   return withTarget(target, {}, async (server) => {
     const out: (PairsResult & { offered: number })[] = [];
-    for (const [i, rate] of rates.entries()) out.push({ offered: rate, ...(await runPairs(server, target, cfg, { rate, first: (i + 1) * 10_000 })) });
+    for (const [i, rate] of rates.entries()) {
+      // A rate past capacity leaves the relay shedding for a while, and a shedding node refuses a share of
+      // new connections: the next rate's generators would meet 503s while connecting. Each rate starts
+      // once the node has stopped shedding.
+      if (target === 'relay') await untilNotShedding(server.ports);
+      out.push({ offered: rate, ...(await runPairs(server, target, cfg, { rate, first: (i + 1) * 10_000 })) });
+    }
     return out;
   });
+}
+
+/** Waits until no node of the relay sheds load (its /healthz says so), for at most a minute. */
+async function untilNotShedding(ports: readonly number[]): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const shares = await Promise.all(ports.map(async (port) => ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { shedding: number }).shedding));
+    if (shares.every((s) => s === 0)) return;
+    if (Date.now() > deadline) throw new Error(`the relay still sheds load a minute after the last rate (shares ${shares.join(', ')})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /**
