@@ -2,13 +2,15 @@
  * `npm run bench:codec`: what decoding costs per frame on the message path,
  * against JSON.parse of the same text (the floor: any decoder parses) and
  * against the full schema (what the hand-written fast path saves), and what
- * encoding the frames out costs against stringifying them as objects,
- * measured in the same run. Prints ns per frame and ratios; a few seconds on
+ * encoding the frames out costs against stringifying them as objects, and
+ * what a shedding node spends to refuse a send (reading its type and id
+ * from its head, against decoding it), measured in the same run. Prints ns per frame and ratios; a few seconds on
  * one core.
  */
 import { clientFrameSchema } from '../src/protocol/client-frames.ts';
 import { decodeClientFrame } from '../src/protocol/codec.ts';
-import { encodeDeliver, encodeSentAck, encodeStatusUpdate } from '../src/protocol/server-frames.ts';
+import { peekFrame } from '../src/protocol/peek-frame.ts';
+import { encodeDeliver, encodeError, encodeSentAck, encodeStatusUpdate } from '../src/protocol/server-frames.ts';
 
 const ciphertext = Buffer.alloc(256, 7).toString('base64');
 const frames = {
@@ -65,3 +67,19 @@ for (const [name, relay, object] of encoders) {
   const theirs = timePerCall(() => utf8.encodeInto(object(), out));
   console.log(`| ${name} | ${relay().length} | ${ours.toFixed(0)} | ${theirs.toFixed(0)} | ${(ours / theirs).toFixed(2)}x |`);
 }
+
+// A refusal under load shedding: the frame's id read from its head (peek-frame.ts), against the full
+// decode the refusal took before; both then build the same overloaded answer.
+const refuse = (id: string | undefined) => encodeError('overloaded', { id, timestamp: ts, extra: { retry_after: 1 } });
+const byHead = () => refuse(peekFrame(frames.send)?.id);
+const byDecode = () => {
+  const d = decodeClientFrame(frames.send);
+  return refuse(d.ok ? d.frame.id : undefined);
+};
+if (byHead() !== byDecode()) throw new Error('the two refusals differ');
+const head = timePerCall(byHead);
+const full = timePerCall(byDecode);
+console.log('\n| refusing a send while shedding | ns | of decoding it |');
+console.log('|---|---|---|');
+console.log(`| by its head, then the answer | ${head.toFixed(0)} | ${(head / full).toFixed(2)}x |`);
+console.log(`| decoded, then the answer | ${full.toFixed(0)} | 1.00x |`);

@@ -36,7 +36,7 @@ export function newBuckets(r: RateRules, now: number): DeviceBuckets {
 
 const messageTypes: ReadonlySet<ClientFrameType> = new Set(['send', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'read_receipt']);
 /** Frames the relay stores: the ones an overloaded node refuses (overload-gate.ts). */
-export const isStoredType = (type: ClientFrameType): boolean => messageTypes.has(type);
+export const isStoredType = (type: string): boolean => (messageTypes as ReadonlySet<string>).has(type);
 const signalTypes: ReadonlySet<ClientFrameType> = new Set(['typing', 'call_offer', 'call_answer', 'call_reject', 'call_end', 'ice_candidate']);
 
 /** Charged for every frame before it is decoded: one frame, its bytes. */

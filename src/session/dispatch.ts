@@ -4,6 +4,8 @@ import { addStrike } from '../limits/strikes.ts';
 import { openBeforeApproval, type ClientFrame, type ClientFrameType, type FrameOf } from '../protocol/client-frames.ts';
 import { CloseCode } from '../protocol/close-codes.ts';
 import { decodeClientFrame } from '../protocol/codec.ts';
+import type { ErrorCode } from '../protocol/error-codes.ts';
+import { peekFrame } from '../protocol/peek-frame.ts';
 import { encodeError, encodeFrame } from '../protocol/server-frames.ts';
 import { handleCall } from './handlers/call.ts';
 import { handleContactAdd, handleContactRemove } from './handlers/contacts.ts';
@@ -65,19 +67,27 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
   s.buckets ??= newBuckets(svc.rates, now);
   const inbound = chargeInbound(s.buckets, svc.rates, bytes, now);
   if (!inbound.ok) return rateLimited(s, svc, undefined, inbound.retryAfterMs);
-  const decoded = decodeClientFrame(text);
-  if (!decoded.ok) {
-    s.reply(encodeError(decoded.code, { id: decoded.id, message: decoded.message, timestamp: isoNow(svc) }));
-    const { state, exceeded } = addStrike(s.strikes, svc.now(), GARBAGE_WINDOW_MS, GARBAGE_LIMIT);
-    s.strikes = state;
-    if (exceeded) s.close(CloseCode.policy);
-    return;
+  // While the node sheds, a stored frame whose head names its type and id is charged and
+  // refused or admitted before it is decoded: a refusal then costs no parse (peek-frame.ts).
+  const head = svc.overload.shedding ? peekFrame(text) : undefined;
+  const early = head && isStoredType(head.type) ? head : undefined;
+  if (early) {
+    const typed = chargeType(s.buckets, svc.rates, early.type as ClientFrameType, now);
+    if (!typed.ok) return rateLimited(s, svc, early.id, typed.retryAfterMs);
+    if (!admitStored(s, early.id, svc)) return overloaded(s, svc, early.id);
   }
+  const decoded = decodeClientFrame(text);
+  if (!decoded.ok) return garbage(s, svc, decoded.code, decoded.message, decoded.id ?? early?.id);
   const frame = decoded.frame;
-  const typed = chargeType(s.buckets, svc.rates, frame.type, now);
-  if (!typed.ok) return rateLimited(s, svc, frame.id, typed.retryAfterMs);
-  // An overloaded node refuses a share of new stored frames; acks and the rest, which lighten its load, go through.
-  if (isStoredType(frame.type) && svc.overload.shedding && !isRetry(s, frame, svc) && !svc.overload.admit()) return overloaded(s, svc, frame.id);
+  if (early) {
+    // Charged and admitted by its head: a body that names another type or id (JSON lets a key repeat, the last one wins) is garbage.
+    if (frame.type !== early.type || frame.id !== early.id) return garbage(s, svc, 'invalid_frame', 'type or id given twice', early.id);
+  } else {
+    const typed = chargeType(s.buckets, svc.rates, frame.type, now);
+    if (!typed.ok) return rateLimited(s, svc, frame.id, typed.retryAfterMs);
+    // An overloaded node refuses a share of new stored frames; acks and the rest, which lighten its load, go through.
+    if (isStoredType(frame.type) && svc.overload.shedding && !admitStored(s, frame.id, svc)) return overloaded(s, svc, frame.id);
+  }
   if (!s.isApproved && !openBeforeApproval.has(frame.type)) {
     s.reply(encodeError('device_not_approved', { id: frame.id, timestamp: isoNow(svc) }));
     return;
@@ -87,11 +97,20 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
 }
 
 /**
- * A stored frame this device sent before (same id): answering it from the
- * recent sends costs less than refusing it, and spares the client another
- * retry of a message that is stored already.
+ * Whether a shedding node takes this stored frame: always when this device
+ * sent its id before (answering from the recent sends costs less than a
+ * refusal, and spares the client another retry of a message stored
+ * already), otherwise when the gate's share lets it through.
  */
-const isRetry = (s: Session, frame: ClientFrame, svc: Services): boolean => frame.id !== undefined && svc.recent.known(sendKey(s, frame.id));
+const admitStored = (s: Session, id: string | undefined, svc: Services): boolean => (id !== undefined && svc.recent.known(sendKey(s, id))) || svc.overload.admit();
+
+/** Answers a frame that is not a valid client frame; a device that keeps sending garbage is closed with 1008. */
+function garbage(s: Session, svc: Services, code: ErrorCode, message: string, id: string | undefined): void {
+  s.reply(encodeError(code, { id, message, timestamp: isoNow(svc) }));
+  const { state, exceeded } = addStrike(s.strikes, svc.now(), GARBAGE_WINDOW_MS, GARBAGE_LIMIT);
+  s.strikes = state;
+  if (exceeded) s.close(CloseCode.policy);
+}
 
 /** Answers a frame the node cannot take now; the client sends it again, unchanged, after `retry_after`. */
 function overloaded(s: Session, svc: Services, id: string | undefined): void {
