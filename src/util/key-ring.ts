@@ -92,10 +92,12 @@ export class KeyRing {
     if (old !== EMPTY) this.removeAt(old);
     if (this.count === this.capacity) this.dropOldest();
     const ringBytes = this.bytes.length;
+    // Every insert takes a byte at least, so that starts (the stamps) never repeat, even for empty keys.
+    const span = Math.max(1, key.length);
     let start = this.end;
     // A key is never split across the ring's end: skip to its start.
-    if ((start % ringBytes) + key.length > ringBytes) start += ringBytes - (start % ringBytes);
-    while (this.count > 0 && start + key.length - this.starts[this.head]! > ringBytes) this.dropOldest();
+    if ((start % ringBytes) + span > ringBytes) start += ringBytes - (start % ringBytes);
+    while (this.count > 0 && start + span - this.starts[this.head]! > ringBytes) this.dropOldest();
     const slot = this.freeSlot(h);
     if (slot === EMPTY) return EMPTY;
     const e = (this.head + this.count) % this.capacity;
@@ -108,7 +110,7 @@ export class KeyRing {
     this.lengths[e] = key.length;
     this.live[e] = 1;
     this.slots[slot] = e;
-    this.end = start + key.length;
+    this.end = start + span;
     return e;
   }
 

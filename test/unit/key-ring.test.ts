@@ -77,6 +77,14 @@ describe('key ring', () => {
     expect(ring.holds(again, ring.stamp(again))).toBe(true);
     expect(ring.holds(first, stamp)).toBe(false);
     expect(ring.holds(-1, -1)).toBe(false);
+    // Empty keys too: each insert has a stamp of its own.
+    const empty = new KeyRing(1, 4, 1);
+    const a = empty.add('');
+    const stampA = empty.stamp(a);
+    const c = empty.add('');
+    expect([a, c]).toEqual([0, 0]);
+    expect(empty.holds(c, empty.stamp(c))).toBe(true);
+    expect(empty.holds(a, stampA)).toBe(false);
   });
 
   it('does not keep keys it cannot hold: wide characters, over-long keys', () => {
