@@ -7,6 +7,10 @@ import type { EntryKey } from './queue-store.ts';
 
 /** First copies (and their entries' absences) remembered for `absent` answers; an answer comes within a round trip. */
 const REMEMBERED = 20_000;
+/** First copies whose count of nodes reached is awaited, as flags in a ring by copy number (see `unanswered`). */
+const UNANSWERED_RING = 1 << 16;
+/** `absent` answers held for a count still to come, at most; past that they count as from the only node reached. */
+const EARLY_MAX = 10_000;
 
 /**
  * Hands frames to devices, wherever they are connected.
@@ -35,6 +39,17 @@ export class Router {
   private readonly reachOf = new GenerationalMap<number, number>(REMEMBERED);
   /** `absent` answers counted so far for entries of such copies, by copy number and key. */
   private readonly absences = new GenerationalMap<string, number>(REMEMBERED);
+  /**
+   * 1 for a first copy published whose count of nodes reached has not come
+   * back yet, by copy number modulo the ring: a flag per copy, nothing
+   * allocated. An `absent` from another node can arrive first (the origin
+   * reads its subscriber's socket before its publisher's), and counted then
+   * it would let an entry go that a third node may still ack.
+   */
+  private readonly unanswered = new Uint8Array(UNANSWERED_RING);
+  /** `absent` answers that came before their copy's count, by copy number; rare, so made only when needed. */
+  private early: Map<number, Extract<BusMessage, { k: 'absent' }>[]> | undefined;
+  private earlyCount = 0;
 
   constructor(
     private readonly local: LocalDevices,
@@ -173,7 +188,11 @@ export class Router {
     const node = this.bus.nodeId;
     for (const [user, list] of byUser) {
       if (again) this.bus.publish(user, { k: 'entries', node, entries: list, again });
-      else this.bus.publish(user, { k: 'entries', node, entries: list, s: ++this.seq }, this.unheardHook && this.reached);
+      else {
+        const s = ++this.seq;
+        if (this.unheardHook) this.unanswered[s % UNANSWERED_RING] = 1;
+        this.bus.publish(user, { k: 'entries', node, entries: list, s }, this.unheardHook && this.reached);
+      }
     }
   }
 
@@ -182,16 +201,34 @@ export class Router {
     if (msg.k !== 'entries') return;
     if (others === 0) this.unheardHook?.(msg.entries);
     else if (others > 1 && msg.s !== undefined) this.reachOf.set(msg.s, others);
+    if (msg.s === undefined) return;
+    this.unanswered[msg.s % UNANSWERED_RING] = 0;
+    const held = this.early?.get(msg.s);
+    if (!held) return;
+    this.early!.delete(msg.s);
+    this.earlyCount -= held.length;
+    for (const a of held) this.absent(a);
   };
 
   /**
    * An `absent` answer to one of this node's first copies. An entry is let
    * go once every node the copy reached has answered for it. A copy that
    * reached one node (the common case) is not remembered, so an answer
-   * alone settles it; so does an answer that comes before the count, which
-   * at worst costs the write an ack from a third node would have spared.
+   * alone settles it. An answer that comes before the count waits for it.
+   * (Should the count never come, or EARLY_MAX answers wait already, or a
+   * copy 65,536 numbers later still await its own, the answer waits with
+   * its entries for the write delay, or counts as from the only node
+   * reached: at worst one write that an ack would have spared.)
    */
   absent(msg: Extract<BusMessage, { k: 'absent' }>): void {
+    if (this.unanswered[msg.s % UNANSWERED_RING] === 1 && this.earlyCount < EARLY_MAX) {
+      this.early ??= new Map();
+      const held = this.early.get(msg.s);
+      if (held) held.push(msg);
+      else this.early.set(msg.s, [msg]);
+      this.earlyCount++;
+      return;
+    }
     const reach = this.reachOf.get(msg.s) ?? 1;
     const free: EntryKey[] = [];
     for (const [recipientUser, recipientDevice, dedupKey] of msg.keys) {

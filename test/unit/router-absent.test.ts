@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeTopic } from '../../src/bus/bus.ts';
+import { nodeTopic, type Bus, type BusMessage, type Reached } from '../../src/bus/bus.ts';
 import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
 import type { AckRouter } from '../../src/delivery/ack-router.ts';
 import type { DeliveryTarget, LocalDevices } from '../../src/delivery/delivery-target.ts';
@@ -69,6 +69,34 @@ describe('router: absent answers to first copies', () => {
     await settle();
     expect(offered).toEqual(['b:b1:m3']);
     expect(released).toEqual(['b2:m3']);
+  });
+
+  it("waits for the count of nodes a copy reached before it counts an answer that came first (the origin read its subscriber's socket before its publisher's)", () => {
+    // A stand-in bus that keeps each publish, so the test says when Redis's count comes back.
+    const published: { msg: BusMessage; reached: Reached | undefined }[] = [];
+    const bus = { nodeId: 'a', hasPeers: true, publish: (_t: string, msg: BusMessage, reached?: Reached) => published.push({ msg, reached }) } as unknown as Bus;
+    const router = new Router({ find: () => undefined, devicesOf: () => undefined }, bus, noAcks, 0, Date.now);
+    const released: string[] = [];
+    router.onUnheard((keys) => released.push(...keys.map((k) => k.recipientDevice)));
+    router.offer([entry('b1', 'm5'), entry('b2', 'm5')]);
+    const first = published[0]!;
+    const s = (first.msg as Extract<BusMessage, { k: 'entries' }>).s!;
+    const answer = { k: 'absent' as const, s, keys: [['bob', 'b1', 'm5'] as [string, string, string]] };
+    // One node that does not hold b1 answers before the count: nothing is let go yet.
+    router.absent(answer);
+    expect(released).toEqual([]);
+    // The copy reached two nodes: one answer of two for b1, still nothing.
+    first.reached!(first.msg, 2);
+    expect(released).toEqual([]);
+    // The second node holds neither device either: b1 goes; b2, never answered for, waits.
+    router.absent(answer);
+    expect(released).toEqual(['b1']);
+    // A copy whose count came back first is settled by an answer at once, as before.
+    router.offer([entry('b1', 'm6')]);
+    const second = published[1]!;
+    second.reached!(second.msg, 1);
+    router.absent({ k: 'absent', s: (second.msg as Extract<BusMessage, { k: 'entries' }>).s!, keys: [['bob', 'b1', 'm6']] });
+    expect(released).toEqual(['b1', 'b1']);
   });
 
   it('still lets go of what reached no node at all', async () => {
