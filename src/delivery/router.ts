@@ -198,10 +198,10 @@ export class Router {
 
   /** The bus's `reached` for first copies: one function for every publish, so none is made per message. */
   private readonly reached = (msg: BusMessage, others: number): void => {
-    if (msg.k !== 'entries') return;
+    // Only first copies pass this hook, and each carries its number.
+    if (msg.k !== 'entries' || msg.s === undefined) return;
     if (others === 0) this.unheardHook?.(msg.entries);
-    else if (others > 1 && msg.s !== undefined) this.reachOf.set(msg.s, others);
-    if (msg.s === undefined) return;
+    else if (others > 1) this.reachOf.set(msg.s, others);
     this.unanswered[msg.s % UNANSWERED_RING] = 0;
     const held = this.early?.get(msg.s);
     if (!held) return;
