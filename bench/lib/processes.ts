@@ -57,22 +57,24 @@ export interface LoadOptions {
 }
 
 /**
- * Runs `node --import tsx script` (a TypeScript file, or a built bundle) pinned to `cpu` when taskset is there (server on one core, load on the other).
+ * Runs `script` with node pinned to `cpu` when taskset is there (server on one core, load on the other):
+ * a TypeScript file through tsx, a built bundle (the relay's dist/main.js) as `npm start` runs it.
  */
 export function nodeOn(cpu: number, script: string, args: string[], env: Record<string, string>, opts: LoadOptions = {}): ChildProcess {
   // BENCH_CPU_PROF=dir profiles the servers under test (CPU 0) into dir; summarise with bench/profile-summary.ts.
   // BENCH_LOAD_PROF=dir does the same for the load generators (CPU 1).
   const profDir = cpu === 0 ? process.env['BENCH_CPU_PROF'] : process.env['BENCH_LOAD_PROF'];
   const prof = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
-  // Servers (CPU 0) collect their garbage on SIGUSR2, for memory readings (gc-on-signal.ts). They
+  // Servers (CPU 0) collect their garbage on SIGUSR2, for memory readings (gc-on-signal.mjs). They
   // collect it on their main thread: V8 sizes its helper threads by the machine's cores, not by the
   // affinity mask, and on one pinned core those helpers preempt the thread that serves the sockets.
-  const gc = cpu === 0 ? ['--single-threaded-gc', '--expose-gc', '--import', path.join(root, 'bench/lib/gc-on-signal.ts')] : [];
+  const gc = cpu === 0 ? ['--single-threaded-gc', '--expose-gc', '--import', path.join(root, 'bench/lib/gc-on-signal.mjs')] : [];
   // BENCH_SERVER_FLAGS adds node flags to the servers under test (say --trace-gc, or a heap size to compare).
   const extra = cpu === 0 ? (process.env['BENCH_SERVER_FLAGS'] ?? '').split(' ').filter(Boolean) : [];
-  // A bundle (the relay's dist/main.js) runs with the flags `npm start` gives it; tsx still loads the TypeScript gc hook.
-  const own = script.endsWith('.js') ? npmStartFlags() : [];
-  const node = [process.execPath, ...prof, ...extra, ...own, '--import', 'tsx', ...gc, script, ...args];
+  // A bundle runs with the flags `npm start` gives it and without tsx, whose loader thread would sit in the
+  // process measured; TypeScript (the baselines, the load generators) goes through tsx.
+  const own = script.endsWith('.js') ? npmStartFlags() : ['--import', 'tsx'];
+  const node = [process.execPath, ...prof, ...extra, ...own, ...gc, script, ...args];
   const [cmd, ...rest] = hasTaskset ? ['taskset', '-c', String(cpu), ...node] : node;
   return spawn(cmd!, rest, { cwd: root, env: { ...process.env, ...env }, stdio: [opts.gate ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
 }
@@ -164,7 +166,7 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / userHz;
 }
 
-/** Asks a server under test to run a full garbage collection (see gc-on-signal.ts). */
+/** Asks a server under test to run a full garbage collection (see gc-on-signal.mjs). */
 export function collectGarbage(pid: number): void {
   process.kill(pid, 'SIGUSR2');
 }

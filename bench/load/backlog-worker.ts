@@ -20,7 +20,7 @@ const users = Array.from({ length: a.count }, (_, i) => ({ sender: `q${run}p${a.
 const token = (user: string) => mintToken(a.secret, user);
 
 // Receivers exist (registered, approved) and are offline.
-for (const u of users) (await connectDevice(d, a.port, u.receiver, await token(u.receiver))).close();
+for (const u of users) (await connectDevice(d, a.port, u.receiver, token(u.receiver))).close();
 await new Promise((r) => setTimeout(r, 500));
 
 // Store phase.
@@ -28,7 +28,7 @@ const senders: Conn[] = [];
 const s0 = performance.now();
 await Promise.all(
   users.map(async (u) => {
-    const s = await connectDevice(d, a.port, u.sender, await token(u.sender));
+    const s = await connectDevice(d, a.port, u.sender, token(u.sender));
     senders.push(s);
     let sent = 0;
     let acked = 0;
@@ -54,7 +54,7 @@ const d0 = performance.now();
 let drained = 0;
 await Promise.all(
   users.map(async (u) => {
-    const conn = await d.upgrade(a.port, u.receiver, await token(u.receiver));
+    const conn = await d.upgrade(a.port, u.receiver, token(u.receiver));
     await new Promise<void>((done) => {
       conn.onMessage = (t) => {
         if (d.isDeliver(t)) {

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { createHmac, randomBytes } from 'node:crypto';
 import { LeanWs } from './lean-ws.ts';
 
 /**
@@ -41,9 +40,18 @@ export interface Dialect {
   isOverloaded(t: string): boolean;
 }
 
-export const mintToken = (secret: string, user: string, device = 'd1'): Promise<string> => {
+const jwtHeader = Buffer.from('{"alg":"HS256"}').toString('base64url');
+
+/**
+ * An HS256 token for `user`'s `device`, valid for an hour. Signed with
+ * node:crypto directly: the same compact JWS the relay verifies with jose,
+ * at about a tenth of jose's cost, which kept a generator minting 5,000
+ * tokens busy for half a second before each connect storm.
+ */
+export const mintToken = (secret: string, user: string, device = 'd1'): string => {
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ did: device }).setProtectedHeader({ alg: 'HS256' }).setSubject(user).setIssuedAt(now).setExpirationTime(now + 3600).sign(new TextEncoder().encode(secret));
+  const body = `${jwtHeader}.${Buffer.from(JSON.stringify({ did: device, sub: user, iat: now, exp: now + 3600 })).toString('base64url')}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
 };
 
 const messageId = /"message_id":"([^"]+)"/;

@@ -50,7 +50,7 @@ export async function connectStorm(target: Target, count: number, workers: numbe
     const warm = Math.ceil(count / 10);
     const w0 = await holdLoad<{ connected: number }>(1, 'bench/load/connect-worker.ts', [JSON.stringify({ target, port: server.port, first: 0, count: warm, concurrency, secret: benchSecret })]);
     held.push(w0);
-    await settle(1_000);
+    await settle(300);
     const before = await rssSettled(server.pid);
     const per = Math.ceil((count - warm) / workers);
     const outs = await Promise.all(
@@ -62,13 +62,13 @@ export async function connectStorm(target: Target, count: number, workers: numbe
         return h.result;
       }),
     );
-    await settle(1_000);
+    await settle(300);
     const after = await rssSettled(server.pid);
     // The same reading once the storm's connections are gone again. The heap sometimes hands back, between
     // the first reading and the second, pages it held before the storm: RSS then falls while connections
     // were added. The lower of the two baselines keeps the figure from being eaten by that.
     await Promise.all(held.splice(1).map((h) => h.kill()));
-    await settle(1_000);
+    await settle(300);
     const base = Math.min(before, await rssSettled(server.pid));
     const connected = outs.reduce((n, o) => n + o.connected, 0);
     const seconds = Math.max(...outs.map((o) => o.seconds));
