@@ -50,7 +50,7 @@ const ciphertext = randomBytes(96).toString('base64');
 const run = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 const deviceIds = Array.from({ length: a.devices ?? 1 }, (_, i) => `d${i + 1}`);
-const open = async (user: string, port = a.port, device = 'd1', known = false) => connectDevice(d, port, user, mintToken(a.secret, user, device), device, known);
+const open = (user: string, port = a.port, device = 'd1', known = false) => connectDevice(d, port, user, mintToken(a.secret, user, device), device, known);
 // Seeded receiver users are named by the parent; others get a name unique to this run.
 const receiverName = (i: number) => (a.seeded ? `fan${a.first + i}` : `b${run}p${a.first + i}r`);
 const pairs = await Promise.all(

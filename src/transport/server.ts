@@ -146,9 +146,10 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         // Not corked, on purpose: in this uWS build, cork() around an upgrade made after an await can
         // read the response state from memory the new WebSocket now owns (the socket is reallocated in
         // place) and close the fresh socket about a millisecond after `open` (uWebSockets PR 1929).
-        // The price: uWS writes the 101 in 24 pieces, one send() each. Corked, a connect-only storm
-        // measured 2.4k connects/s against 1.8k, the relay's core no longer saturated; worth taking
-        // once the pinned build carries that fix.
+        // The price: uncorked, uWS sends the 101 in pieces, one send() each (24 without a subprotocol,
+        // counted with strace). In one pair of connect-only storms the relay took 2.4k connects/s
+        // corked against 1.8k, and its core was no longer the limit: worth having once the pinned
+        // build carries that fix.
         res.upgrade(data, key, token.subprotocol ?? '', extensions, context);
       })().catch((err: unknown) => {
         log.error('upgrade failed', { err });
