@@ -1,4 +1,4 @@
-import { fullBucket, take, type Bucket, type BucketRule } from './token-bucket.ts';
+import { fullBucket, isFull, take, type Bucket, type BucketRule } from './token-bucket.ts';
 
 export interface GateRules {
   perIp: number;
@@ -40,7 +40,6 @@ export class ConnectionGate {
 
   /** Forgets buckets that have refilled: they carry no information any more. */
   sweep(now: number): void {
-    const { burst, ratePerSecond } = this.rules.attempts;
-    for (const [ip, b] of this.attempts) if (b.tokens + ((now - b.at) / 1000) * ratePerSecond >= burst) this.attempts.delete(ip);
+    for (const [ip, b] of this.attempts) if (isFull(b, this.rules.attempts, now)) this.attempts.delete(ip);
   }
 }

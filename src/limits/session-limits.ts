@@ -1,6 +1,6 @@
 import type { Config } from '../config/config.ts';
 import type { ClientFrameType } from '../protocol/client-frames.ts';
-import { ALLOWED, fullBucket, take, type Bucket, type BucketRule, type TakeResult } from './token-bucket.ts';
+import { ALLOWED, fullBucket, isFull, take, type Bucket, type BucketRule, type TakeResult } from './token-bucket.ts';
 
 /**
  * Per-device rate limits, kept in the session (no Redis, no round trip):
@@ -33,6 +33,14 @@ export function rateRules(c: Config): RateRules {
 export function newBuckets(r: RateRules, now: number): DeviceBuckets {
   return { frames: fullBucket(r.frames, now), bytes: fullBucket(r.bytes, now), messages: fullBucket(r.messages, now), signals: fullBucket(r.signals, now) };
 }
+
+/**
+ * Whether all four budgets have refilled by `now`: the device then holds
+ * exactly what `newBuckets` would give it, and its session may drop them
+ * until its next frame (about 280 bytes of heap per device).
+ */
+export const bucketsAtRest = (b: DeviceBuckets, r: RateRules, now: number): boolean =>
+  isFull(b.frames, r.frames, now) && isFull(b.bytes, r.bytes, now) && isFull(b.messages, r.messages, now) && isFull(b.signals, r.signals, now);
 
 const messageTypes: ReadonlySet<ClientFrameType> = new Set(['send', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'read_receipt']);
 /** Frames the relay stores: the ones an overloaded node refuses (overload-gate.ts). */

@@ -27,8 +27,17 @@ export interface TakeResult {
 /** The answer when the tokens were there: one shared object, since every frame is charged and most pass. */
 export const ALLOWED: TakeResult = Object.freeze({ ok: true, retryAfterMs: 0 });
 
+/** The tokens `b` holds at `now`. A clock that stepped back adds nothing. */
+const refilledAt = (b: Bucket, rule: BucketRule, now: number): number => Math.min(rule.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * rule.ratePerSecond);
+
+/**
+ * Whether `b` has refilled to its burst by `now`. A full bucket says nothing
+ * a fresh one (`fullBucket`) would not, so its holder may forget it.
+ */
+export const isFull = (b: Bucket, rule: BucketRule, now: number): boolean => refilledAt(b, rule, now) >= rule.burst;
+
 export function take(b: Bucket, rule: BucketRule, now: number, cost = 1): TakeResult {
-  const refilled = Math.min(rule.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * rule.ratePerSecond);
+  const refilled = refilledAt(b, rule, now);
   b.at = now;
   if (refilled >= cost) {
     b.tokens = refilled - cost;

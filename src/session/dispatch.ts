@@ -1,5 +1,5 @@
 import { TimeoutError } from '../util/with-timeout.ts';
-import { chargeInbound, chargeType, isStoredType, newBuckets } from '../limits/session-limits.ts';
+import { bucketsAtRest, chargeInbound, chargeType, isStoredType, newBuckets } from '../limits/session-limits.ts';
 import { addStrike } from '../limits/strikes.ts';
 import { openBeforeApproval, type ClientFrame, type ClientFrameType, type FrameOf } from '../protocol/client-frames.ts';
 import { CloseCode } from '../protocol/close-codes.ts';
@@ -94,6 +94,17 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
   }
   const accepted = s.run(() => runHandler(s, frame, svc), INBOX_MAX);
   if (!accepted) overloaded(s, svc, frame.id);
+}
+
+/**
+ * The device answered a ping. uWebSockets.js pings only a socket that has
+ * sent nothing for most of IDLE_TIMEOUT_SECONDS, so its rate budgets have
+ * usually refilled by then; full ones are dropped until its next frame,
+ * which makes them again as they were (`newBuckets`). Quiet devices, most
+ * of a node's connections, then hold no limit state.
+ */
+export function onPong(s: Session, svc: Services): void {
+  if (s.buckets && bucketsAtRest(s.buckets, svc.rates, svc.now())) s.buckets = undefined;
 }
 
 /**

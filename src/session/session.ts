@@ -65,7 +65,7 @@ export class Session implements DeliveryTarget {
   strikes: StrikeState = noStrikes;
   /** Rate-limited frames counted by the dispatcher (too many closes the socket with 4429). */
   rateStrikes: StrikeState = noStrikes;
-  /** Rate budgets, made on the first frame so that idle sockets cost nothing. */
+  /** Rate budgets, made on the first frame so that idle sockets cost nothing, and dropped once refilled when the device answers a ping (dispatch.ts, onPong). */
   buckets: DeviceBuckets | undefined;
   closed = false;
   /** This device's prefix of recent-sends keys (RecentSends.prefix). */

@@ -8,7 +8,7 @@ import type { DeviceStatus } from '../db/schema.ts';
 import { isFinal } from '../devices/approval-rules.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeError } from '../protocol/server-frames.ts';
-import { dispatch } from '../session/dispatch.ts';
+import { dispatch, onPong } from '../session/dispatch.ts';
 import { endCallsOfDevice } from '../session/handlers/call.ts';
 import { startApproved } from '../session/handlers/devices.ts';
 import { Session, type SessionDeps } from '../session/session.ts';
@@ -201,6 +201,11 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
     },
 
     drain: (ws) => ws.getUserData().session?.onSocketDrain(),
+
+    pong: (ws) => {
+      const session = ws.getUserData().session;
+      if (session) onPong(session, svc);
+    },
 
     close: (ws, code) => {
       const data = ws.getUserData();

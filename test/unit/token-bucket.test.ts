@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fullBucket, take } from '../../src/limits/token-bucket.ts';
+import { bucketsAtRest, newBuckets, type RateRules } from '../../src/limits/session-limits.ts';
+import { fullBucket, isFull, take } from '../../src/limits/token-bucket.ts';
 
 describe('token bucket', () => {
   const rule = { burst: 3, ratePerSecond: 1 };
@@ -26,5 +27,41 @@ describe('token bucket', () => {
     const b = fullBucket(rule, 1000);
     take(b, rule, 1000, 3);
     expect(take(b, rule, 500).ok).toBe(false);
+  });
+  it('is full once refilled to its burst, not before, and not by a clock that stepped back', () => {
+    const b = fullBucket(rule, 0);
+    expect(isFull(b, rule, 0)).toBe(true);
+    take(b, rule, 0, 2);
+    expect(isFull(b, rule, 1999)).toBe(false);
+    expect(isFull(b, rule, 2000)).toBe(true);
+    expect(isFull(b, rule, -5000)).toBe(false);
+  });
+});
+
+describe('device budgets at rest', () => {
+  const rules: RateRules = {
+    frames: { burst: 10, ratePerSecond: 10 },
+    bytes: { burst: 1000, ratePerSecond: 100 },
+    messages: { burst: 3, ratePerSecond: 0.1 },
+    signals: { burst: 5, ratePerSecond: 1 },
+  };
+  it('holds when all four have refilled, and only then', () => {
+    const b = newBuckets(rules, 0);
+    expect(bucketsAtRest(b, rules, 0)).toBe(true);
+    take(b.frames, rules.frames, 0);
+    take(b.messages, rules.messages, 0);
+    expect(bucketsAtRest(b, rules, 100)).toBe(false);
+    // Frames are back after 100 ms; the message token takes 10 s.
+    expect(bucketsAtRest(b, rules, 9_999)).toBe(false);
+    expect(bucketsAtRest(b, rules, 10_000)).toBe(true);
+  });
+  it('at rest, the budgets allow what fresh ones would', () => {
+    const kept = newBuckets(rules, 0);
+    take(kept.bytes, rules.bytes, 0, 1000);
+    const at = 10_000;
+    expect(bucketsAtRest(kept, rules, at)).toBe(true);
+    const fresh = newBuckets(rules, at);
+    const run = (b: typeof kept) => Array.from({ length: 12 }, () => take(b.bytes, rules.bytes, at, 100).ok);
+    expect(run(kept)).toEqual(run(fresh));
   });
 });
