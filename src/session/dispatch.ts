@@ -71,23 +71,14 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
   // refused or admitted before it is decoded: a refusal then costs no parse (peek-frame.ts).
   const head = svc.overload.shedding ? peekFrame(text) : undefined;
   const early = head && isStoredType(head.type) ? head : undefined;
-  if (early) {
-    const typed = chargeType(s.buckets, svc.rates, early.type as ClientFrameType, now);
-    if (!typed.ok) return rateLimited(s, svc, early.id, typed.retryAfterMs);
-    if (!admitStored(s, early.id, svc)) return overloaded(s, svc, early.id);
-  }
+  if (early && !chargeAndAdmit(s, svc, early.type as ClientFrameType, early.id, now)) return;
   const decoded = decodeClientFrame(text);
   if (!decoded.ok) return garbage(s, svc, decoded.code, decoded.message, decoded.id ?? early?.id);
   const frame = decoded.frame;
   if (early) {
     // Charged and admitted by its head: a body that names another type or id (JSON lets a key repeat, the last one wins) is garbage.
     if (frame.type !== early.type || frame.id !== early.id) return garbage(s, svc, 'invalid_frame', 'type or id given twice', early.id);
-  } else {
-    const typed = chargeType(s.buckets, svc.rates, frame.type, now);
-    if (!typed.ok) return rateLimited(s, svc, frame.id, typed.retryAfterMs);
-    // An overloaded node refuses a share of new stored frames; acks and the rest, which lighten its load, go through.
-    if (isStoredType(frame.type) && svc.overload.shedding && !admitStored(s, frame.id, svc)) return overloaded(s, svc, frame.id);
-  }
+  } else if (!chargeAndAdmit(s, svc, frame.type, frame.id, now)) return;
   if (!s.isApproved && !openBeforeApproval.has(frame.type)) {
     s.reply(encodeError('device_not_approved', { id: frame.id, timestamp: isoNow(svc) }));
     return;
@@ -105,6 +96,24 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
  */
 export function onPong(s: Session, svc: Services): void {
   if (s.buckets && bucketsAtRest(s.buckets, svc.rates, svc.now())) s.buckets = undefined;
+}
+
+/**
+ * Charges a frame's type to the device's budgets and, while the node sheds,
+ * refuses a share of new stored frames (acks and the rest, which lighten its
+ * load, go through). False when it has answered the frame instead.
+ */
+function chargeAndAdmit(s: Session, svc: Services, type: ClientFrameType, id: string | undefined, now: number): boolean {
+  const typed = chargeType(s.buckets!, svc.rates, type, now);
+  if (!typed.ok) {
+    rateLimited(s, svc, id, typed.retryAfterMs);
+    return false;
+  }
+  if (isStoredType(type) && svc.overload.shedding && !admitStored(s, id, svc)) {
+    overloaded(s, svc, id);
+    return false;
+  }
+  return true;
 }
 
 /**
