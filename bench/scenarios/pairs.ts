@@ -26,9 +26,14 @@ export interface WriteStats {
   opsPerMessage: number;
 }
 
+/** A relay node's /healthz, the fields the bench reads. */
+async function healthOf(port: number): Promise<{ write_batches: number; written_ops: number; shedding: number }> {
+  return (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { write_batches: number; written_ops: number; shedding: number };
+}
+
 /** The relay's write counters, from /healthz. */
 async function writeCounters(port: number): Promise<{ batches: number; ops: number }> {
-  const h = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { write_batches: number; written_ops: number };
+  const h = await healthOf(port);
   return { batches: h.write_batches, ops: h.written_ops };
 }
 
@@ -154,7 +159,7 @@ export function latencySweep(target: Target, cfg: PairsConfig, rates: number[]):
 async function untilNotShedding(ports: readonly number[]): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const shares = await Promise.all(ports.map(async (port) => ((await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { shedding: number }).shedding));
+    const shares = await Promise.all(ports.map(async (port) => (await healthOf(port)).shedding));
     if (shares.every((s) => s === 0)) return;
     if (Date.now() > deadline) throw new Error(`the relay still sheds load a minute after the last rate (shares ${shares.join(', ')})`);
     await new Promise((r) => setTimeout(r, 200));
