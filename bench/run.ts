@@ -161,6 +161,25 @@ const md: string[] = [
   '',
 ];
 const targetsMet: string[] = [];
+/**
+ * A target set as a multiple of a baseline can ask for more than this
+ * machine gives the relay at all, and the report says so beside a miss.
+ * Two ceilings from the same run:
+ * - the bare forwarder's rate. Per message the relay handles three frames
+ *   in and three out (send, delivery_ack, the ack of its status_update;
+ *   sent_ack, deliver, status_update) where the bare forwarder handles two
+ *   and two and keeps no state; to pass its rate the relay would have to
+ *   handle each frame, checks and storage included, in under two thirds
+ *   of the bare forwarder's time for a parse, a lookup and a send.
+ * - the relay's own rate on one node, for the cross-node target: a
+ *   message between two nodes on one core costs the relay what it costs
+ *   on one node, split between them, plus the bus both ways.
+ */
+const beyondCeiling = (needed: number, ceilings: [Sat | undefined, string][]): string => {
+  const over = ceilings.flatMap(([c, name]) => (c && needed > c.msgPerSec ? [`${(needed / c.msgPerSec).toFixed(2)}x ${name}`] : []));
+  return over.length ? ` (it asks for ${fmt(needed)} msg/s: ${over.join(', ')})` : '';
+};
+const bareCeiling: [Sat | undefined, string] = [sat.bare, "the bare forwarder's rate on one node"];
 /** One row of the targets table; `ok` undefined when the run gave no usable reading. */
 const check = (name: string, ok: boolean | undefined, detail: string) => targetsMet.push(`| ${name} | ${detail} | ${ok === undefined ? 'no reading' : ok ? 'met' : '**missed**'} |`);
 
@@ -179,7 +198,7 @@ if (sat.relay && sat.bare && sat.socketio) {
     ...heldBack(sat.bare, 'bare forwarder'),
   );
   check('throughput ≥ 50% of bare uWS', sat.relay.msgPerSec >= 0.5 * sat.bare.msgPerSec, pct(sat.relay.msgPerSec, sat.bare.msgPerSec));
-  check('throughput ≥ 2x socket.io', sat.relay.msgPerSec >= 2 * sat.socketio.msgPerSec, `${(sat.relay.msgPerSec / sat.socketio.msgPerSec).toFixed(2)}x`);
+  check('throughput ≥ 2x socket.io', sat.relay.msgPerSec >= 2 * sat.socketio.msgPerSec, `${(sat.relay.msgPerSec / sat.socketio.msgPerSec).toFixed(2)}x${beyondCeiling(2 * sat.socketio.msgPerSec, [bareCeiling])}`);
 }
 
 if (lat.relay && lat.bare && lat.socketio) {
@@ -269,7 +288,7 @@ if (cross.relay && cross['naive-redis']) {
     writesLine(cross.relay.writes),
     '',
   );
-  check('cross-node ≥ 1.5x naive PUBLISH forwarder', cross.relay.msgPerSec >= 1.5 * cross['naive-redis'].msgPerSec, `${(cross.relay.msgPerSec / cross['naive-redis'].msgPerSec).toFixed(2)}x`);
+  check('cross-node ≥ 1.5x naive PUBLISH forwarder', cross.relay.msgPerSec >= 1.5 * cross['naive-redis'].msgPerSec, `${(cross.relay.msgPerSec / cross['naive-redis'].msgPerSec).toFixed(2)}x${beyondCeiling(1.5 * cross['naive-redis'].msgPerSec, [[sat.relay, "the relay's own rate on one node"], bareCeiling])}`);
 }
 
 if (targetsMet.length) md.push('## Targets', '', '| target | relay | |', '|---|---|---|', ...targetsMet, '');
