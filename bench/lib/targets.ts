@@ -70,9 +70,16 @@ export interface TargetOptions {
   redisUrl?: string;
 }
 
+/**
+ * BENCH_RELAY_BUNDLE=path runs that bundle as the relay instead of building
+ * one, to set two builds against each other in alternating runs. It must
+ * lie inside the project, where its imports find node_modules.
+ */
+const relayBundle = process.env['BENCH_RELAY_BUNDLE'];
+
 const scripts: Record<Target, string> = {
   // The relay runs as `npm start` runs it: the bundle, built once per bench run (buildRelay).
-  relay: 'dist/main.js',
+  relay: relayBundle ?? 'dist/main.js',
   bare: 'bench/baselines/bare-uws.ts',
   socketio: 'bench/baselines/socketio-relay.ts',
   'naive-redis': 'bench/baselines/naive-redis-forwarder.ts',
@@ -89,7 +96,7 @@ function buildRelay(): void {
 
 /** Starts a target (or a cluster of it) on CPU 0. */
 export async function startTarget(target: Target, opts: TargetOptions = {}): Promise<RunningTarget> {
-  if (target === 'relay') buildRelay();
+  if (target === 'relay' && !relayBundle) buildRelay();
   const db = target === 'relay' ? await benchDatabase() : { url: undefined, drop: async () => {} };
   // A single node runs without Redis (in-memory bus and presence), whatever the caller's shell holds: the
   // figures then describe one configuration. Clusters get the scenario's own redis-server.
