@@ -1,9 +1,12 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../util/logger.ts';
 import { BROADCAST, type Bus, type BusMessage, type Reached } from './bus.ts';
+import { decodeBusBatch, encodeBusBatch, type BusBatch } from './bus-codec.ts';
 
 /** Least time between two resyncs of this node (see `resync`). */
 const RESYNC_GAP_MS = 1000;
+/** Least time between two warnings about payloads this node cannot read. */
+const UNREADABLE_WARN_GAP_MS = 60_000;
 
 export interface RedisBusOptions {
   url: string;
@@ -17,7 +20,7 @@ export interface RedisBusOptions {
 
 /**
  * The bus over Redis pub/sub. Publishes made in one event-loop turn are
- * grouped per channel into one PUBLISH of a JSON array, and ioredis
+ * grouped per channel into one PUBLISH (bus-codec.ts), and ioredis
  * pipelines the PUBLISHes of that turn into one write, so a busy node sends
  * a handful of commands per turn rather than one per message.
  *
@@ -47,6 +50,8 @@ export class RedisBus implements Bus {
   private resyncGap: NodeJS.Timeout | undefined;
   private resyncOwed = false;
   private readonly prefix: string;
+  /** When an unreadable payload was last logged (ms since the epoch; logging only). */
+  private warnedUnreadableAt = -Infinity;
 
   constructor(private readonly opts: RedisBusOptions) {
     this.nodeId = opts.nodeId;
@@ -128,7 +133,7 @@ export class RedisBus implements Bus {
     const batch = this.outgoing;
     this.outgoing = new Map();
     for (const [topic, { msgs, asked }] of batch) {
-      const sent = this.pub.publish(this.prefix + topic, JSON.stringify({ n: this.nodeId, m: msgs }));
+      const sent = this.pub.publish(this.prefix + topic, encodeBusBatch({ n: this.nodeId, m: msgs }));
       if (asked) {
         const self = this.topics.has(topic) ? 1 : 0;
         sent.then(
@@ -182,19 +187,25 @@ export class RedisBus implements Bus {
    */
   private askForResync(): void {
     this.lostPublishes = false;
-    this.pub.publish(this.prefix + BROADCAST, JSON.stringify({ n: this.nodeId, r: 1, m: [] })).catch((err: unknown) => this.dropped(err, BROADCAST, 0));
+    this.pub.publish(this.prefix + BROADCAST, encodeBusBatch({ n: this.nodeId, r: true, m: [] })).catch((err: unknown) => this.dropped(err, BROADCAST, 0));
   }
 
   private receive(channel: string, payload: string): void {
     if (!channel.startsWith(this.prefix)) return;
-    let parsed: { n: string; m: BusMessage[]; r?: 1 };
+    let parsed: BusBatch;
     try {
-      parsed = JSON.parse(payload) as { n: string; m: BusMessage[]; r?: 1 };
-    } catch {
+      parsed = decodeBusBatch(payload);
+    } catch (err) {
+      // Another release of the relay on the same prefix, most likely. The stored messages it sent wait in Postgres (no ack will come for them); say so, not too often.
+      const now = Date.now();
+      if (now - this.warnedUnreadableAt >= UNREADABLE_WARN_GAP_MS) {
+        this.warnedUnreadableAt = now;
+        this.opts.log.warn('bus payload not understood; do all nodes run the same release?', { err, channel });
+      }
       return;
     }
     if (parsed.n === this.nodeId) return;
-    if (parsed.r === 1) {
+    if (parsed.r) {
       this.opts.log.info('another node lost bus publishes; resynchronising', { node: parsed.n });
       this.resync();
     }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROADCAST, type Bus, type BusMessage } from '../../src/bus/bus.ts';
 import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
@@ -17,6 +18,8 @@ interface BusFactory {
 const log = createLogger('silent');
 const redis = await testRedis();
 if (!redis) console.warn(redisSkipReason);
+// After every describe of the file: the last one uses this server too.
+afterAll(() => redis?.stop());
 
 const factories: BusFactory[] = [
   {
@@ -41,7 +44,6 @@ if (redis) {
     },
     async close() {
       await Promise.all(made.map((b) => b.close()));
-      await redis.stop();
     },
   });
 }
@@ -192,6 +194,36 @@ describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
     } finally {
       await Promise.all([b, ...senders].map((n) => n.close()));
       await r.stop();
+    }
+  });
+});
+
+describe.skipIf(!redis)('redis bus and payloads it cannot read', () => {
+  it('drops a payload in another format, warns once for several, and reads what follows', async () => {
+    const lines: string[] = [];
+    const warnLog = createLogger('warn', {}, (line) => {
+      lines.push(line);
+      return true;
+    });
+    const prefix = `${redis!.prefix}${randomBytes(3).toString('hex')}`;
+    const b = new RedisBus({ url: redis!.url, nodeId: 'b', prefix, commandTimeoutMs: 1000, log: warnLog });
+    const a = new RedisBus({ url: redis!.url, nodeId: 'a', prefix, commandTimeoutMs: 1000, log });
+    const raw = new Redis(redis!.url);
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      b.subscribe('bob');
+      const got = collect(b);
+      await settle();
+      // What an earlier release of the bus published: JSON, which this one does not read.
+      for (let i = 0; i < 3; i++) await raw.publish(`${prefix}:bus:bob`, JSON.stringify({ n: 'old', m: [push('from an old node')] }));
+      a.publish('bob', push('from a node of this release'));
+      await settle();
+      expect(got).toEqual([{ topic: 'bob', msg: push('from a node of this release') }]);
+      const warnings = lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === 'warn');
+      expect(warnings.map((w) => w.msg)).toEqual(['bus payload not understood; do all nodes run the same release?']);
+    } finally {
+      raw.disconnect();
+      await Promise.all([a.close(), b.close()]);
     }
   });
 });
