@@ -20,7 +20,8 @@ import type { BusMessage, WireEntry } from './bus.ts';
  * empty), each message starts with one letter:
  * - `E` entries: node, again flag, first-copy number (empty when none),
  *   count, then per entry the eight fields of a WireEntry, frame last;
- * - `A` ack: user, device, dedup key;
+ * - `A` ack: user, device, dedup key, then a flag (`1` or empty) and,
+ *   when set, the sender, sender device and message id of its receipt;
  * - `J` any other message: its JSON.
  * Lengths count UTF-16 units of the text as decoded from the payload's
  * UTF-8; frames and ids never hold a lone surrogate (the relay writes them
@@ -54,7 +55,11 @@ export function encodeBusBatch(batch: BusBatch): string {
           field(String(e.createdAt)) +
           field(e.frame);
       }
-    } else if (msg.k === 'ack') out += `A${field(msg.user)}${field(msg.device)}${field(msg.key)}`;
+    } else if (msg.k === 'ack') {
+      out += `A${field(msg.user)}${field(msg.device)}${field(msg.key)}`;
+      const d = msg.delivered;
+      out += d ? `${field('1')}${field(d.sender)}${field(d.senderDevice)}${field(d.messageId)}` : field('');
+    }
     else out += `J${field(JSON.stringify(msg))}`;
   }
   return out;
@@ -98,7 +103,11 @@ export function decodeBusBatch(text: string): BusBatch {
       if (again) msg.again = true;
       if (seq !== '') msg.s = Number(seq);
       m.push(msg);
-    } else if (tag === 'A') m.push({ k: 'ack', user: r.string(), device: r.string(), key: r.string() });
+    } else if (tag === 'A') {
+      const ack: Extract<BusMessage, { k: 'ack' }> = { k: 'ack', user: r.string(), device: r.string(), key: r.string() };
+      if (r.string() === '1') ack.delivered = { sender: r.string(), senderDevice: r.string(), messageId: r.string() };
+      m.push(ack);
+    }
     else if (tag === 'J') m.push(JSON.parse(r.string()) as BusMessage);
     else throw new Error('unknown bus message');
   }

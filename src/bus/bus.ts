@@ -61,6 +61,13 @@ export interface WireEntry {
   createdAt: number;
 }
 
+/** The message whose sender's devices get a `status_update` `delivered` for an ack. */
+export interface DeliveredReceipt {
+  sender: string;
+  senderDevice: string;
+  messageId: string;
+}
+
 export type BusMessage =
   /**
    * Stored entries for devices of the topic's user. `node` holds them in its
@@ -75,8 +82,13 @@ export type BusMessage =
    * it; when every node the copy reached says so, no ack can come.
    */
   | { k: 'absent'; s: number; keys: [string, string, string][] }
-  /** On a node's own topic: the recipient device acked this entry of the node's writer on another node. */
-  | { k: 'ack'; user: string; device: string; key: string }
+  /**
+   * On a node's own topic: the recipient device acked this entry of the
+   * node's writer on another node. `delivered` names the message when its
+   * sender is to get a `status_update` `delivered`: the node that holds the
+   * entry stores it, where the sender most likely is (see DeliveredReceipt).
+   */
+  | { k: 'ack'; user: string; device: string; key: string; delivered?: DeliveredReceipt }
   /** An ephemeral frame for the topic user's devices (or one of them, or all but one). */
   | { k: 'push'; frame: string; device?: string | undefined; except?: string | undefined }
   /** The device connected elsewhere at `at`: an older socket for it closes with 4409. */

@@ -1,7 +1,7 @@
-import { nodeTopic, type Bus } from '../bus/bus.ts';
+import { nodeTopic, type Bus, type BusMessage } from '../bus/bus.ts';
 import { KeyRing } from '../util/key-ring.ts';
 import type { GroupCommitWriter } from './group-commit.ts';
-import { deviceKey, type QueueEntry } from './queue-entry.ts';
+import { deliveredReceiptOf, deviceKey, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey } from './queue-store.ts';
 
 /**
@@ -14,6 +14,19 @@ import type { EntryKey } from './queue-store.ts';
  * beats the commit, as it does for its own devices, or deletes the row.
  * So a message between devices on two nodes costs no write when its
  * recipient acks within the write delay, exactly as on one node.
+ *
+ * The ack of another node's entry also carries the receipt its sender is
+ * owed (`delivered`): that node stores the `status_update` for the
+ * sender's devices (cluster-events.ts), not this one. The sender is most
+ * likely connected there, so the receipt then crosses no node, and its
+ * ack comes back to the writer that holds it; stored here, it would cross
+ * the bus to the sender and its ack back again. The receipt of an entry
+ * acked here from the database is stored here (handleDeliveryAck).
+ *
+ * A receipt rides on its ack and is lost with it. The entry then stays in
+ * its queue as above, is delivered again at the device's next drain and
+ * acked again, and that ack, of a row read from the database, stores the
+ * receipt where the device is.
  *
  * An ack lost on the bus (Redis down, the origin node gone) leaves a row
  * behind; it is delivered again on the device's next drain (after a bus
@@ -53,7 +66,10 @@ export class AckRouter {
     if (entry.state !== 'remote') return;
     entry.state = 'acked';
     this.acked.add(ackedKey(entry.recipientKey, entry.dedupKey));
-    this.bus.publish(nodeTopic(entry.origin), { k: 'ack', user: entry.recipientUser, device: entry.recipientDevice, key: entry.dedupKey });
+    const ack: Extract<BusMessage, { k: 'ack' }> = { k: 'ack', user: entry.recipientUser, device: entry.recipientDevice, key: entry.dedupKey };
+    const delivered = deliveredReceiptOf(entry);
+    if (delivered) ack.delivered = delivered;
+    this.bus.publish(nodeTopic(entry.origin), ack);
   }
 
   /** True when a device here acked this entry lately. */

@@ -1,3 +1,5 @@
+import type { DeliveredReceipt } from '../bus/bus.ts';
+
 /**
  * A frame on its way to one recipient device. The same object is shared by
  * the group-commit writer (which makes it durable) and the recipient's
@@ -83,6 +85,17 @@ export function settle(entry: QueueEntry, ok: boolean): void {
 }
 
 export const deviceKey = (user: string, device: string): string => `${user}\u0000${device}`;
+
+/**
+ * The receipt an ack of this entry owes its sender: a message (`deliver`,
+ * `media_key`) from another user earns a `status_update` `delivered` for
+ * the sender's devices; receipts, sync frames and a user's messages to its
+ * own devices earn none.
+ */
+export function deliveredReceiptOf(e: QueueEntry): DeliveredReceipt | undefined {
+  if ((e.kind !== 'deliver' && e.kind !== 'media_key') || e.senderUser === e.recipientUser) return undefined;
+  return { sender: e.senderUser, senderDevice: e.senderDevice, messageId: e.messageId };
+}
 
 /**
  * Dedup keys are stored, so they join their parts with '|', which ids may

@@ -1,6 +1,7 @@
 import { BROADCAST, nodeTopic, type BusMessage } from '../bus/bus.ts';
 import { CloseCode } from '../protocol/close-codes.ts';
 import { applyDeviceStatus } from './handlers/devices.ts';
+import { storeRelayedReceipt } from './handlers/receipts.ts';
 import type { Services } from './services.ts';
 
 /**
@@ -16,9 +17,15 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
     case 'absent':
       if (topic === nodeTopic(svc.bus.nodeId)) svc.router.absent(msg);
       return;
-    case 'ack':
-      if (topic === nodeTopic(svc.bus.nodeId)) svc.acks.receive(msg.user, msg.device, msg.key);
+    case 'ack': {
+      if (topic !== nodeTopic(svc.bus.nodeId)) return;
+      svc.acks.receive(msg.user, msg.device, msg.key);
+      if (!msg.delivered) return;
+      // The sender's devices may have to be read first; a failure costs the receipt, never the message.
+      const reading = storeRelayedReceipt(svc, { userId: msg.user, deviceId: msg.device }, msg.delivered);
+      reading?.catch((err: unknown) => svc.log.warn('status update dropped: devices unavailable', { err, user: msg.delivered?.sender }));
       return;
+    }
     case 'kick': {
       // The device connected on another node; the older socket loses (ties go to the higher node id).
       const s = svc.hub.find(topic, msg.device);

@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { decodeBusBatch } from '../../src/bus/bus-codec.ts';
 import { uid } from '../helpers/relay-fixture.ts';
 import { postgresUrl } from '../helpers/databases.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
@@ -66,6 +68,41 @@ describe.skipIf(skip)('acks across nodes', () => {
     expect(await rowsFor(bob)).toBe(0);
     expect(await rowsFor(alice)).toBe(0);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it("stores the sender's receipt on the sender's node: it reaches the sender without crossing the bus, and the sender's device on the recipient's node gets it too", async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    // Everything published to alice's topic, as another node would receive it.
+    const watcher = new Redis(redis!.url);
+    const onAliceTopic: string[] = [];
+    watcher.on('message', (_channel: string, payload: string) => onAliceTopic.push(payload));
+    await watcher.subscribe(`${redis!.prefix}:bus:${alice}`);
+    const a1 = await cluster.accounts.online(alice, 'a1', cluster.nodes[0]!.url);
+    const a2 = await cluster.accounts.online(alice, 'a2', cluster.nodes[1]!.url);
+    const b = await cluster.accounts.online(bob, 'b1', cluster.nodes[1]!.url);
+    for (const c of [a1, a2, b]) ackOnArrival(c);
+    const before = await Promise.all(cluster.nodes.slice(0, 2).map(writtenOps));
+    onAliceTopic.length = 0;
+    const list = ids('receipt', 5);
+    sendAll(a1, bob, 'b1', list);
+    await sentAcks(a1, list, 5000);
+    for (const id of list) {
+      const [toSender, toOtherDevice] = await Promise.all([a1, a2].map((c) => c.seen((f) => f.type === 'status_update' && f.message_id === id)));
+      expect(toSender!.payload).toMatchObject({ status: 'delivered', recipient_id: bob, recipient_device: 'b1' });
+      expect(toOtherDevice!.payload).toMatchObject({ status: 'delivered', recipient_id: bob, recipient_device: 'b1' });
+    }
+    // On alice's topic, only the copies for a2, which is on the other node: the receipts were stored on a1's.
+    await new Promise((r) => setTimeout(r, WRITE_DELAY_MS * 2));
+    const receipts = onAliceTopic
+      .flatMap((p) => decodeBusBatch(p).m)
+      .flatMap((m) => (m.k === 'entries' ? m.entries : []))
+      .filter((e) => e.kind === 'status_update');
+    expect(receipts.map((e) => `${e.recipientDevice} ${e.messageId}`).sort()).toEqual(list.map((id) => `a2 ${id}`));
+    // Both devices acked in time: nothing was written on either node.
+    expect(await Promise.all(cluster.nodes.slice(0, 2).map(writtenOps))).toEqual(before);
+    expect(await rowsFor(alice)).toBe(0);
+    watcher.disconnect();
+    await Promise.all([a1.close(), a2.close(), b.close()]);
   });
 
   it('deletes the row on the writing node when the ack comes after the commit, and delivers each message once', async () => {

@@ -35,8 +35,18 @@ describe('ack router', () => {
     expect(acks.ackedHere(keyOf('m2'))).toBe(false);
     expect(acks.ackedHere({ ...keyOf('m1'), recipientDevice: 'b2' })).toBe(false);
     await new Promise((r) => setTimeout(r, 10));
-    expect(atOrigin).toEqual([{ k: 'ack', user: 'bob', device: 'b1', key: 'deliver|alice|a1|m1' }]);
+    // The sender's receipt goes with the ack, to be stored on the node that holds the entry.
+    expect(atOrigin).toEqual([{ k: 'ack', user: 'bob', device: 'b1', key: 'deliver|alice|a1|m1', delivered: { sender: 'alice', senderDevice: 'a1', messageId: 'm1' } }]);
     expect(writerAcks).toEqual([]);
+  });
+
+  it('sends no receipt with the ack of an entry that earns none: a status_update, or a message between devices of one user', async () => {
+    const { acks, atOrigin } = setup();
+    acks.ack(remoteEntry({ ...fields('s1'), kind: 'status_update', dedupKey: 'status_update|delivered|carol|c1|b1|s1' }, 'a'));
+    acks.ack(remoteEntry({ ...fields('m2'), senderUser: 'bob', senderDevice: 'b2', dedupKey: 'deliver|bob|b2|m2' }, 'a'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(atOrigin).toHaveLength(2);
+    expect(atOrigin.every((m) => m.k === 'ack' && m.delivered === undefined)).toBe(true);
   });
 
   it('remembers a committed entry of its own (its row may be read again), not one acked before its commit', () => {

@@ -1,4 +1,5 @@
-import { dedupKey, newEntry, type QueueEntry } from '../../delivery/queue-entry.ts';
+import type { DeliveredReceipt } from '../../bus/bus.ts';
+import { dedupKey, deliveredReceiptOf, newEntry, type QueueEntry } from '../../delivery/queue-entry.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeStatusUpdate, type DeliveryStatus } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
@@ -8,7 +9,9 @@ import { enqueueAndOffer } from './store-and-route.ts';
 /**
  * `delivery_ack`: the device has the entries; they leave its queue (and only
  * its queue). For each acked message from another user, the sender's
- * devices get a stored `status_update` `delivered`.
+ * devices get a stored `status_update` `delivered`: stored here, or, for
+ * an entry another node holds, by that node when the ack reaches it
+ * (ack-router.ts).
  */
 export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, svc: Services): Promise<void> | void {
   // Most acks name messages from one sender (a client acks what one chat delivered): that sender is
@@ -17,16 +20,17 @@ export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, sv
   const firstItems: StatusItems = [];
   let others: Map<string, StatusItems> | undefined;
   for (const e of s.ack(frame.payload.message_ids)) {
-    if ((e.kind !== 'deliver' && e.kind !== 'media_key') || e.senderUser === s.userId) continue;
-    const item = { messageId: e.messageId, originDevice: e.senderDevice };
-    if (first === undefined || first === e.senderUser) {
-      first = e.senderUser;
+    const receipt = e.origin === undefined ? deliveredReceiptOf(e) : undefined;
+    if (!receipt) continue;
+    const item = { messageId: receipt.messageId, originDevice: receipt.senderDevice };
+    if (first === undefined || first === receipt.sender) {
+      first = receipt.sender;
       firstItems.push(item);
       continue;
     }
-    const list = (others ??= new Map()).get(e.senderUser);
+    const list = (others ??= new Map()).get(receipt.sender);
     if (list) list.push(item);
-    else others.set(e.senderUser, [item]);
+    else others.set(receipt.sender, [item]);
   }
   if (first === undefined) return;
   const pending = queueStatus(s, svc, first, 'delivered', firstItems);
@@ -44,7 +48,21 @@ export function handleReadReceipt(s: Session, frame: FrameOf<'read_receipt'>, sv
   return queueStatus(s, svc, frame.payload.to, 'read', frame.payload.message_ids.map((messageId) => ({ messageId, originDevice: '*' })));
 }
 
+/**
+ * The receipt a device on another node owed for an entry this node holds,
+ * come back with its ack: stored here, for the sender's devices.
+ */
+export function storeRelayedReceipt(svc: Services, reporter: Reporter, receipt: DeliveredReceipt): Promise<void> | void {
+  return queueStatus(reporter, svc, receipt.sender, 'delivered', [{ messageId: receipt.messageId, originDevice: receipt.senderDevice }]);
+}
+
 type StatusItems = { messageId: string; originDevice: string }[];
+
+/** The device whose ack or read a status_update reports. */
+interface Reporter {
+  readonly userId: string;
+  readonly deviceId: string;
+}
 
 /**
  * Stores one status_update per message for each device of `user` (never the
@@ -52,29 +70,29 @@ type StatusItems = { messageId: string; originDevice: string }[];
  * dropped one is logged, the message itself is already safe. Synchronous
  * when the user's devices are cached; a promise only when they are read.
  */
-function queueStatus(s: Session, svc: Services, user: string, status: DeliveryStatus, items: StatusItems): Promise<void> | void {
+function queueStatus(reporter: Reporter, svc: Services, user: string, status: DeliveryStatus, items: StatusItems): Promise<void> | void {
   const cached = svc.devices.cached(user);
-  if (cached) return storeStatus(s, svc, user, status, items, cached);
-  return svc.devices.devicesOf(user).then((devices) => storeStatus(s, svc, user, status, items, devices));
+  if (cached) return storeStatus(reporter, svc, user, status, items, cached);
+  return svc.devices.devicesOf(user).then((devices) => storeStatus(reporter, svc, user, status, items, devices));
 }
 
-function storeStatus(s: Session, svc: Services, user: string, status: DeliveryStatus, items: StatusItems, devices: ReadonlySet<string>): void {
+function storeStatus(reporter: Reporter, svc: Services, user: string, status: DeliveryStatus, items: StatusItems, devices: ReadonlySet<string>): void {
   const ts = isoNow(svc);
   const createdAt = new Date(svc.now());
   const entries: QueueEntry[] = [];
   for (const device of devices) {
-    if (user === s.userId && device === s.deviceId) continue;
+    if (user === reporter.userId && device === reporter.deviceId) continue;
     for (const { messageId, originDevice } of items) {
       entries.push(
         newEntry({
           recipientUser: user,
           recipientDevice: device,
-          dedupKey: dedupKey('status_update', status, s.userId, s.deviceId, originDevice, messageId),
+          dedupKey: dedupKey('status_update', status, reporter.userId, reporter.deviceId, originDevice, messageId),
           messageId,
           kind: 'status_update',
-          senderUser: s.userId,
-          senderDevice: s.deviceId,
-          frame: encodeStatusUpdate(messageId, status, s.userId, s.deviceId, ts),
+          senderUser: reporter.userId,
+          senderDevice: reporter.deviceId,
+          frame: encodeStatusUpdate(messageId, status, reporter.userId, reporter.deviceId, ts),
           createdAt,
         }),
       );
