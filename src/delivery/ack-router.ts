@@ -21,7 +21,8 @@ import type { EntryKey } from './queue-store.ts';
  * likely connected there, so the receipt then crosses no node, and its
  * ack comes back to the writer that holds it; stored here, it would cross
  * the bus to the sender and its ack back again. The receipt of an entry
- * acked here from the database is stored here (handleDeliveryAck).
+ * this node holds, or of a row read from the database, is stored here
+ * (handleDeliveryAck).
  *
  * A receipt rides on its ack and is lost with it. The entry then stays in
  * its queue as above, is delivered again at the device's next drain and

@@ -17,8 +17,8 @@ export class DeviceDirectory {
   private readonly touches: TouchBatcher;
   /** Reads of a user's devices under way, shared by the callers that miss the cache meanwhile. */
   private readonly reading = new Map<string, Promise<ReadonlySet<string>>>();
-  /** Counts `invalidate` calls, so that a read that spans one does not fill the cache. */
-  private invalidations = 0;
+  /** Each user's latest read under way, by identity: a read that is not the latest, or that an invalidation overtook, does not fill the cache. */
+  private readonly latestRead = new Map<string, object>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -76,20 +76,25 @@ export class DeviceDirectory {
   }
 
   private async read(user: string): Promise<ReadonlySet<string>> {
-    const invalidations = this.invalidations;
-    const rows = await withTimeout(
-      this.db.selectFrom('devices').select('device_id').where('user_id', '=', user).where('status', '=', 'approved').execute(),
-      this.timeoutMs,
-      'device lookup',
-    );
-    const devices = new Set(rows.map((r) => r.device_id));
-    // A set read before a change was dropped from the cache is not put back in it (invalidations are rare).
-    if (invalidations === this.invalidations) this.cache.set(user, { devices, loadedAt: this.now() });
-    return devices;
+    const mark = {};
+    this.latestRead.set(user, mark);
+    try {
+      const rows = await withTimeout(
+        this.db.selectFrom('devices').select('device_id').where('user_id', '=', user).where('status', '=', 'approved').execute(),
+        this.timeoutMs,
+        'device lookup',
+      );
+      const devices = new Set(rows.map((r) => r.device_id));
+      // Only the user's latest read fills the cache, and none that an invalidation overtook.
+      if (this.latestRead.get(user) === mark) this.cache.set(user, { devices, loadedAt: this.now() });
+      return devices;
+    } finally {
+      if (this.latestRead.get(user) === mark) this.latestRead.delete(user);
+    }
   }
 
   invalidate(user: string): void {
-    this.invalidations++;
+    this.latestRead.delete(user);
     this.cache.delete(user);
     // Callers after this point read anew rather than join a read that may predate the change.
     this.reading.delete(user);
