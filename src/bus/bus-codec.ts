@@ -5,7 +5,7 @@ import type { BusMessage, WireEntry } from './bus.ts';
  * The text of one PUBLISH on the Redis bus: the sending node, whether it
  * asks the others to resync, and the messages of one topic from one turn.
  *
- * Stored entries and their acks are most of what crosses the bus, two of
+ * Stored entries and their acks are most of what crosses the bus, one of
  * each per message between nodes, so they are written as length-prefixed
  * fields rather than JSON: a `deliver` frame is itself JSON, and inside a
  * JSON document every quote of it was escaped on one node and unescaped on
@@ -59,8 +59,7 @@ export function encodeBusBatch(batch: BusBatch): string {
       out += `A${field(msg.user)}${field(msg.device)}${field(msg.key)}`;
       const d = msg.delivered;
       out += d ? `${field('1')}${field(d.sender)}${field(d.senderDevice)}${field(d.messageId)}` : field('');
-    }
-    else out += `J${field(JSON.stringify(msg))}`;
+    } else out += `J${field(JSON.stringify(msg))}`;
   }
   return out;
 }
