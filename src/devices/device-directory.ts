@@ -15,10 +15,11 @@ import { TouchBatcher } from './touch-batcher.ts';
 export class DeviceDirectory {
   private readonly cache: GenerationalMap<string, { devices: ReadonlySet<string>; loadedAt: number }>;
   private readonly touches: TouchBatcher;
-  /** Reads of a user's devices under way, shared by the callers that miss the cache meanwhile. */
+  /**
+   * Each user's latest read under way: callers that miss the cache share it,
+   * and only it may fill the cache (an invalidation removes it).
+   */
   private readonly reading = new Map<string, Promise<ReadonlySet<string>>>();
-  /** Each user's latest read under way, by identity: a read that is not the latest, or that an invalidation overtook, does not fill the cache. */
-  private readonly latestRead = new Map<string, object>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -54,7 +55,8 @@ export class DeviceDirectory {
    * make a read of its own. Two nodes at saturation made 18,500 reads in
    * two seconds that way, queued behind each other in the pool, against
    * 50 once the cache held every user. `fresh` always reads anew (a send
-   * that did not match the cache is checked against the database itself).
+   * that did not match the cache is checked against the database itself),
+   * and callers that miss meanwhile share that newer read.
    */
   devicesOf(user: string, fresh = false): Promise<ReadonlySet<string>> {
     if (!fresh) {
@@ -63,38 +65,32 @@ export class DeviceDirectory {
       const running = this.reading.get(user);
       if (running) return running;
     }
-    const read = this.read(user);
-    // A fresh read does not replace a shared one: callers already waiting on that one keep it.
-    if (!fresh) {
-      this.reading.set(user, read);
-      const done = () => {
-        if (this.reading.get(user) === read) this.reading.delete(user);
-      };
-      read.then(done, done);
-    }
+    // Only the user's latest read fills the cache, and none that an invalidation overtook.
+    const latest = (): boolean => {
+      if (this.reading.get(user) !== read) return false;
+      this.reading.delete(user);
+      return true;
+    };
+    const read: Promise<ReadonlySet<string>> = withTimeout(
+      this.db.selectFrom('devices').select('device_id').where('user_id', '=', user).where('status', '=', 'approved').execute(),
+      this.timeoutMs,
+      'device lookup',
+    ).then(
+      (rows) => {
+        const devices = new Set(rows.map((r) => r.device_id));
+        if (latest()) this.cache.set(user, { devices, loadedAt: this.now() });
+        return devices;
+      },
+      (err: unknown) => {
+        latest();
+        throw err;
+      },
+    );
+    this.reading.set(user, read);
     return read;
   }
 
-  private async read(user: string): Promise<ReadonlySet<string>> {
-    const mark = {};
-    this.latestRead.set(user, mark);
-    try {
-      const rows = await withTimeout(
-        this.db.selectFrom('devices').select('device_id').where('user_id', '=', user).where('status', '=', 'approved').execute(),
-        this.timeoutMs,
-        'device lookup',
-      );
-      const devices = new Set(rows.map((r) => r.device_id));
-      // Only the user's latest read fills the cache, and none that an invalidation overtook.
-      if (this.latestRead.get(user) === mark) this.cache.set(user, { devices, loadedAt: this.now() });
-      return devices;
-    } finally {
-      if (this.latestRead.get(user) === mark) this.latestRead.delete(user);
-    }
-  }
-
   invalidate(user: string): void {
-    this.latestRead.delete(user);
     this.cache.delete(user);
     // Callers after this point read anew rather than join a read that may predate the change.
     this.reading.delete(user);
