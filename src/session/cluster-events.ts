@@ -20,10 +20,11 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
     case 'ack': {
       if (topic !== nodeTopic(svc.bus.nodeId)) return;
       svc.acks.receive(msg.user, msg.device, msg.key);
-      if (!msg.delivered) return;
+      const receipt = msg.delivered;
+      if (!receipt) return;
       // The sender's devices may have to be read first; a failure costs the receipt, never the message.
-      const reading = storeRelayedReceipt(svc, { userId: msg.user, deviceId: msg.device }, msg.delivered);
-      reading?.catch((err: unknown) => svc.log.warn('status update dropped: devices unavailable', { err, user: msg.delivered?.sender }));
+      const reading = storeRelayedReceipt(svc, { userId: msg.user, deviceId: msg.device }, receipt);
+      reading?.catch((err: unknown) => svc.log.warn('status update dropped: devices unavailable', { err, user: receipt.sender }));
       return;
     }
     case 'kick': {
