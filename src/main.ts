@@ -8,6 +8,7 @@ import { openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { GroupCommitWriter } from './delivery/group-commit.ts';
 import { QueueStore } from './delivery/queue-store.ts';
+import { ReceivedLog } from './delivery/received-log.ts';
 import { RecentSends } from './delivery/recent-sends.ts';
 import { Router } from './delivery/router.ts';
 import { AckRouter } from './delivery/ack-router.ts';
@@ -28,11 +29,13 @@ import { BROADCAST, nodeTopic } from './bus/bus.ts';
 import { openBus } from './bus/open-bus.ts';
 import { BacklogResync } from './session/backlog-resync.ts';
 import { handleClusterMessage } from './session/cluster-events.ts';
+import { ExpiryWheel } from './session/expiry-wheel.ts';
 import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
 import { ContactStore } from './presence/contact-store.ts';
 import { openLeaseStore } from './presence/open-lease-store.ts';
 import type { Services } from './session/services.ts';
+import type { Session } from './session/session.ts';
 import { startServer } from './transport/server.ts';
 import { loadNativeUws } from './transport/uws.ts';
 import { tuneGarbageCollector } from './util/gc-tuning.ts';
@@ -105,6 +108,9 @@ async function main(): Promise<void> {
     rateLimit: new StoredRateLimit(database.db, config.DB_TIMEOUT_MS),
     rates: rateRules(config),
     recent: new RecentSends(now),
+    expiry: new ExpiryWheel<Session>(now),
+    verifier,
+    received: new ReceivedLog(config.RECEIVED_MEMORY),
     overload: new OverloadGate(shedRule(config), () => performance.now(), log),
     calls: new CallRegistry(now),
     contacts,
@@ -121,6 +127,7 @@ async function main(): Promise<void> {
     presence.resync();
   });
   presence.start();
+  svc.expiry.start();
   userConnections.start();
   svc.overload.start();
   writer.onCommit((entries) => svc.router.forwardCommitted(entries));
@@ -139,6 +146,7 @@ async function main(): Promise<void> {
       log,
       now,
       inflightMax: config.INFLIGHT_MAX,
+      inflightMaxBytes: config.MAX_INFLIGHT_BYTES,
       drainPageSize: config.DRAIN_PAGE_SIZE,
       bufferedHighWater: Math.floor(config.MAX_BACKPRESSURE_BYTES / 2),
       slowConsumerMs: config.SLOW_CONSUMER_SECONDS * 1000,
@@ -175,6 +183,7 @@ async function main(): Promise<void> {
     server.closeAll(CloseCode.goingAway);
     sweeper.stop();
     stopExpiry();
+    svc.expiry.stop();
     svc.overload.stop();
     presence.stop();
     userConnections.stop();

@@ -25,7 +25,12 @@ export interface VerifierOptions {
   key: KeySource;
   issuer: string | undefined;
   audience: string | undefined;
+  /** The clock for `iat` (epoch ms); jose reads the system clock for `exp`. */
+  now?: () => number;
 }
+
+/** Seconds of clock skew allowed between the token's signer and this node. */
+const CLOCK_TOLERANCE_S = 5;
 
 /** The one algorithm a PEM public key may be used with, decided by the key itself (RFC 8725 section 3.1). */
 export function algorithmForPublicKey(pem: string): 'EdDSA' | 'ES256' {
@@ -61,18 +66,22 @@ export async function createTokenVerifier(opts: VerifierOptions): Promise<TokenV
       algorithms = ['EdDSA', 'ES256'];
       break;
   }
+  const now = opts.now ?? Date.now;
   const verifyOptions = {
     algorithms,
     requiredClaims: ['exp', 'iat', 'sub'],
     ...(opts.issuer ? { issuer: opts.issuer } : {}),
     ...(opts.audience ? { audience: opts.audience } : {}),
-    clockTolerance: 5,
+    clockTolerance: CLOCK_TOLERANCE_S,
   };
 
   return {
     async verify(token) {
       try {
         const { payload, protectedHeader } = await jwtVerify(token, key as CryptoKey, verifyOptions);
+        // jose checks iat only against a maximum age: a token issued in the future (a signer's clock far ahead, or a forged
+        // lifetime) is refused here, within the same tolerance as exp.
+        if ((payload.iat ?? 0) > now() / 1000 + CLOCK_TOLERANCE_S) return { ok: false, reason: 'iat in the future', expired: false };
         const typ = protectedHeader.typ?.toLowerCase();
         if (typ !== undefined && typ !== 'jwt' && typ !== 'at+jwt') return { ok: false, reason: 'unexpected typ', expired: false };
         const sub = idField.safeParse(payload.sub);

@@ -1,4 +1,4 @@
-import { KeyRing } from '../util/key-ring.ts';
+import { hashKey, KeyRing } from '../util/key-ring.ts';
 
 /**
  * Recently accepted sends, by sending device and message id, so a client
@@ -6,6 +6,12 @@ import { KeyRing } from '../util/key-ring.ts';
  * delivering the message again, even after its recipients acked and the
  * queue rows are gone. A retry that arrives while the first copy is still
  * being committed is counted, and answered when the first copy is.
+ *
+ * A retry is the same frame again: each send is remembered with a digest of
+ * what it addressed (frameDigest: its kind, recipient and device set). A
+ * frame under a used id with another digest is `reused`, never taken for a
+ * retry: acking it would tell its sender that a message nobody stored had
+ * been stored.
  *
  * Bounded in size and age: the latest `maxEntries` sends (fewer when their
  * keys average over 128 characters), for at most `ttlMs`. Past that, the
@@ -34,6 +40,8 @@ export class RecentSends {
   /** When each entry's send began, in ms since `epoch`. */
   private readonly began: Float64Array;
   private readonly done: Uint8Array;
+  /** Each entry's frameDigest. */
+  private readonly digests: Uint32Array;
   /** A pending entry's record, where its retries are counted. */
   private readonly pending: (RecentSend | undefined)[];
 
@@ -45,6 +53,7 @@ export class RecentSends {
     this.keys = new KeyRing(maxEntries);
     this.began = new Float64Array(maxEntries);
     this.done = new Uint8Array(maxEntries);
+    this.digests = new Uint32Array(maxEntries);
     this.pending = new Array<RecentSend | undefined>(maxEntries).fill(undefined);
     this.epoch = now();
   }
@@ -59,16 +68,18 @@ export class RecentSends {
   }
 
   /**
-   * Looks a send up: 'new' (never seen), 'done' (answer with a sent_ack now)
-   * or 'pending' (counted; the first copy's settlement answers it).
+   * Looks a send up: 'new' (never seen), 'done' (answer with a sent_ack now),
+   * 'pending' (counted; the first copy's settlement answers it), or 'reused'
+   * (the id was used for a frame with another digest; nothing is counted).
    */
-  check(key: string): 'new' | 'done' | 'pending' {
+  check(key: string, digest = 0): 'new' | 'done' | 'pending' | 'reused' {
     const e = this.keys.find(key);
     if (e < 0) return 'new';
     if (this.expired(e)) {
       this.keys.remove(e);
       return 'new';
     }
+    if (this.digests[e] !== digest >>> 0) return 'reused';
     if (this.done[e] === 1) return 'done';
     this.pending[e]!.owed++;
     return 'pending';
@@ -81,12 +92,13 @@ export class RecentSends {
   }
 
   /** Remembers a new send as pending; the record it returns is what `settle` takes, so settling needs no second lookup. */
-  begin(key: string): RecentSend {
+  begin(key: string, digest = 0): RecentSend {
     const entry = this.keys.add(key);
     const rec: RecentSend = { owed: 1, entry, stamp: entry < 0 ? -1 : this.keys.stamp(entry) };
     if (entry >= 0) {
       this.began[entry] = this.now() - this.epoch;
       this.done[entry] = 0;
+      this.digests[entry] = digest >>> 0;
       this.pending[entry] = rec;
     }
     return rec;
@@ -116,4 +128,19 @@ export class RecentSends {
   private expired(e: number): boolean {
     return this.now() - this.epoch - this.began[e]! > this.ttlMs;
   }
+}
+
+/** Seed of frame digests: fixed, since a digest is compared only with digests made by this process. */
+const DIGEST_SEED = 0x2f6b_1a3d;
+
+/**
+ * What a stored frame addressed, as 32 bits: its kind, its recipient user,
+ * and its set of recipient devices in any order (each device's hash is
+ * added, so a retry that lists them in another order is the same frame).
+ * The ciphertext is left out: a client may encrypt a retry anew.
+ */
+export function frameDigest(kind: string, to: string, devices: readonly string[]): number {
+  let d = hashKey(`${kind}\u0000${to}`, DIGEST_SEED);
+  for (const device of devices) d = (d + hashKey(device, DIGEST_SEED)) >>> 0;
+  return d;
 }

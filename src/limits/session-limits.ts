@@ -4,22 +4,21 @@ import { ALLOWED, fullBucket, isFull, take, type Bucket, type BucketRule, type T
 
 /**
  * Per-device rate limits, kept in the session (no Redis, no round trip):
- * a device's frames all reach the node it is connected to. Four budgets:
- * all frames, inbound bytes, stored messages, and ephemeral signals.
+ * a device's frames all reach the node it is connected to. Six budgets:
+ * all frames, inbound bytes, stored messages, ephemeral signals, read
+ * receipts (each may store a row per id and sender device), and control
+ * frames (each reads or writes the database outside the write queue).
  */
 export interface DeviceBuckets {
   frames: Bucket;
   bytes: Bucket;
   messages: Bucket;
   signals: Bucket;
+  receipts: Bucket;
+  control: Bucket;
 }
 
-export interface RateRules {
-  frames: BucketRule;
-  bytes: BucketRule;
-  messages: BucketRule;
-  signals: BucketRule;
-}
+export type RateRules = { readonly [K in keyof DeviceBuckets]: BucketRule };
 
 export function rateRules(c: Config): RateRules {
   return {
@@ -27,25 +26,61 @@ export function rateRules(c: Config): RateRules {
     bytes: { burst: c.RATE_BYTES_BURST, ratePerSecond: c.RATE_BYTES_PER_SECOND },
     messages: { burst: c.RATE_MESSAGES_BURST, ratePerSecond: c.RATE_MESSAGES_PER_SECOND },
     signals: { burst: c.RATE_SIGNALS_BURST, ratePerSecond: c.RATE_SIGNALS_PER_SECOND },
+    receipts: { burst: c.RATE_RECEIPTS_BURST, ratePerSecond: c.RATE_RECEIPTS_PER_SECOND },
+    control: { burst: c.RATE_CONTROL_BURST, ratePerSecond: c.RATE_CONTROL_PER_SECOND },
   };
 }
 
 export function newBuckets(r: RateRules, now: number): DeviceBuckets {
-  return { frames: fullBucket(r.frames, now), bytes: fullBucket(r.bytes, now), messages: fullBucket(r.messages, now), signals: fullBucket(r.signals, now) };
+  return {
+    frames: fullBucket(r.frames, now),
+    bytes: fullBucket(r.bytes, now),
+    messages: fullBucket(r.messages, now),
+    signals: fullBucket(r.signals, now),
+    receipts: fullBucket(r.receipts, now),
+    control: fullBucket(r.control, now),
+  };
 }
 
 /**
- * Whether all four budgets have refilled by `now`: the device then holds
- * exactly what `newBuckets` would give it, and its session may drop them
- * until its next frame (about 280 bytes of heap per device).
+ * Whether every budget has refilled by `now`: the device then holds exactly
+ * what `newBuckets` would give it, and its session may drop them until its
+ * next frame (about 400 bytes of heap per device).
  */
 export const bucketsAtRest = (b: DeviceBuckets, r: RateRules, now: number): boolean =>
-  isFull(b.frames, r.frames, now) && isFull(b.bytes, r.bytes, now) && isFull(b.messages, r.messages, now) && isFull(b.signals, r.signals, now);
+  isFull(b.frames, r.frames, now) &&
+  isFull(b.bytes, r.bytes, now) &&
+  isFull(b.messages, r.messages, now) &&
+  isFull(b.signals, r.signals, now) &&
+  isFull(b.receipts, r.receipts, now) &&
+  isFull(b.control, r.control, now);
 
-const messageTypes: ReadonlySet<ClientFrameType> = new Set(['send', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'read_receipt']);
+/** Which typed budget each frame type is charged to, beyond frames and bytes; a type not listed has none. */
+const budgetOf: Partial<Record<ClientFrameType, 'messages' | 'signals' | 'receipts' | 'control'>> = {
+  send: 'messages',
+  media_key: 'messages',
+  sync_request: 'messages',
+  sync_data: 'messages',
+  sync_ack: 'messages',
+  read_receipt: 'receipts',
+  typing: 'signals',
+  call_offer: 'signals',
+  call_answer: 'signals',
+  call_reject: 'signals',
+  call_end: 'signals',
+  ice_candidate: 'signals',
+  devices_list: 'control',
+  contact_add: 'control',
+  contact_remove: 'control',
+  device_register: 'control',
+  device_approve: 'control',
+  device_deny: 'control',
+  device_revoke: 'control',
+};
+
+const storedTypes: ReadonlySet<string> = new Set(['send', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'read_receipt'] satisfies ClientFrameType[]);
 /** Frames the relay stores: the ones an overloaded node refuses (overload-gate.ts). */
-export const isStoredType = (type: string): boolean => (messageTypes as ReadonlySet<string>).has(type);
-const signalTypes: ReadonlySet<ClientFrameType> = new Set(['typing', 'call_offer', 'call_answer', 'call_reject', 'call_end', 'ice_candidate']);
+export const isStoredType = (type: string): boolean => storedTypes.has(type);
 
 /** Charged for every frame before it is decoded: one frame, its bytes. */
 export function chargeInbound(b: DeviceBuckets, r: RateRules, bytes: number, now: number): TakeResult {
@@ -54,9 +89,8 @@ export function chargeInbound(b: DeviceBuckets, r: RateRules, bytes: number, now
   return take(b.bytes, r.bytes, now, bytes);
 }
 
-/** Charged once the type is known: stored messages and signals have budgets of their own. */
+/** Charged once the type is known: stored messages, signals, receipts and control frames have budgets of their own. */
 export function chargeType(b: DeviceBuckets, r: RateRules, type: ClientFrameType, now: number): TakeResult {
-  if (messageTypes.has(type)) return take(b.messages, r.messages, now);
-  if (signalTypes.has(type)) return take(b.signals, r.signals, now);
-  return ALLOWED;
+  const budget = budgetOf[type];
+  return budget === undefined ? ALLOWED : take(b[budget], r[budget], now);
 }

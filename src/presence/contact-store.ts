@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 
@@ -9,12 +9,28 @@ export class ContactStore {
     private readonly timeoutMs: number,
   ) {}
 
-  async add(owner: string, contact: string, now: number): Promise<void> {
-    await withTimeout(
-      this.db.insertInto('contacts').values({ owner_id: owner, contact_id: contact, created_at: new Date(now) }).onConflict((oc) => oc.doNothing()).execute(),
+  /**
+   * Adds the contact unless `owner` lists `max` already: 'full' then, and
+   * nothing is written. The count and the insert are one statement; two
+   * adds racing from two devices of one user may pass the cap by one.
+   */
+  async add(owner: string, contact: string, now: number, max: number): Promise<'added' | 'full'> {
+    const result = await withTimeout(
+      sql`insert into contacts (owner_id, contact_id, created_at)
+          select ${owner}, ${contact}, ${new Date(now)}
+          where (select count(*) from contacts where owner_id = ${owner}) < ${max}
+          on conflict do nothing`.execute(this.db),
       this.timeoutMs,
       'contact add',
     );
+    if (Number(result.numAffectedRows ?? 0) > 0) return 'added';
+    // Nothing written: the contact was listed already (an add is idempotent), or the list is full.
+    const listed = await withTimeout(
+      this.db.selectFrom('contacts').select('contact_id').where('owner_id', '=', owner).where('contact_id', '=', contact).executeTakeFirst(),
+      this.timeoutMs,
+      'contact add',
+    );
+    return listed ? 'added' : 'full';
   }
 
   async remove(owner: string, contact: string): Promise<void> {
@@ -37,6 +53,15 @@ export class ContactStore {
   }
 
   async isMutual(a: string, b: string): Promise<boolean> {
-    return (await this.mutual(a)).includes(b);
+    const rows = await withTimeout(
+      this.db
+        .selectFrom('contacts')
+        .select('owner_id')
+        .where((w) => w.or([w.and([w('owner_id', '=', a), w('contact_id', '=', b)]), w.and([w('owner_id', '=', b), w('contact_id', '=', a)])]))
+        .execute(),
+      this.timeoutMs,
+      'mutual contacts',
+    );
+    return rows.length === 2;
   }
 }

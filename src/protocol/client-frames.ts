@@ -66,6 +66,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   envelope('call_end', callPayload),
   envelope('ice_candidate', callPayload),
   envelope('heartbeat', emptyPayload),
+  // A renewed access token for this socket; the size bound is the upgrade's (MAX_TOKEN_BYTES), checked by the handler.
+  envelope('token_refresh', z.strictObject({ token: z.string().min(1).max(65_536) })),
   envelope('contact_add', z.strictObject({ user_id: idField })),
   envelope('contact_remove', z.strictObject({ user_id: idField })),
   envelope('device_register', z.strictObject({ identity_key: z.string().length(44), device_name: z.string().min(1).max(64), device_type: labelField })),
@@ -76,7 +78,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
 ]);
 
 /** What a device may send before it is approved: registering, and keeping the socket alive. */
-export const openBeforeApproval: ReadonlySet<ClientFrameType> = new Set(['heartbeat', 'device_register']);
+export const openBeforeApproval: ReadonlySet<ClientFrameType> = new Set(['heartbeat', 'device_register', 'token_refresh']);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];

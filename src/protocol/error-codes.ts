@@ -13,6 +13,9 @@ export const errorCodes = {
   forbidden: { retryable: false, text: 'this device may not do that' },
   target_offline: { retryable: true, text: 'the recipient has no online device' },
   overloaded: { retryable: true, text: 'the relay is overloaded; retry later' },
+  id_reused: { retryable: false, text: 'this id was used lately for a different frame from this device; send it with a new id' },
+  too_many_receipts: { retryable: false, text: 'this read_receipt would store too many rows; send its ids in smaller frames (max_ids)' },
+  contact_limit: { retryable: false, text: 'the user has the maximum number of contacts' },
   store_failed: { retryable: true, text: 'the message could not be stored; retry with the same id' },
   rate_limited: { retryable: true, text: 'too many frames; slow down' },
   device_not_approved: { retryable: false, text: 'this device is not approved yet; register it and have a primary device approve it' },
@@ -24,6 +27,7 @@ export const errorCodes = {
   invalid_code: { retryable: false, text: 'wrong approval code' },
   invalid_signature: { retryable: false, text: 'the approval signature does not verify against the primary device key' },
   device_limit: { retryable: false, text: 'the user has the maximum number of devices' },
+  invalid_token: { retryable: false, text: 'the token does not verify, has expired, names another device, or ends no later than the current one' },
   internal_error: { retryable: true, text: 'internal error' },
 } as const satisfies Record<string, { retryable: boolean; text: string }>;
 

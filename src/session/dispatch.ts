@@ -14,6 +14,7 @@ import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
 import { handleSend } from './handlers/send.ts';
 import { sendKey } from './handlers/store-and-route.ts';
 import { handleSync } from './handlers/sync.ts';
+import { handleTokenRefresh } from './handlers/token-refresh.ts';
 import { handleTyping } from './handlers/typing.ts';
 import type { Session } from './session.ts';
 import { isoNow, type Services } from './services.ts';
@@ -36,6 +37,7 @@ const handlers: { [T in ClientFrameType]: Handler<T> } = {
   call_end: handleCall,
   ice_candidate: handleCall,
   heartbeat: (s, _f, svc) => s.reply(encodeFrame('heartbeat_ack', isoNow(svc), {})),
+  token_refresh: handleTokenRefresh,
   contact_add: handleContactAdd,
   contact_remove: handleContactRemove,
   device_register: handleRegister,

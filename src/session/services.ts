@@ -4,6 +4,7 @@ import type { Config } from '../config/config.ts';
 import type { AckRouter } from '../delivery/ack-router.ts';
 import type { GroupCommitWriter } from '../delivery/group-commit.ts';
 import type { QueueStore } from '../delivery/queue-store.ts';
+import type { ReceivedLog } from '../delivery/received-log.ts';
 import type { RecentSends } from '../delivery/recent-sends.ts';
 import type { Router } from '../delivery/router.ts';
 import type { DeviceDirectory } from '../devices/device-directory.ts';
@@ -16,6 +17,9 @@ import type { Presence } from '../presence/presence.ts';
 import type { PresenceService } from './presence-service.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
+import type { ExpiryWheel } from './expiry-wheel.ts';
+import type { Session } from './session.ts';
+import type { TokenVerifier } from '../auth/token-verifier.ts';
 
 /** Everything a frame handler may use; built once in main.ts. */
 export interface Services {
@@ -35,6 +39,12 @@ export interface Services {
   /** Per-device budgets (frames, bytes, stored messages, signals), from the limits table. */
   rates: RateRules;
   recent: RecentSends;
+  /** Closes each socket when its token expires. */
+  expiry: ExpiryWheel<Session>;
+  /** Verifies tokens: at upgrade, and those token_refresh brings. */
+  verifier: TokenVerifier;
+  /** Messages this node's devices acked lately: the ones a read_receipt may report. */
+  received: ReceivedLog;
   /** Admission of new stored frames while the node's event loop runs late. */
   overload: OverloadGate;
   calls: CallRegistry;

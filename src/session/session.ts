@@ -11,6 +11,7 @@ import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Connection } from './connection.ts';
+import type { Expiring } from './expiry-wheel.ts';
 import { RenewingMap, RenewingSet } from '../util/renewing-collections.ts';
 
 export interface SessionDeps {
@@ -20,6 +21,8 @@ export interface SessionDeps {
   log: Logger;
   now: () => number;
   inflightMax: number;
+  /** Bytes of frames in flight (and held during a drain) above which the window counts as full, whatever their number. */
+  inflightMaxBytes: number;
   drainPageSize: number;
   /** Bytes buffered for this socket above which the session stops pushing and waits for the drain event. */
   bufferedHighWater: number;
@@ -34,7 +37,8 @@ export interface SessionDeps {
  *   the entries that arrived meanwhile, then `queue_empty`, and goes `live`.
  * - `live`: new entries are sent as they arrive.
  * - Every sent entry stays in flight until the device acks it; only then is
- *   it removed from the queue. At most `inflightMax` are in flight: past
+ *   it removed from the queue. At most `inflightMax` are in flight, and
+ *   frames of at most `inflightMaxBytes` in all: past
  *   that, or when the socket is backed up, the session goes back to
  *   draining and reads from the queue once the device catches up, so a slow
  *   device costs bounded memory and loses nothing.
@@ -42,9 +46,10 @@ export interface SessionDeps {
  * Frames from the device are handled one at a time, in order (`run`), which
  * keeps per-device order through handlers that await the database.
  */
-export class Session implements DeliveryTarget {
+export class Session implements DeliveryTarget, Expiring {
   private mode: 'draining' | 'live' = 'draining';
   private held: QueueEntry[] = [];
+  private heldBytes = 0;
   private heldOverflow = false;
   private drainRunning = false;
   private caughtUp = false;
@@ -54,6 +59,8 @@ export class Session implements DeliveryTarget {
   private inflight: RenewingMap<string, QueueEntry[]> | undefined;
   private inflightKeys: RenewingSet<string> | undefined;
   private inflightCount = 0;
+  /** The frames' length in flight, in UTF-16 units: a bound on the bytes they pin, not a byte count. */
+  private inflightBytes = 0;
   /** Set when the in-flight window fills; cleared once acks free half of it, so a full window is not reopened one ack at a time. */
   private windowFull = false;
   private roomWaiters: (() => void)[] = [];
@@ -74,7 +81,8 @@ export class Session implements DeliveryTarget {
   constructor(
     readonly userId: string,
     readonly deviceId: string,
-    readonly expiresAt: number,
+    /** When this socket's token expires (epoch ms): the expiry wheel closes it with 4401 then; token_refresh moves it. */
+    public expiresAt: number,
     /** Only an approved device sends and receives; the approval flow moves it forward. */
     public status: DeviceStatus,
     /** Where the device connected from, shown to the primary when it asks for approval. */
@@ -135,12 +143,16 @@ export class Session implements DeliveryTarget {
       for (const e of entries) {
         keys.delete(e.dedupKey);
         this.inflightCount--;
+        this.inflightBytes -= e.frame.length;
         this.deps.acks.ack(e);
         acked.push(e);
       }
     }
-    if (this.inflightCount <= this.deps.inflightMax / 2) this.windowFull = false;
-    if (this.inflightCount === 0) this.inflight = this.inflightKeys = undefined;
+    if (this.inflightCount <= this.deps.inflightMax / 2 && this.inflightBytes <= this.deps.inflightMaxBytes / 2) this.windowFull = false;
+    if (this.inflightCount === 0) {
+      this.inflight = this.inflightKeys = undefined;
+      this.inflightBytes = 0;
+    }
     if (acked.length > 0) this.wakeIfRoom();
     return acked;
   }
@@ -154,6 +166,7 @@ export class Session implements DeliveryTarget {
       do {
         this.heldOverflow = false;
         this.held = this.deps.writer.pendingFor(this.userId, this.deviceId);
+        this.heldBytes = 0;
         await this.waitForRoom();
         await this.drainStored();
         if (this.closed) return;
@@ -162,6 +175,7 @@ export class Session implements DeliveryTarget {
         while (!this.heldOverflow && this.held.length > 0) {
           const held = this.held;
           this.held = [];
+          this.heldBytes = 0;
           await this.deliverPaced(held.filter((e) => e.state !== 'acked' && e.state !== 'failed'));
           if (this.closed) return;
         }
@@ -180,6 +194,11 @@ export class Session implements DeliveryTarget {
     }
   }
 
+  /** The token expired (expiry-wheel.ts). */
+  expire(): void {
+    this.close(CloseCode.tokenExpired);
+  }
+
   /** Closes the socket; the transport's close handler then calls onClose. */
   close(code: CloseCode, reason: string = closeReason[code]): void {
     if (!this.closed) this.conn.close(code, reason);
@@ -193,6 +212,7 @@ export class Session implements DeliveryTarget {
     this.closed = true;
     clearTimeout(this.slowTimer);
     this.held = [];
+    this.heldBytes = 0;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of waiters) w();
@@ -245,19 +265,24 @@ export class Session implements DeliveryTarget {
     if (list) list.push(e);
     else inflight.set(e.messageId, [e]);
     (this.inflightKeys ??= new RenewingSet()).add(e.dedupKey);
-    if (++this.inflightCount >= this.deps.inflightMax) this.windowFull = true;
+    this.inflightBytes += e.frame.length;
+    if (++this.inflightCount >= this.deps.inflightMax || this.inflightBytes >= this.deps.inflightMaxBytes) this.windowFull = true;
     this.conn.send(e.frame);
   }
 
   private hold(entry: QueueEntry): void {
     if (this.heldOverflow) return;
-    if (this.held.length >= this.deps.inflightMax) {
+    // By bytes only once something is held: one frame larger than the bound still goes through.
+    const tooManyBytes = this.held.length > 0 && this.heldBytes + entry.frame.length > this.deps.inflightMaxBytes;
+    if (this.held.length >= this.deps.inflightMax || tooManyBytes) {
       // Too much arrived during the drain: forget it and read it from the queue on the next pass.
       this.heldOverflow = true;
       this.held = [];
+      this.heldBytes = 0;
       return;
     }
     this.held.push(entry);
+    this.heldBytes += entry.frame.length;
   }
 
   private async drainStored(): Promise<void> {

@@ -171,6 +171,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       log.debug('socket opened', { user: userId, device: deviceId });
       data.session = session;
       data.conn = conn;
+      svc.expiry.add(session);
       conn.onFlushed = () => session.onSocketDrain();
       const previous = hub.register(session);
       opts.userConnections.opened(session, userId, deviceId);
@@ -215,6 +216,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const session = data.session;
       if (!session) return;
       session.onClose();
+      svc.expiry.remove(session);
       opts.userConnections.closed(session);
       svc.presence.offline(session);
       if (hub.unregister(session)) endCallsOfDevice(session, svc);

@@ -52,6 +52,12 @@ describe('JWT at upgrade (HS256 secret, issuer and audience configured)', () => 
     expect(await upgradeStatus(relay.url, bearer(await token('eve', 'd1', { ttlSeconds: -60, claims })))).toBe(401);
   });
 
+  it('refuses a token issued in the future (iat beyond the clock tolerance) with 401, and accepts a few seconds of skew', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect(await upgradeStatus(relay.url, bearer(await token('eve', 'd1', { claims: { ...claims, iat: now + 120 } })))).toBe(401);
+    expect(await upgradeStatus(relay.url, bearer(await token('eve', 'd1', { claims: { ...claims, iat: now + 2 } })))).toBe(101);
+  });
+
   it('refuses a wrong audience and a wrong issuer with 401', async () => {
     expect(await upgradeStatus(relay.url, bearer(await token('eve', 'd1', { claims: { ...claims, aud: 'other' } })))).toBe(401);
     expect(await upgradeStatus(relay.url, bearer(await token('eve', 'd1', { claims: { ...claims, iss: 'https://evil.test' } })))).toBe(401);

@@ -44,8 +44,10 @@ describe('device budgets at rest', () => {
     bytes: { burst: 1000, ratePerSecond: 100 },
     messages: { burst: 3, ratePerSecond: 0.1 },
     signals: { burst: 5, ratePerSecond: 1 },
+    receipts: { burst: 4, ratePerSecond: 2 },
+    control: { burst: 2, ratePerSecond: 0.5 },
   };
-  it('holds when all four have refilled, and only then', () => {
+  it('holds when every budget has refilled, and only then', () => {
     const b = newBuckets(rules, 0);
     expect(bucketsAtRest(b, rules, 0)).toBe(true);
     take(b.frames, rules.frames, 0);
@@ -54,6 +56,10 @@ describe('device budgets at rest', () => {
     // Frames are back after 100 ms; the message token takes 10 s.
     expect(bucketsAtRest(b, rules, 9_999)).toBe(false);
     expect(bucketsAtRest(b, rules, 10_000)).toBe(true);
+    // A control frame's token takes 2 s to come back.
+    take(b.control, rules.control, 10_000);
+    expect(bucketsAtRest(b, rules, 11_999)).toBe(false);
+    expect(bucketsAtRest(b, rules, 12_000)).toBe(true);
   });
   it('at rest, the budgets allow what fresh ones would', () => {
     const kept = newBuckets(rules, 0);

@@ -12,7 +12,9 @@ import { isoNow, type Services } from '../services.ts';
 export async function handleContactAdd(s: Session, frame: FrameOf<'contact_add'>, svc: Services): Promise<void> {
   const other = frame.payload.user_id;
   if (other === s.userId) return s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.user_id: cannot add yourself', timestamp: isoNow(svc) }));
-  await svc.contacts.add(s.userId, other, svc.now());
+  if ((await svc.contacts.add(s.userId, other, svc.now(), svc.config.MAX_CONTACTS_PER_USER)) === 'full') {
+    return s.reply(encodeError('contact_limit', { id: frame.id, timestamp: isoNow(svc), extra: { max: svc.config.MAX_CONTACTS_PER_USER } }));
+  }
   if (!(await svc.contacts.isMutual(s.userId, other))) return;
   const online = await svc.presenceStore.onlineAmong([other, s.userId], svc.now()).catch(() => new Set<string>());
   s.reply(encodeFrame('presence', isoNow(svc), { contacts: [{ user_id: other, online: online.has(other) }] }));

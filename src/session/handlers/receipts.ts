@@ -1,7 +1,7 @@
 import type { DeliveredReceipt } from '../../bus/bus.ts';
 import { dedupKey, deliveredReceiptOf, newEntry, type QueueEntry } from '../../delivery/queue-entry.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
-import { encodeStatusUpdate, type DeliveryStatus } from '../../protocol/server-frames.ts';
+import { encodeError, encodeStatusUpdate, type DeliveryStatus } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
 import { enqueueAndOffer } from './store-and-route.ts';
@@ -20,7 +20,11 @@ export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, sv
   const firstItems: StatusItems = [];
   let others: Map<string, StatusItems> | undefined;
   for (const e of s.ack(frame.payload.message_ids)) {
-    const receipt = e.origin === undefined ? deliveredReceiptOf(e) : undefined;
+    const received = deliveredReceiptOf(e);
+    if (!received) continue;
+    svc.received.record(s.userId, received.sender, received.messageId);
+    // Another node's entry: its receipt rides back with the ack, and that node stores it.
+    const receipt = e.origin === undefined ? received : undefined;
     if (!receipt) continue;
     const item = { messageId: receipt.messageId, originDevice: receipt.senderDevice };
     if (first === undefined || first === receipt.sender) {
@@ -43,9 +47,26 @@ export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, sv
   if (loading.length > 0) return Promise.all(loading).then(() => undefined);
 }
 
-/** `read_receipt`: the reader tells the sender's devices (or its own other devices) that it read these messages. */
+/**
+ * `read_receipt`: the reader tells the sender's devices (or its own other
+ * devices) that it read these messages. Only messages its user received
+ * from that sender, as far as this node knows (ReceivedLog), are reported;
+ * the others are dropped without an answer. A frame whose receipts would
+ * store more than MAX_RECEIPT_ROWS rows stores none (`too_many_receipts`,
+ * with the most ids a frame to that sender may carry).
+ */
 export function handleReadReceipt(s: Session, frame: FrameOf<'read_receipt'>, svc: Services): Promise<void> | void {
-  return queueStatus(s, svc, frame.payload.to, 'read', frame.payload.message_ids.map((messageId) => ({ messageId, originDevice: '*' })));
+  const to = frame.payload.to;
+  const ids = to === s.userId ? frame.payload.message_ids : frame.payload.message_ids.filter((id) => svc.received.has(s.userId, to, id));
+  if (ids.length === 0) return;
+  const items = ids.map((messageId) => ({ messageId, originDevice: '*' }));
+  const maxRows = svc.config.MAX_RECEIPT_ROWS;
+  return queueStatus(s, svc, to, 'read', items, (devices) => {
+    const rows = ids.length * devices;
+    if (rows <= maxRows) return true;
+    s.reply(encodeError('too_many_receipts', { id: frame.id, timestamp: isoNow(svc), extra: { max_ids: Math.max(1, Math.floor(maxRows / Math.max(1, devices))) } }));
+    return false;
+  });
 }
 
 /**
@@ -70,13 +91,17 @@ interface Reporter {
  * dropped one is logged, the message itself is already safe. Synchronous
  * when the user's devices are cached; a promise only when they are read.
  */
-function queueStatus(reporter: Reporter, svc: Services, user: string, status: DeliveryStatus, items: StatusItems): Promise<void> | void {
+function queueStatus(reporter: Reporter, svc: Services, user: string, status: DeliveryStatus, items: StatusItems, allow?: RowCheck): Promise<void> | void {
   const cached = svc.devices.cached(user);
-  if (cached) return storeStatus(reporter, svc, user, status, items, cached);
-  return svc.devices.devicesOf(user).then((devices) => storeStatus(reporter, svc, user, status, items, devices));
+  if (cached) return storeStatus(reporter, svc, user, status, items, cached, allow);
+  return svc.devices.devicesOf(user).then((devices) => storeStatus(reporter, svc, user, status, items, devices, allow));
 }
 
-function storeStatus(reporter: Reporter, svc: Services, user: string, status: DeliveryStatus, items: StatusItems, devices: ReadonlySet<string>): void {
+/** Given how many devices each item goes to, whether the receipts may be stored (it answers the device itself when not). */
+type RowCheck = (devicesPerItem: number) => boolean;
+
+function storeStatus(reporter: Reporter, svc: Services, user: string, status: DeliveryStatus, items: StatusItems, devices: ReadonlySet<string>, allow?: RowCheck): void {
+  if (allow && !allow(devices.size - (user === reporter.userId && devices.has(reporter.deviceId) ? 1 : 0))) return;
   const ts = isoNow(svc);
   const createdAt = new Date(svc.now());
   const entries: QueueEntry[] = [];

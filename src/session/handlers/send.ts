@@ -1,4 +1,5 @@
 import { messageDedupKey, newEntry } from '../../delivery/queue-entry.ts';
+import { frameDigest } from '../../delivery/recent-sends.ts';
 import { addressesExactly, hasDuplicates, mismatchedDevices, recipientDevices } from '../../devices/device-set.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeDeliver, encodeError } from '../../protocol/server-frames.ts';
@@ -7,6 +8,8 @@ import { isoNow, type Services } from '../services.ts';
 import { newSendKey, storeAndRoute } from './store-and-route.ts';
 
 type SendFrame = FrameOf<'send'> | FrameOf<'media_key'>;
+
+const storedKind = (frame: SendFrame): 'deliver' | 'media_key' => (frame.type === 'send' ? 'deliver' : 'media_key');
 
 /**
  * `send` and `media_key`: one ciphertext per recipient device, checked
@@ -24,14 +27,15 @@ export function handleSend(s: Session, frame: SendFrame, svc: Services): Promise
     s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.messages: a device appears twice', timestamp: isoNow(svc) }));
     return;
   }
-  const key = newSendKey(s, svc, frame.id);
+  const digest = frameDigest(storedKind(frame), p.to, addressed);
+  const key = newSendKey(s, svc, frame.id, digest);
   if (key === undefined) return;
   const cached = svc.devices.cached(p.to);
-  if (cached && addressesExactly(cached, addressed, p.to === s.userId ? s.deviceId : undefined)) return store(s, frame, svc, key);
-  return checkThenStore(s, frame, svc, addressed, key);
+  if (cached && addressesExactly(cached, addressed, p.to === s.userId ? s.deviceId : undefined)) return store(s, frame, svc, key, digest);
+  return checkThenStore(s, frame, svc, addressed, key, digest);
 }
 
-async function checkThenStore(s: Session, frame: SendFrame, svc: Services, addressed: readonly string[], key: string): Promise<void> {
+async function checkThenStore(s: Session, frame: SendFrame, svc: Services, addressed: readonly string[], key: string, digest: number): Promise<void> {
   const p = frame.payload;
   const expectedFrom = async (fresh: boolean) => recipientDevices(await svc.devices.devicesOf(p.to, fresh), p.to, s.userId, s.deviceId);
   let expected = await expectedFrom(false);
@@ -46,13 +50,13 @@ async function checkThenStore(s: Session, frame: SendFrame, svc: Services, addre
     s.reply(encodeError(code, { id: frame.id, timestamp: isoNow(svc), extra: code === 'mismatched_devices' ? { ...mismatch } : {} }));
     return;
   }
-  store(s, frame, svc, key);
+  store(s, frame, svc, key, digest);
 }
 
-function store(s: Session, frame: SendFrame, svc: Services, key: string): void {
+function store(s: Session, frame: SendFrame, svc: Services, key: string, digest: number): void {
   const p = frame.payload;
   const ts = isoNow(svc);
-  const kind = frame.type === 'send' ? 'deliver' : 'media_key';
+  const kind = storedKind(frame);
   const meta: Record<string, string> = {};
   if (frame.type === 'send') {
     if (p.message_type !== undefined) meta['message_type'] = p.message_type;
@@ -66,7 +70,7 @@ function store(s: Session, frame: SendFrame, svc: Services, key: string): void {
   const createdAt = new Date(svc.now());
   const dedupKey = messageDedupKey(kind, s.userId, s.deviceId, frame.id);
 
-  storeAndRoute(s, svc, key, frame.id, (onSettled) =>
+  storeAndRoute(s, svc, key, digest, frame.id, (onSettled) =>
     p.messages.map((m) =>
       newEntry(
         {

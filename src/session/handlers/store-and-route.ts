@@ -9,14 +9,17 @@ export const sendKey = (s: Session, messageId: string): string => s.sendKeyPrefi
 
 /**
  * The recent-sends key of a send from this device, or undefined when the id
- * was sent lately: a finished send is answered with its sent_ack again, and
- * a pending one when its first copy settles.
+ * was sent lately: a retry of a finished send is answered with its sent_ack
+ * again, one of a pending send when its first copy settles, and another
+ * frame under that id (`digest` differs: see frameDigest) with `id_reused`,
+ * storing and acking nothing.
  */
-export function newSendKey(s: Session, svc: Services, messageId: string): string | undefined {
+export function newSendKey(s: Session, svc: Services, messageId: string, digest: number): string | undefined {
   const key = sendKey(s, messageId);
-  const state = svc.recent.check(key);
+  const state = svc.recent.check(key, digest);
   if (state === 'new') return key;
   if (state === 'done') s.reply(encodeSentAck(messageId, isoNow(svc)));
+  else if (state === 'reused') s.reply(encodeError('id_reused', { id: messageId, timestamp: isoNow(svc) }));
   return undefined;
 }
 
@@ -27,11 +30,11 @@ export function newSendKey(s: Session, svc: Services, messageId: string): string
  * every entry is committed or acked (or `store_failed` when the batch
  * failed, and the client retries with the same id).
  */
-export function storeAndRoute(s: Session, svc: Services, key: string, messageId: string, build: (onSettled: (ok: boolean) => void) => QueueEntry[]): void {
+export function storeAndRoute(s: Session, svc: Services, key: string, digest: number, messageId: string, build: (onSettled: (ok: boolean) => void) => QueueEntry[]): void {
   let remaining = 0;
   let failed = false;
   // Pending from here on: a retry that arrives before the entries settle is counted and answered with them.
-  const rec = svc.recent.begin(key);
+  const rec = svc.recent.begin(key, digest);
   const onSettled = (ok: boolean): void => {
     if (!ok) failed = true;
     if (--remaining > 0) return;

@@ -1,4 +1,5 @@
 import { messageDedupKey, newEntry } from '../../delivery/queue-entry.ts';
+import { frameDigest } from '../../delivery/recent-sends.ts';
 import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeDeliver, encodeError } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
@@ -16,11 +17,12 @@ export async function handleSync(s: Session, frame: FrameOf<'sync_request'> | Fr
     s.reply(encodeError('forbidden', { id: frame.id, message: 'sync goes to another device of your own user', timestamp: isoNow(svc) }));
     return;
   }
-  const key = newSendKey(s, svc, frame.id);
+  const digest = frameDigest(frame.type, s.userId, [target]);
+  const key = newSendKey(s, svc, frame.id, digest);
   if (key === undefined) return;
   const ts = isoNow(svc);
   const payload = frame.payload.ciphertext === undefined ? { device_id: target } : { device_id: target, ciphertext: frame.payload.ciphertext };
-  storeAndRoute(s, svc, key, frame.id, (onSettled) => [
+  storeAndRoute(s, svc, key, digest, frame.id, (onSettled) => [
     newEntry(
       {
         recipientUser: s.userId,
