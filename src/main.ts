@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     presenceStore,
     presence,
   };
+  router.onCallSignal((user, device, signal) => svc.calls.onSignal(user, device, signal));
   bus.subscribe(BROADCAST);
   bus.subscribe(nodeTopic(nodeId));
   bus.onMessage((topic, msg) => handleClusterMessage(svc, topic, msg));

@@ -1,3 +1,4 @@
+import type { CallSignal } from '../calls/call-registry.ts';
 import type { DeviceStatus } from '../db/schema.ts';
 import type { StoredKind } from '../delivery/queue-entry.ts';
 
@@ -90,7 +91,7 @@ export type BusMessage =
    */
   | { k: 'ack'; user: string; device: string; key: string; delivered?: DeliveredReceipt }
   /** An ephemeral frame for the topic user's devices (or one of them, or all but one). */
-  | { k: 'push'; frame: string; device?: string | undefined; except?: string | undefined }
+  | { k: 'push'; frame: string; device?: string | undefined; except?: string | undefined; call?: CallSignal | undefined }
   /** The device connected elsewhere at `at`: an older socket for it closes with 4409. */
   | { k: 'kick'; device: string; at: number; node: string }
   /** The device's approval status changed; the node holding it tells it (frame) and acts. */

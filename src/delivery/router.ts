@@ -1,4 +1,5 @@
 import { BROADCAST, nodeTopic, type Bus, type BusMessage, type WireEntry } from '../bus/bus.ts';
+import type { CallSignal } from '../calls/call-registry.ts';
 import { GenerationalMap } from '../util/generational-map.ts';
 import type { AckRouter } from './ack-router.ts';
 import type { LocalDevices } from './delivery-target.ts';
@@ -33,6 +34,7 @@ const EARLY_MAX = 10_000;
  */
 export class Router {
   private unheardHook: ((keys: readonly EntryKey[]) => void) | undefined;
+  private callHook: ((user: string, device: string, signal: CallSignal) => void) | undefined;
   /** Numbers this node's first copies, for the `absent` answers to them. */
   private seq = 0;
   /** First copies that reached more than one other node: how many, by number (an `absent` from each lets an entry go). */
@@ -84,6 +86,11 @@ export class Router {
     this.unheardHook = hook;
   }
 
+  /** Called for each device here that a push carrying a call signal reached (call-registry.ts keeps the legs). */
+  onCallSignal(hook: (user: string, device: string, signal: CallSignal) => void): void {
+    this.callHook = hook;
+  }
+
   /**
    * Whether a device may ack this entry before its write starts: its device
    * is connected here, or other nodes may hold it. The writer holds such an
@@ -126,10 +133,11 @@ export class Router {
   /**
    * Sends an ephemeral frame to a user's approved devices here (all, one, or
    * all but one) and through the bus to the other nodes. Returns how many
-   * devices it reached on this node.
+   * devices it reached on this node. A call frame carries its signal, and
+   * the node that delivers it updates the leg of each device it reached.
    */
-  push(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined } = {}): number {
-    this.bus.publish(user, { k: 'push', frame, device: opts.device, except: opts.except });
+  push(user: string, frame: string, opts: PushOptions = {}): number {
+    this.bus.publish(user, { k: 'push', frame, device: opts.device, except: opts.except, ...(opts.call ? { call: opts.call } : {}) });
     return this.pushLocal(user, frame, opts);
   }
 
@@ -246,14 +254,24 @@ export class Router {
     if (free.length > 0) this.unheardHook?.(free);
   }
 
-  private pushLocal(user: string, frame: string, opts: { device?: string | undefined; except?: string | undefined }): number {
+  private pushLocal(user: string, frame: string, opts: PushOptions): number {
     const devices = this.local.devicesOf(user);
     if (!devices) return 0;
     let reached = 0;
     for (const target of devices) {
       if (target.deviceId === opts.except || (opts.device !== undefined && target.deviceId !== opts.device)) continue;
-      if (target.push(frame)) reached++;
+      if (!target.push(frame)) continue;
+      reached++;
+      if (opts.call) this.callHook?.(user, target.deviceId, opts.call);
     }
     return reached;
   }
+}
+
+export interface PushOptions {
+  /** Only this device of the user. */
+  device?: string | undefined;
+  /** All the user's devices but this one. */
+  except?: string | undefined;
+  call?: CallSignal | undefined;
 }

@@ -11,6 +11,7 @@ export const errorCodes = {
   mismatched_devices: { retryable: false, text: 'the device list does not match the recipient devices' },
   unknown_recipient: { retryable: false, text: 'the recipient has no devices' },
   forbidden: { retryable: false, text: 'this device may not do that' },
+  unknown_call: { retryable: false, text: 'this device is not a party to a ringing or live call with that id and user' },
   target_offline: { retryable: true, text: 'the recipient has no online device' },
   overloaded: { retryable: true, text: 'the relay is overloaded; retry later' },
   id_reused: { retryable: false, text: 'this id was used lately for a different frame from this device; send it with a new id' },

@@ -56,7 +56,7 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('rings a callee\'s devices on other nodes, and an answer on one stops the other', async () => {
+  it('rings a callee\'s devices on other nodes, an answer on one stops the other, and only parties signal the call', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await cluster.accounts.online(alice, 'a1', url(0));
     const b1 = await cluster.accounts.online(bob, 'b1', url(1));
@@ -70,7 +70,23 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     b1.send({ type: 'call_answer', payload: { to: alice, call_id: 'cc-1', sdp: 'answer' } });
     expect(await a.next('call_answer')).toMatchObject({ sender_device: 'b1', payload: { sdp: 'answer' } });
     expect(await b2.next('call_end')).toMatchObject({ payload: { call_id: 'cc-1', reason: 'answered_elsewhere' } });
-    await Promise.all([a, b1, b2].map((c) => c.close()));
+    // Each node knows its own devices' calls: the parties signal each other across nodes, and nobody else may.
+    b1.send({ type: 'ice_candidate', payload: { to: alice, call_id: 'cc-1', candidate: 'from-b1' } });
+    expect(await a.next('ice_candidate')).toMatchObject({ sender_device: 'b1', payload: { candidate: 'from-b1' } });
+    a.send({ type: 'ice_candidate', payload: { to: bob, call_id: 'cc-1', candidate: 'from-a1' } });
+    expect(await b1.next('ice_candidate')).toMatchObject({ payload: { candidate: 'from-a1' } });
+    b2.send({ type: 'ice_candidate', id: 'b2-late', payload: { to: alice, call_id: 'cc-1', candidate: 'x' } });
+    expect(await b2.next('error')).toMatchObject({ id: 'b2-late', payload: { error_code: 'unknown_call' } });
+    const m = await cluster.accounts.online(uid('mallory'), 'm1', url(2));
+    m.send({ type: 'call_end', id: 'forged', payload: { to: bob, call_id: 'cc-1' } });
+    expect(await m.next('error')).toMatchObject({ id: 'forged', payload: { error_code: 'unknown_call' } });
+    // The callee hangs up on node 2: the caller's leg on node 1 ends with it.
+    b1.send({ type: 'call_end', payload: { to: alice, call_id: 'cc-1' } });
+    expect(await a.next('call_end')).toMatchObject({ sender_device: 'b1', payload: { call_id: 'cc-1' } });
+    a.send({ type: 'ice_candidate', id: 'after-end', payload: { to: bob, call_id: 'cc-1', candidate: 'x' } });
+    expect(await a.next('error')).toMatchObject({ id: 'after-end', payload: { error_code: 'unknown_call' } });
+    expect(b1.all('call_end')).toHaveLength(0);
+    await Promise.all([a, b1, b2, m].map((c) => c.close()));
   });
 
   it('holds the per-user connection cap across nodes', async () => {

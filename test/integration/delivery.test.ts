@@ -172,29 +172,6 @@ describe.each(backends)('delivery on %s', (kind) => {
     await Promise.all([a1, a2, b].map((c) => c.close()));
   });
 
-  it('signals calls: target_offline, ringing on every device, answer stops the others, call_busy', async () => {
-    const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
-    const a = await online(alice, 'a1');
-    a.send({ type: 'call_offer', id: 'co0', payload: { to: bob, call_id: 'call-0', sdp: 'v=0' } });
-    expect(await a.next('error')).toMatchObject({ id: 'co0', payload: { error_code: 'target_offline' } });
-    const b1 = await online(bob, 'b1');
-    const b2 = await online(bob, 'b2');
-    a.send({ type: 'call_offer', payload: { to: bob, call_id: 'call-1', call_type: 'video', sdp: 'v=0 offer' } });
-    expect(await b1.next('call_offer')).toMatchObject({ sender_id: alice, payload: { call_id: 'call-1', sdp: 'v=0 offer' } });
-    await b2.next('call_offer');
-    b1.send({ type: 'call_answer', payload: { to: alice, call_id: 'call-1', sdp: 'v=0 answer' } });
-    expect(await a.next('call_answer')).toMatchObject({ sender_device: 'b1', payload: { sdp: 'v=0 answer' } });
-    expect(await b2.next('call_end')).toMatchObject({ payload: { call_id: 'call-1', reason: 'answered_elsewhere' } });
-    a.send({ type: 'ice_candidate', payload: { to: bob, call_id: 'call-1', candidate: 'candidate:1' } });
-    expect(await b1.next('ice_candidate')).toMatchObject({ payload: { candidate: 'candidate:1' } });
-    const c = await online(carol, 'c1');
-    c.send({ type: 'call_offer', payload: { to: bob, call_id: 'call-2', sdp: 'v=0' } });
-    expect(await c.next('call_busy')).toMatchObject({ payload: { call_id: 'call-2', user_id: bob } });
-    a.send({ type: 'call_end', payload: { to: bob, call_id: 'call-1' } });
-    expect(await b1.next('call_end')).toMatchObject({ payload: { call_id: 'call-1' } });
-    await Promise.all([a, b1, b2, c].map((x) => x.close()));
-  });
-
   it('answers garbage with error frames and keeps serving', async () => {
     const user = uid('mallory');
     const m = await online(user, 'm1');
