@@ -33,3 +33,27 @@ describe.each(backends)('the contact cap on %s', (kind) => {
     await Promise.all([a.close(), zc.close()]);
   });
 });
+
+/** Control frames read or write the database outside the write queue, so they spend a budget of their own. */
+describe('the control frame budget', () => {
+  const fx = useRelay('pglite', { RATE_CONTROL_BURST: '3', RATE_CONTROL_PER_SECOND: '0.01' });
+
+  it('limits device and contact frames together past the burst, and leaves messages and heartbeats alone', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await fx.accounts.online(alice, 'a1');
+    // device_register took the first of three; two are left.
+    a.send({ type: 'devices_list', id: 'l1', payload: { user_id: alice } });
+    expect(await a.next('devices')).toMatchObject({ payload: { user_id: alice } });
+    a.send({ type: 'contact_add', id: 'c1', payload: { user_id: bob } });
+    a.send({ type: 'contact_remove', id: 'c2', payload: { user_id: bob } });
+    expect(await a.next('error')).toMatchObject({ id: 'c2', payload: { error_code: 'rate_limited' } });
+    a.send({ type: 'devices_list', id: 'l3', payload: { user_id: alice } });
+    expect(await a.next('error')).toMatchObject({ id: 'l3', payload: { error_code: 'rate_limited' } });
+    expect(a.frames.filter((f) => f.type === 'error').map((f) => f.id)).toEqual(['c2', 'l3']);
+    a.send({ type: 'heartbeat', payload: {} });
+    await a.next('heartbeat_ack');
+    a.send({ type: 'send', id: 'm1', payload: { to: alice, messages: [] } });
+    expect(await a.next((f) => f.message_id === 'm1' || f.id === 'm1')).not.toMatchObject({ payload: { error_code: 'rate_limited' } });
+    await a.close();
+  });
+});
