@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { limitsTable } from '../limits/limits-table.ts';
+import { parseTrustedProxies } from '../transport/client-address.ts';
 
 /**
  * The relay's whole configuration, read once from the environment at boot.
@@ -81,6 +82,21 @@ export const configSchema = z
         .string()
         .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
         .optional(),
+    ),
+    // Proxies (CIDRs or addresses, comma-separated) whose Forwarded / X-Forwarded-For headers name the client; unset trusts none.
+    TRUSTED_PROXIES: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+        .superRefine((list, ctx) => {
+          try {
+            parseTrustedProxies(list);
+          } catch (err) {
+            ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          }
+        })
+        .default([]),
     ),
     // Seconds of silence before uWebSockets.js closes a socket; it sends pings well before that.
     IDLE_TIMEOUT_SECONDS: int(120, 8, 960),

@@ -16,11 +16,15 @@ import { isoNow, type Services } from '../session/services.ts';
 import type { Uws } from './uws.ts';
 import { SendCoalescer } from './send-coalescer.ts';
 import { UwsConnection } from './uws-connection.ts';
+import { clientAddress, limitKey, parseTrustedProxies } from './client-address.ts';
 
 interface SocketData {
   principal: Principal;
   status: DeviceStatus;
+  /** The client's address (through trusted proxies), shown with approval requests. */
   ip: string;
+  /** What per-address limits count it under (its /64 for IPv6). */
+  ipKey: string;
   userAgent: string;
   session: Session | undefined;
   conn: UwsConnection<SocketData> | undefined;
@@ -78,6 +82,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
   const sweep = setInterval(() => gate.sweep(svc.now()), 60_000);
   sweep.unref();
   const origins = config.ALLOWED_ORIGINS ? new Set(config.ALLOWED_ORIGINS) : undefined;
+  const trusted = parseTrustedProxies(config.TRUSTED_PROXIES);
 
   const refuse = (res: HttpResponse, status: number, body: string, retryAfterSeconds?: number): void => {
     res.cork(() => {
@@ -101,7 +106,8 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const key = req.getHeader('sec-websocket-key');
       const userAgent = req.getHeader('user-agent').slice(0, 256);
       const origin = req.getHeader('origin');
-      const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+      const ip = clientAddress(Buffer.from(res.getRemoteAddressAsText()).toString(), { forwarded: req.getHeader('forwarded'), xForwardedFor: req.getHeader('x-forwarded-for') }, trusted);
+      const ipKey = limitKey(ip);
       const extensions = req.getHeader('sec-websocket-extensions');
       let aborted = false;
       res.onAborted(() => {
@@ -112,7 +118,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       if (!svc.overload.admitUpgrade()) return refuse(res, 503, 'overloaded', 5);
       // Browsers send Origin; native apps do not. When an allow-list is set, a browser page from elsewhere is refused.
       if (origins && origin && !origins.has(origin)) return refuse(res, 403, 'origin not allowed');
-      const verdict = gate.attempt(ip, svc.now());
+      const verdict = gate.attempt(ipKey, svc.now());
       if (verdict !== 'ok') return refuse(res, 429, verdict === 'too_many_attempts' ? 'too many connection attempts' : 'too many connections from this address');
       const token = extractToken(creds, config.MAX_TOKEN_BYTES);
       if (!token.ok) return refuse(res, 401, `token ${token.reason}`);
@@ -142,7 +148,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         if (!underCap) return refuse(res, 429, 'too many connections for this user');
         // Denied and revoked are final: that device id never connects again.
         if (isFinal(status)) return refuse(res, 403, `device ${status}`);
-        const data: SocketData = { principal: verified.principal, status, ip, userAgent, session: undefined, conn: undefined };
+        const data: SocketData = { principal: verified.principal, status, ip, ipKey, userAgent, session: undefined, conn: undefined };
         // Not corked, on purpose: in this uWS build, cork() around an upgrade made after an await can
         // read the response state from memory the new WebSocket now owns (the socket is reallocated in
         // place) and close the fresh socket about a millisecond after `open` (uWebSockets PR 1929).
@@ -159,7 +165,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
 
     open: (ws: WebSocket<SocketData>) => {
       const data = ws.getUserData();
-      gate.opened(data.ip);
+      gate.opened(data.ipKey);
       if (hub.size >= config.MAX_CONNECTIONS) {
         // Over the node's cap: the client backs off and the balancer sends it elsewhere.
         ws.end(CloseCode.tryAgainLater, closeReason[CloseCode.tryAgainLater]);
@@ -210,7 +216,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
 
     close: (ws, code) => {
       const data = ws.getUserData();
-      gate.closed(data.ip);
+      gate.closed(data.ipKey);
       log.debug('socket closed', { user: data.principal.userId, device: data.principal.deviceId, code });
       if (data.conn) data.conn.closed = true;
       const session = data.session;
