@@ -30,6 +30,8 @@ import { openBus } from './bus/open-bus.ts';
 import { BacklogResync } from './session/backlog-resync.ts';
 import { handleClusterMessage } from './session/cluster-events.ts';
 import { ExpiryWheel } from './session/expiry-wheel.ts';
+import { applyDeviceStatus } from './session/handlers/devices.ts';
+import { RevocationSweep } from './session/revocation-sweep.ts';
 import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
 import { ContactStore } from './presence/contact-store.ts';
@@ -123,8 +125,17 @@ async function main(): Promise<void> {
   bus.onMessage((topic, msg) => handleClusterMessage(svc, topic, msg));
   // After a bus outage, devices re-read their queues: 500 probed per query, 16 re-reads at a time.
   const resync = new BacklogResync({ sessions: () => hub.all(), store, log, chunk: 500, concurrency: 16 });
+  // The backstop for a revocation whose bus event never arrived: every connected device's status, re-read.
+  const revocations = new RevocationSweep<Session>({
+    sessions: () => hub.all(),
+    statuses: (list) => registry.statuses(list),
+    apply: (s, status) => applyDeviceStatus(svc, s.userId, s.deviceId, { status, reason: `device ${status}` }),
+    log,
+    chunk: 500,
+  });
   bus.onResync(() => {
     resync.request();
+    void revocations.request();
     presence.resync();
   });
   presence.start();
@@ -157,6 +168,7 @@ async function main(): Promise<void> {
     onPendingOpen: (s) => void remindPending(s, svc).catch((err: unknown) => log.warn('pending reminder failed', { err })),
   });
   const stopExpiry = startApprovalExpiry(svc, config.APPROVAL_SWEEP_SECONDS * 1000);
+  revocations.start(config.REVOCATION_SWEEP_SECONDS * 1000);
   const sweeper = startSweeper({ store, log, now, retentionMs: config.RETENTION_DAYS * 86_400_000, intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000 });
   log.info('relay listening', {
     host: config.HOST,
@@ -184,6 +196,7 @@ async function main(): Promise<void> {
     server.closeAll(CloseCode.goingAway);
     sweeper.stop();
     stopExpiry();
+    revocations.stop();
     svc.expiry.stop();
     svc.overload.stop();
     presence.stop();

@@ -108,6 +108,8 @@ export const configSchema = z
     APPROVAL_TTL_SECONDS: int(600, 5, 86_400),
     // How often expired approval requests are looked for.
     APPROVAL_SWEEP_SECONDS: int(5, 1, 3600),
+    // How often each node re-reads the status of its connected devices: a revocation whose bus event was lost ends within this.
+    REVOCATION_SWEEP_SECONDS: int(30, 1, 3600),
     // How long a SIGTERM drain may take before the process exits anyway.
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   })

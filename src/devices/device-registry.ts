@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, DevicesTable, DeviceStatus } from '../db/schema.ts';
 import { deleteDeviceQueue } from '../delivery/queue-store.ts';
+import { deviceKey } from '../delivery/queue-entry.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import { codeMatches, hashCode } from './approval-code.ts';
 import { approvalMessage, decodeIdentityKey } from '../protocol/approval-message.ts';
@@ -242,6 +243,23 @@ export class DeviceRegistry {
       'device list',
     );
     return rows.map(toRecord);
+  }
+
+  /**
+   * The stored status of each device named, by `deviceKey`; a device with
+   * no row is absent from the map. One round trip for the whole list.
+   */
+  async statuses(devices: readonly { userId: string; deviceId: string }[]): Promise<Map<string, DeviceStatus>> {
+    if (devices.length === 0) return new Map();
+    const { rows } = await withTimeout(
+      sql<{ user_id: string; device_id: string; status: DeviceStatus }>`
+        select d.user_id, d.device_id, d.status from devices d
+        join unnest(${devices.map((x) => x.userId)}::text[], ${devices.map((x) => x.deviceId)}::text[]) as t(u, dv)
+          on d.user_id = t.u and d.device_id = t.dv`.execute(this.db),
+      this.opts.timeoutMs,
+      'device statuses',
+    );
+    return new Map(rows.map((r) => [deviceKey(r.user_id, r.device_id), r.status]));
   }
 
   /** The request a pending device is waiting on (for its reconnect). */
