@@ -105,7 +105,9 @@ export class RelayClient {
   /** The relay treats this connection as an approved device (it delivered, or said so). */
   private approvedHere = false;
   private approvedWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
-  private acks: string[] = [];
+  /** Ids to ack, by the sender they came from ('' when the frame names none): two senders may use one id. */
+  private acks = new Map<string, string[]>();
+  private ackCount = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: RelayClientOptions) {
@@ -443,7 +445,7 @@ export class RelayClient {
       this.dedup.add(key);
       this.handledThisConnection++;
     }
-    this.ack(frame.message_id, generation);
+    this.ack(frame.message_id, (frame as { sender_id?: string }).sender_id ?? '', generation);
   }
 
   private async caughtUp(frame: ServerFrameOf<'queue_empty'>, generation: number): Promise<void> {
@@ -460,17 +462,26 @@ export class RelayClient {
   }
 
   /** Acks are batched per event-loop turn; an ack for an older connection is dropped (the relay redelivers). */
-  private ack(messageId: string, generation: number): void {
+  private ack(messageId: string, sender: string, generation: number): void {
     if (generation !== this.generation) return;
-    this.acks.push(messageId);
-    if (this.acks.length >= ACK_BATCH) this.flushAcksNow();
+    const ids = this.acks.get(sender);
+    if (ids) ids.push(messageId);
+    else this.acks.set(sender, [messageId]);
+    if (++this.ackCount >= ACK_BATCH) this.flushAcksNow();
     else this.ackTimer ??= setTimeout(() => this.flushAcksNow(), 0);
   }
 
   private flushAcksNow(): void {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
-    while (this.acks.length > 0) this.write({ type: 'delivery_ack', payload: { message_ids: this.acks.splice(0, ACK_BATCH) } });
+    for (const [sender, ids] of this.acks) {
+      for (let i = 0; i < ids.length; i += ACK_BATCH) {
+        const message_ids = ids.slice(i, i + ACK_BATCH);
+        this.write({ type: 'delivery_ack', payload: sender === '' ? { message_ids } : { message_ids, sender_id: sender } });
+      }
+    }
+    this.acks.clear();
+    this.ackCount = 0;
   }
 }
 

@@ -5,6 +5,7 @@ import { deviceKey } from '../delivery/queue-entry.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import { codeMatches, hashCode } from './approval-code.ts';
 import { approvalMessage, decodeIdentityKey } from '../protocol/approval-message.ts';
+import { decodeBase64Exact } from '../protocol/base64.ts';
 import { decideApproval, decideRegistration, mayRevoke, type ApprovalDecision } from './approval-rules.ts';
 import type { WindowVerdict } from '../limits/fixed-window.ts';
 import type { SignatureVerifier } from './signature-verifier.ts';
@@ -275,8 +276,9 @@ export class DeviceRegistry {
   private signatureValid(input: { userId: string; requestId: string; signature: string }, deviceId: string, targetKey: string | null, approverKey: string | null | undefined): boolean {
     const newKey = targetKey ? decodeIdentityKey(targetKey) : undefined;
     const primaryKey = approverKey ? decodeIdentityKey(approverKey) : undefined;
-    const signature = Buffer.from(input.signature, 'base64');
-    if (!newKey || !primaryKey) return false;
+    // Canonical base64 of exactly 64 bytes, as the SDK encodes it: one signature has one spelling.
+    const signature = decodeBase64Exact(input.signature, 64);
+    if (!newKey || !primaryKey || !signature) return false;
     return this.verify(new Uint8Array(signature), approvalMessage(input.userId, deviceId, newKey, input.requestId), primaryKey);
   }
 

@@ -54,7 +54,7 @@ const emptyPayload = z.strictObject({}).optional();
 export const clientFrameSchema = z.discriminatedUnion('type', [
   identified('send', sendPayload),
   identified('media_key', mediaKeyPayload),
-  envelope('delivery_ack', z.strictObject({ message_ids: messageIdList })),
+  envelope('delivery_ack', z.strictObject({ message_ids: messageIdList, sender_id: idField.optional() })),
   envelope('read_receipt', z.strictObject({ to: idField, message_ids: messageIdList })),
   identified('sync_request', syncPayload),
   identified('sync_data', syncPayload),

@@ -29,7 +29,7 @@ function onlyKeys(o: Obj, allowed: readonly string[]): boolean {
 export function fastDeliveryAck(o: Obj): FrameOf<'delivery_ack'> | undefined {
   if (!onlyKeys(o, ['type', 'id', 'payload']) || (o['id'] !== undefined && !isId(o['id']))) return undefined;
   const p = o['payload'];
-  if (!isObj(p) || !onlyKeys(p, ['message_ids'])) return undefined;
+  if (!isObj(p) || !onlyKeys(p, ['message_ids', 'sender_id']) || (p['sender_id'] !== undefined && !isId(p['sender_id']))) return undefined;
   const ids = p['message_ids'];
   if (!Array.isArray(ids) || ids.length < 1 || ids.length > MESSAGE_IDS_MAX || !ids.every(isId)) return undefined;
   // Checked to the last key: the parsed object is the frame, no copy needed.

@@ -129,17 +129,29 @@ export class Session implements DeliveryTarget, Expiring {
     if (!this.closed) this.conn.send(frame);
   }
 
-  /** Removes acked ids from flight and hands them to the ack router (this node's writer or the entry's own node); returns the entries acked. */
-  ack(messageIds: readonly string[]): QueueEntry[] {
+  /**
+   * Removes acked ids from flight and hands them to the ack router (this
+   * node's writer or the entry's own node); returns the entries acked.
+   * With `sender`, only that user's frames under those ids: two senders
+   * may pick the same id, and an ack for one must not drop the other.
+   */
+  ack(messageIds: readonly string[], sender?: string): QueueEntry[] {
     const acked: QueueEntry[] = [];
     const inflight = this.inflight;
     const keys = this.inflightKeys;
     // Both exist from the first delivery until the window empties.
     if (!inflight || !keys) return acked;
     for (const id of messageIds) {
-      const entries = inflight.get(id);
-      if (!entries) continue;
-      inflight.delete(id);
+      const all = inflight.get(id);
+      if (!all) continue;
+      let entries = all;
+      if (sender === undefined) inflight.delete(id);
+      else {
+        entries = all.filter((e) => e.senderUser === sender);
+        const rest = all.filter((e) => e.senderUser !== sender);
+        if (rest.length === 0) inflight.delete(id);
+        else inflight.set(id, rest);
+      }
       for (const e of entries) {
         keys.delete(e.dedupKey);
         this.inflightCount--;

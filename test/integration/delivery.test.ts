@@ -79,6 +79,26 @@ describe.each(backends)('delivery on %s', (kind) => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('acks only the named sender\'s frame when two senders used the same id', async () => {
+    const [alice, carol, bob] = [uid('alice'), uid('carol'), uid('bob')];
+    const a = await online(alice, 'a1');
+    const c = await online(carol, 'c1');
+    const b = await online(bob, 'b1');
+    send(a, 'same', bob, ['b1'], 'from alice');
+    send(c, 'same', bob, ['b1'], 'from carol');
+    await b.seen((f) => f.type === 'deliver' && f.sender_id === alice);
+    await b.seen((f) => f.type === 'deliver' && f.sender_id === carol);
+    b.send({ type: 'delivery_ack', payload: { message_ids: ['same'], sender_id: alice } });
+    expect(await a.next('status_update')).toMatchObject({ message_id: 'same', payload: { status: 'delivered' } });
+    await b.close();
+    // Carol's frame was not acked: it comes again, and Alice's does not.
+    const again = await TestClient.connect(fx.relay.url, bob, 'b1');
+    await again.next('queue_empty');
+    expect(again.all('deliver').map((f) => [f.sender_id, f.payload.ciphertext])).toEqual([[carol, b64('from carol')]]);
+    expect(c.all('status_update')).toHaveLength(0);
+    await Promise.all([a.close(), c.close(), again.close()]);
+  });
+
   it('stores and delivers a duplicate send id once', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await online(alice, 'a1');

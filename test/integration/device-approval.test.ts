@@ -100,7 +100,15 @@ describe.each(backends)('device approval on %s', (kind) => {
     approve(primary, requestId, code, fx.accounts.sign(user, 'phone', 'laptop', 'req_other'));
     expect(await errorCode(primary)).toBe('invalid_signature');
 
-    approve(primary, requestId, code, fx.accounts.sign(user, 'phone', 'laptop', requestId));
+    // The right signature spelt in non-canonical base64 (the unused low bits of its last character set) is refused too.
+    const right = fx.accounts.sign(user, 'phone', 'laptop', requestId);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    const loose = right.slice(0, 85) + alphabet[alphabet.indexOf(right[85]!) + 1]! + '==';
+    expect(Buffer.from(loose, 'base64').equals(Buffer.from(right, 'base64'))).toBe(true);
+    approve(primary, requestId, code, loose);
+    expect(await errorCode(primary)).toBe('invalid_signature');
+
+    approve(primary, requestId, code, right);
     expect(await c.next('device_approved')).toMatchObject({ payload: { request_id: requestId, device_id: 'laptop', approved_by: 'phone' } });
     await c.next('queue_empty');
     // Approved: it sends and receives.

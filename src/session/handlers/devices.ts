@@ -28,8 +28,9 @@ function attemptLimit(s: Session, svc: Services, kind: 'register' | 'decide', no
   const [perDevice, perUser] =
     kind === 'register' ? [approvalLimits.registerPerDevice, approvalLimits.registerPerUser] : [approvalLimits.decidePerDevice, approvalLimits.decidePerUser];
   const rules = [
-    { key: `${kind}:device:${s.userId}:${s.deviceId}`, rule: perDevice },
-    { key: `${kind}:user:${s.userId}`, rule: perUser },
+    // Joined with '/', which ids never hold (fields.ts; ':' they may): no two (user, device) pairs share a key.
+    { key: `${kind}/device/${s.userId}/${s.deviceId}`, rule: perDevice },
+    { key: `${kind}/user/${s.userId}`, rule: perUser },
   ];
   return (tx) => svc.rateLimit.hit(rules, now, tx);
 }

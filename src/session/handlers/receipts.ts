@@ -19,7 +19,7 @@ export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, sv
   let first: string | undefined;
   const firstItems: StatusItems = [];
   let others: Map<string, StatusItems> | undefined;
-  for (const e of s.ack(frame.payload.message_ids)) {
+  for (const e of s.ack(frame.payload.message_ids, frame.payload.sender_id)) {
     const received = deliveredReceiptOf(e);
     if (!received) continue;
     svc.received.record(s.userId, received.sender, received.messageId);
