@@ -6,6 +6,7 @@ import { ClientStoppedError, RelayError, RequestTimeoutError } from './errors.ts
 import { Outbox, type StoredClientFrame } from './outbox.ts';
 import { adviseOnClose, backoffDelay, defaultBackoff, retryDelay, type BackoffOptions } from './reconnect-policy.ts';
 import { TypedEmitter, type Handler } from './typed-emitter.ts';
+import { refreshDelay, tokenExpiresAt } from './token-expiry.ts';
 
 /** The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package both fit. */
 export interface WebSocketLike {
@@ -98,6 +99,7 @@ export class RelayClient {
   private stopped = false;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private lastReceived = 0;
   /** Stored frames are handled one after another across connections, so a redelivery waits for the first copy. */
   private inbound: Promise<void> = Promise.resolve();
@@ -286,6 +288,7 @@ export class RelayClient {
     }
     if (this.stopped) return;
     const generation = ++this.generation;
+    this.scheduleTokenRefresh(token, generation);
     const ws = new this.opts.WebSocket(this.opts.url, ['bearer', token]);
     this.ws = ws;
     ws.onopen = () => {
@@ -310,6 +313,7 @@ export class RelayClient {
     this.approvedHere = false;
     this.generation++;
     this.stopHeartbeat();
+    clearTimeout(this.refreshTimer);
     this.flushAcksNow();
     for (const [id, r] of this.requests) {
       clearTimeout(r.timer);
@@ -340,6 +344,7 @@ export class RelayClient {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearTimeout(this.refreshTimer);
     this.stopHeartbeat();
     this.outbox.rejectAll(new ClientStoppedError(why));
     for (const [id, r] of this.requests) {
@@ -350,6 +355,33 @@ export class RelayClient {
     for (const w of this.approvedWaiters.splice(0)) w.reject(new ClientStoppedError(why));
     this.setState('stopped');
     void this.events.emit('stopped', { code, reason, why }).catch(() => {});
+  }
+
+  /**
+   * With a token provider, renews the socket's token before its `exp`
+   * (token-expiry.ts), and again before the renewed one expires. A refresh
+   * the relay refuses, or one that cannot be fetched, changes nothing: the
+   * socket closes with 4401 at `exp` and the client reconnects with a new
+   * token as usual.
+   */
+  private scheduleTokenRefresh(token: string, generation: number): void {
+    clearTimeout(this.refreshTimer);
+    const provider = this.opts.token;
+    const exp = tokenExpiresAt(token);
+    if (typeof provider === 'string' || exp === undefined) return;
+    this.refreshTimer = setTimeout(() => {
+      void (async () => {
+        let next: string;
+        try {
+          next = await provider();
+        } catch {
+          return;
+        }
+        if (generation !== this.generation || tokenExpiresAt(next) === undefined) return;
+        const reply = this.request({ type: 'token_refresh', payload: { token: next } }, (f): f is ServerFrameOf<'token_refreshed'> => f.type === 'token_refreshed', { when: 'open' });
+        if ((await reply.then(() => true, () => false)) && generation === this.generation) this.scheduleTokenRefresh(next, generation);
+      })();
+    }, refreshDelay(exp, this.opts.now()));
   }
 
   private startHeartbeat(generation: number): void {

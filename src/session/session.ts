@@ -169,6 +169,11 @@ export class Session implements DeliveryTarget, Expiring {
     return acked;
   }
 
+  /** Whether a frame from `sender` under this id was delivered to this device and is not acked yet. */
+  holds(messageId: string, sender: string): boolean {
+    return this.inflight?.get(messageId)?.some((e) => e.senderUser === sender) ?? false;
+  }
+
   /** Starts (or restarts) the backlog drain; safe to call while one runs. */
   async drain(): Promise<void> {
     this.mode = 'draining';

@@ -51,6 +51,18 @@ describe.each(backends)('read receipts on %s', (kind) => {
     await Promise.all([b.close(), m.close()]);
   });
 
+  it('reports a message delivered to the reader and not acked yet', async () => {
+    const [alice, bob] = [uid('alice'), uid('bob')];
+    const a = await online(alice, 'a1');
+    const b = await online(bob, 'b1');
+    send(a, 'early', bob, ['b1']);
+    await b.seen((f) => f.type === 'deliver' && f.message_id === 'early');
+    read(b, alice, ['early']);
+    ack(b, ['early']);
+    expect(await a.next(isRead)).toMatchObject({ message_id: 'early', payload: { recipient_id: bob } });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('refuses a frame that would store more than MAX_RECEIPT_ROWS rows with too_many_receipts, and stores none of it', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a1 = await online(alice, 'a1');

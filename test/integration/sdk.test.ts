@@ -51,10 +51,10 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
   });
 
   /** A device driven by the SDK, with a token provider that mints a fresh token per attempt. */
-  const device = (userId: string, deviceId: string): Device => {
+  const device = (userId: string, deviceId: string, ttlSeconds = 3600): Device => {
     const client = new RelayClient({
       url,
-      token: () => token(userId, deviceId),
+      token: () => token(userId, deviceId, { ttlSeconds }),
       WebSocket: WebSocket as unknown as WebSocketConstructor,
       backoff: fastBackoff,
       requestTimeoutMs: 10_000,
@@ -72,8 +72,8 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     return d;
   };
 
-  const primary = async (userId: string, deviceId = 'phone'): Promise<Device> => {
-    const d = device(userId, deviceId);
+  const primary = async (userId: string, deviceId = 'phone', ttlSeconds?: number): Promise<Device> => {
+    const d = device(userId, deviceId, ttlSeconds);
     const r = await d.client.register(d.identity.identityKey, `${deviceId} of ${userId}`, 'test');
     expect(r.type).toBe('device_approved');
     await d.client.ready();
@@ -91,6 +91,19 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     return { device: d, code: pending.payload.code!, request: requests[0]!.payload };
   };
 
+
+  it('renews a short token on the open socket before exp, so the connection outlives it', async () => {
+    const alice = await primary(uid('alice'), 'phone', 4);
+    const bob = await primary(uid('bob'));
+    const disconnects: number[] = [];
+    alice.client.on('disconnected', ({ code }) => void disconnects.push(code));
+    // Two lifetimes of the first token; each renewal is due a fifth of the time left before exp.
+    await new Promise((r) => setTimeout(r, 9000));
+    expect(disconnects).toEqual([]);
+    expect(alice.connects).toBe(1);
+    await bob.messenger.sendText(alice.userId, 'still here');
+    await until(() => alice.received.length === 1, 10_000, 'the message on the renewed socket');
+  }, 30_000);
 
   it.each(['SIGTERM', 'SIGKILL'] as const)('a relay restart (%s) loses nothing and duplicates nothing the application sees', async (signal) => {
     const alice = await primary(uid('alice'));

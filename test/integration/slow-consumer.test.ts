@@ -16,6 +16,9 @@ describe.each(backends.includes('postgres') ? (['postgres'] as const) : (['pglit
   const fx = useRelay(kind, {
     MAX_BACKPRESSURE_BYTES: String(512 * 1024),
     INFLIGHT_MAX: '100',
+    // The in-flight window in bytes (4 MiB by default) would pause delivery before the socket backs up, since the
+    // kernel's buffers take a few MiB from a paused reader; this test is about the socket backing up.
+    MAX_INFLIGHT_BYTES: String(64 * 1024 * 1024),
     SLOW_CONSUMER_SECONDS: '1',
     // The proof of boundedness: a relay that kept the flood for the stalled reader would run out of this heap.
     NODE_OPTIONS: '--max-old-space-size=96',

@@ -50,14 +50,16 @@ export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, sv
 /**
  * `read_receipt`: the reader tells the sender's devices (or its own other
  * devices) that it read these messages. Only messages its user received
- * from that sender, as far as this node knows (ReceivedLog), are reported;
+ * from that sender, as far as this node knows (acked: ReceivedLog; or in
+ * flight to this device), are reported;
  * the others are dropped without an answer. A frame whose receipts would
  * store more than MAX_RECEIPT_ROWS rows stores none (`too_many_receipts`,
  * with the most ids a frame to that sender may carry).
  */
 export function handleReadReceipt(s: Session, frame: FrameOf<'read_receipt'>, svc: Services): Promise<void> | void {
   const to = frame.payload.to;
-  const ids = to === s.userId ? frame.payload.message_ids : frame.payload.message_ids.filter((id) => svc.received.has(s.userId, to, id));
+  // A message delivered here but not acked yet counts too: a client may show a message, and report it read, before its ack goes out.
+  const ids = to === s.userId ? frame.payload.message_ids : frame.payload.message_ids.filter((id) => s.holds(id, to) || svc.received.has(s.userId, to, id));
   if (ids.length === 0) return;
   const items = ids.map((messageId) => ({ messageId, originDevice: '*' }));
   const maxRows = svc.config.MAX_RECEIPT_ROWS;
