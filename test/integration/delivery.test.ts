@@ -63,6 +63,10 @@ describe.each(backends)('delivery on %s', (kind) => {
     const b1 = await TestClient.connect(fx.relay.url, bob, 'b1');
     await b1.next('queue_empty');
     expect(b1.all('deliver')).toHaveLength(0);
+    // The corrected frame under the same id is a first send, not a reuse: nothing was stored for the refused one.
+    send(a, 'mx', bob, ['b1', 'b2']);
+    expect(await a.next((f) => f.message_id === 'mx' || f.id === 'mx')).toMatchObject({ type: 'sent_ack' });
+    expect(await b1.next('deliver')).toMatchObject({ message_id: 'mx' });
     await Promise.all([a.close(), b1.close()]);
   });
 
