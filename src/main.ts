@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   const bus = await openBus(config, nodeId, log);
   const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
   const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, delayMs: config.WRITE_DELAY_MS }, log);
-  const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now);
+  const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now, undefined, undefined, config.MAX_UNREGISTERED_DEVICES_PER_USER);
   const registry = new DeviceRegistry(
     database.db,
     { maxDevices: config.MAX_DEVICES_PER_USER, approvalTtlMs: config.APPROVAL_TTL_SECONDS * 1000, maxAttempts: approvalLimits.maxCodeAttempts, timeoutMs: config.DB_TIMEOUT_MS },
@@ -169,7 +169,14 @@ async function main(): Promise<void> {
   });
   const stopExpiry = startApprovalExpiry(svc, config.APPROVAL_SWEEP_SECONDS * 1000);
   revocations.start(config.REVOCATION_SWEEP_SECONDS * 1000);
-  const sweeper = startSweeper({ store, log, now, retentionMs: config.RETENTION_DAYS * 86_400_000, intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000 });
+  const sweeper = startSweeper({
+    store,
+    log,
+    now,
+    retentionMs: config.RETENTION_DAYS * 86_400_000,
+    intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000,
+    unregistered: { prune: (cutoff) => devices.pruneUnregistered(cutoff), ttlMs: config.UNREGISTERED_TTL_HOURS * 3_600_000 },
+  });
   log.info('relay listening', {
     host: config.HOST,
     port: server.port,

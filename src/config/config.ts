@@ -54,6 +54,8 @@ export const configSchema = z
     RETENTION_DAYS: int(30, 1, 3650),
     // How often the sweeper runs; an hour keeps the delete batches small.
     SWEEP_INTERVAL_SECONDS: int(3600, 1, 86_400),
+    // A device row that never registered is removed after this long unseen; it holds nothing but its id.
+    UNREGISTERED_TTL_HOURS: int(24, 1, 8760),
     // Upper bound on any single Postgres round trip; a stuck database must not stall the hot path forever.
     DB_TIMEOUT_MS: int(5000, 100, 120_000),
     // Connections in the pg pool: the group-commit writer needs one, drains and lookups the rest.

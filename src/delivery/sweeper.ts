@@ -7,13 +7,16 @@ export interface SweeperOptions {
   now: () => number;
   retentionMs: number;
   intervalMs: number;
+  /** Device rows that never registered, removed once unseen for `ttlMs`. */
+  unregistered?: { prune: (cutoff: Date) => Promise<number>; ttlMs: number };
   /** Rows per delete statement, so a large expiry never holds locks for long. */
   chunk?: number;
 }
 
 /**
  * Removes queue entries older than the retention period, and any left for
- * revoked devices. Runs once at start and then every interval; each run
+ * revoked devices, and device rows that never registered and went unseen
+ * (the cap on them counts only live ones). Runs once at start and then every interval; each run
  * deletes in chunks until nothing old is left. Returns a stop function.
  */
 export function startSweeper(opts: SweeperOptions): { stop(): void; runOnce(): Promise<number> } {
@@ -31,6 +34,10 @@ export function startSweeper(opts: SweeperOptions): { stop(): void; runOnce(): P
       if (total > 0) opts.log.info('expired queue entries removed', { count: total, cutoff: cutoff.toISOString() });
       const orphans = await opts.store.purgeRevoked();
       if (orphans > 0) opts.log.info('queue entries of revoked devices removed', { count: orphans });
+      if (opts.unregistered) {
+        const stale = await opts.unregistered.prune(new Date(opts.now() - opts.unregistered.ttlMs));
+        if (stale > 0) opts.log.info('unregistered device rows removed', { count: stale });
+      }
       return total;
     })().finally(() => (running = undefined));
     return running;

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
-import type { Database, DeviceStatus } from '../db/schema.ts';
+import type { Database } from '../db/schema.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import { GenerationalMap } from '../util/generational-map.ts';
-import { TouchBatcher } from './touch-batcher.ts';
+import { TouchBatcher, type TouchResult } from './touch-batcher.ts';
 
 /**
  * Which approved devices each user has, and each device's status at
@@ -27,18 +27,34 @@ export class DeviceDirectory {
     private readonly now: () => number,
     private readonly ttlMs = 5000,
     maxCached = 100_000,
+    maxUnregistered?: number,
   ) {
-    this.touches = new TouchBatcher(db, timeoutMs, now);
+    this.touches = new TouchBatcher(db, timeoutMs, now, maxUnregistered === undefined ? {} : { maxUnregistered });
     this.cache = new GenerationalMap(maxCached);
   }
 
   /**
    * Records that a device connected and returns its status. A device seen
    * for the first time is `unregistered`: it must send `device_register`
-   * before it can do anything else.
+   * before it can do anything else. A new device id of a user who has
+   * `maxUnregistered` of those already is refused and not recorded.
    */
-  touch(user: string, device: string): Promise<DeviceStatus> {
+  touch(user: string, device: string): Promise<TouchResult> {
     return this.touches.touch(user, device);
+  }
+
+  /**
+   * Removes rows of devices that connected but never registered and have
+   * not connected since `cutoff`. They hold nothing (no keys, no queue, no
+   * request); a device that comes back gets its row again.
+   */
+  async pruneUnregistered(cutoff: Date): Promise<number> {
+    const res = await withTimeout(
+      this.db.deleteFrom('devices').where('status', '=', 'unregistered').where('last_seen_at', '<', cutoff).executeTakeFirst(),
+      this.timeoutMs,
+      'unregistered prune',
+    );
+    return Number(res.numDeletedRows);
   }
 
   /** The user's approved devices if the cache holds them within the TTL; lets a handler finish without a promise. */

@@ -5,6 +5,7 @@ import { ConnectionGate } from '../limits/connection-gate.ts';
 import type { UserConnections } from '../limits/user-connections.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import type { DeviceStatus } from '../db/schema.ts';
+import type { TouchResult } from '../devices/touch-batcher.ts';
 import { isFinal } from '../devices/approval-rules.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeError } from '../protocol/server-frames.ts';
@@ -38,7 +39,7 @@ export interface ServerOptions {
   svc: Services;
   sessionDeps: SessionDeps;
   /** Runs after a token verifies and before the 101: records the device and returns its status; a failure answers 503. */
-  admit: (p: Principal) => Promise<DeviceStatus>;
+  admit: (p: Principal) => Promise<TouchResult>;
   /** The cluster-wide per-user connection cap. */
   userConnections: UserConnections;
   /** Called for a connecting device that is waiting for approval, after its socket opened. */
@@ -125,15 +126,17 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
 
       void (async () => {
         let verified: Awaited<ReturnType<TokenVerifier['verify']>>;
-        let status: DeviceStatus;
+        let status: TouchResult;
         let underCap: boolean;
         try {
           // The whole asynchronous part of the upgrade has one deadline.
           [verified, status, underCap] = await withTimeout(
             (async () => {
               const v = await opts.verifier.verify(token.token);
-              if (!v.ok) return [v, 'unregistered' as DeviceStatus, true] as const;
-              return [v, await opts.admit(v.principal), await opts.userConnections.admit(v.principal.userId, v.principal.deviceId)] as const;
+              if (!v.ok) return [v, 'unregistered' as TouchResult, true] as const;
+              const touched = await opts.admit(v.principal);
+              if (touched === 'too_many_unregistered') return [v, touched, true] as const;
+              return [v, touched, await opts.userConnections.admit(v.principal.userId, v.principal.deviceId)] as const;
             })(),
             config.AUTH_DEADLINE_MS,
             'upgrade',
@@ -145,6 +148,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         }
         if (aborted) return;
         if (!verified.ok) return refuse(res, 401, verified.expired ? 'token expired' : 'invalid token');
+        if (status === 'too_many_unregistered') return refuse(res, 429, 'too many unregistered devices for this user');
         if (!underCap) return refuse(res, 429, 'too many connections for this user');
         // Denied and revoked are final: that device id never connects again.
         if (isFinal(status)) return refuse(res, 403, `device ${status}`);

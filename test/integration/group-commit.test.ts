@@ -284,4 +284,14 @@ describe.each(backends)('group commit on %s', (kind) => {
     await sweeper.runOnce();
     expect(await t.store.countFor('u7', 'd1')).toBe(1);
   });
+
+  it('asks for unregistered device rows unseen for their TTL to be pruned on each run', async () => {
+    const now = Date.now();
+    const cutoffs: number[] = [];
+    const prune = async (cutoff: Date) => (cutoffs.push(cutoff.getTime()), 0);
+    const sweeper = startSweeper({ store: t.store, log, now: () => now, retentionMs: 30 * 86_400_000, intervalMs: 3_600_000, unregistered: { prune, ttlMs: 86_400_000 } });
+    sweeper.stop();
+    await sweeper.runOnce();
+    expect(cutoffs.at(-1)).toBe(now - 86_400_000);
+  });
 });
