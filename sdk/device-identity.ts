@@ -1,7 +1,9 @@
 import sodium from 'libsodium-wrappers';
 import { approvalMessage, decodeIdentityKey } from '../src/protocol/approval-message.ts';
 import { decodeBase64Exact, encodeBase64 } from '../src/protocol/base64.ts';
+import type { SignedDeviceList } from '../src/protocol/device-list-message.ts';
 import type { DeviceEntry } from '../src/protocol/server-frame-shapes.ts';
+import { signedListValid } from './device-list.ts';
 
 /**
  * A device's long-term Ed25519 identity, and the approval signatures made
@@ -65,7 +67,15 @@ export interface VerifiedDevice {
 
 export interface DeviceListCheck {
   trusted: VerifiedDevice[];
-  untrusted: { deviceId: string; reason: 'no_identity_key' | 'unpinned_root' | 'unknown_approver' | 'bad_signature' }[];
+  /** `invalid_list` and `stale_list` name the user rather than a device (SecureMessenger's whole-list checks). */
+  untrusted: { deviceId: string; reason: 'no_identity_key' | 'unpinned_root' | 'unknown_approver' | 'bad_signature' | 'revoked' | 'invalid_list' | 'stale_list' }[];
+  /**
+   * The list signed as a whole that came with it: `none`, `valid` (its
+   * version in `listVersion`; an app refuses a version below one it saw)
+   * or `invalid` (a relay that forged or damaged it: trust nothing).
+   */
+  signedList: 'none' | 'valid' | 'invalid';
+  listVersion: number | null;
 }
 
 /**
@@ -76,8 +86,15 @@ export interface DeviceListCheck {
  * caught; with nothing pinned, roots are trusted on first use and the app
  * should pin them. Every other device is trusted only through a chain of
  * valid approval signatures ending at a trusted device.
+ *
+ * With `signed`, the list the primary signed as a whole: its primary is a
+ * root too (as pinned as any other), and a device it names as revoked is
+ * never trusted, even when its old approval signature still verifies.
  */
-export function verifyDeviceList(userId: string, devices: readonly DeviceEntry[], pinned: ReadonlySet<string> = new Set()): DeviceListCheck {
+export function verifyDeviceList(userId: string, devices: readonly DeviceEntry[], pinned: ReadonlySet<string> = new Set(), signed: SignedDeviceList | null = null): DeviceListCheck {
+  const signedOk = signed !== null && signedListValid(userId, signed);
+  const signedRootKey = signedOk ? signed.devices.find((d) => d.device_id === signed.primary)?.identity_key : undefined;
+  const revoked = new Set(signedOk ? signed.revoked : []);
   const keyOf = new Map<string, Uint8Array>();
   const untrusted: DeviceListCheck['untrusted'] = [];
   for (const d of devices) {
@@ -88,9 +105,12 @@ export function verifyDeviceList(userId: string, devices: readonly DeviceEntry[]
   const trusted = new Map<string, VerifiedDevice>();
   const entry = (d: DeviceEntry, vouchedBy: string): VerifiedDevice => ({ deviceId: d.device_id, identityKey: d.identity_key!, publicKey: keyOf.get(d.device_id)!, primary: d.primary, vouchedBy });
 
-  const candidates = devices.filter((d) => keyOf.has(d.device_id));
+  // A device the signed list names as revoked is out before the walk: it vouches for nobody either,
+  // so a thief holding a revoked device's key cannot approve a device of its own.
+  for (const d of devices) if (revoked.has(d.device_id) && keyOf.has(d.device_id)) untrusted.push({ deviceId: d.device_id, reason: 'revoked' });
+  const candidates = devices.filter((d) => keyOf.has(d.device_id) && !revoked.has(d.device_id));
   for (const d of candidates) {
-    const isRoot = d.approved_by === null || pinned.has(d.identity_key!);
+    const isRoot = d.approved_by === null || pinned.has(d.identity_key!) || (d.device_id === signed?.primary && d.identity_key === signedRootKey);
     if (!isRoot) continue;
     if (pinned.size > 0 && !pinned.has(d.identity_key!)) untrusted.push({ deviceId: d.device_id, reason: 'unpinned_root' });
     else trusted.set(d.device_id, entry(d, 'self'));
@@ -110,9 +130,9 @@ export function verifyDeviceList(userId: string, devices: readonly DeviceEntry[]
     }
   }
   for (const d of candidates) {
-    if (trusted.has(d.device_id) || d.approved_by === null) continue;
+    if (trusted.has(d.device_id) || d.approved_by === null || untrusted.some((u) => u.deviceId === d.device_id)) continue;
     const approverTrusted = trusted.has(d.approved_by);
     untrusted.push({ deviceId: d.device_id, reason: approverTrusted ? 'bad_signature' : 'unknown_approver' });
   }
-  return { trusted: [...trusted.values()], untrusted };
+  return { trusted: [...trusted.values()], untrusted, signedList: signed === null ? 'none' : signedOk ? 'valid' : 'invalid', listVersion: signedOk ? signed.version : null };
 }

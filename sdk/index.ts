@@ -7,6 +7,8 @@ export { RelayClient, dedupKey, type ClientEvents, type ConnectionState, type Re
 export { RelayError, ClientStoppedError, RequestTimeoutError } from './errors.ts';
 export { adviseOnClose, backoffDelay, defaultBackoff, type BackoffOptions, type CloseAdvice } from './reconnect-policy.ts';
 export { generateIdentity, exportIdentity, importIdentity, signApproval, verifyApproval, verifyDeviceList, sodiumReady, type DeviceIdentity, type DeviceListCheck, type VerifiedDevice } from './device-identity.ts';
+export { checkTransition, currentStatement, listCovers, signDeviceList, signedListValid, type TransitionProblem } from './device-list.ts';
+export type { DeviceListStatement, SignedDeviceList } from '../src/protocol/device-list-message.ts';
 export { seal, open, type SealedContent, type OpenResult } from './sealed-envelope.ts';
 export { SecureMessenger, UntrustedDevicesError, type TextMessage } from './secure-messenger.ts';
 export type { ServerFrame, ServerFrameOf, ServerFrameType, DeviceEntry, MessageFrame, StatusUpdateFrame, ErrorFrame, SentAckFrame } from '../src/protocol/server-frame-shapes.ts';

@@ -1,5 +1,7 @@
 import type { DeviceEntry, MessageFrame, ServerFrame, ServerFrameOf } from '../src/protocol/server-frame-shapes.ts';
 import { verifyDeviceList, signApproval, type DeviceIdentity, type VerifiedDevice, type DeviceListCheck } from './device-identity.ts';
+import type { SignedDeviceList } from '../src/protocol/device-list-message.ts';
+import { checkTransition, currentStatement, listCovers, signDeviceList, signedListValid, type TransitionProblem } from './device-list.ts';
 import { RelayError } from './errors.ts';
 import type { RelayClient } from './relay-client.ts';
 import { open, seal } from './sealed-envelope.ts';
@@ -39,6 +41,17 @@ export class SecureMessenger {
   /** Root keys seen per user, pinned for the life of this object (apps persist them). */
   private readonly pins = new Map<string, Set<string>>();
 
+  /** Keys of our own user's devices this object verified: a promoted primary trusts the old one's signature by them. */
+  private readonly ownKeys = new Set<string>();
+  /** The highest signed list version seen per user: a relay that shows an older one is refused. */
+  private readonly versions = new Map<string, number>();
+  /** The version this device is signing now, so a burst of `devices` frames signs it once. */
+  private signing: number | undefined;
+  /** The latest list of our own user this device signed or checked; apps may persist it. */
+  lastSignedList: SignedDeviceList | null = null;
+  /** Why this primary last refused to sign the relay's list (a relay that lies to it), if it did. */
+  lastListProblem: TransitionProblem | 'rolled_back' | undefined;
+
   constructor(
     readonly client: RelayClient,
     readonly me: { userId: string; deviceId: string; identity: DeviceIdentity },
@@ -47,8 +60,45 @@ export class SecureMessenger {
     // A `devices` frame for another user is only ever the answer to our own request: dropping the
     // list on it would drop the very list being fetched, and every send would fetch it again.
     client.on('devices', (f) => {
-      if (f.payload.user_id === me.userId) this.lists.delete(me.userId);
+      if (f.payload.user_id !== me.userId) return;
+      this.lists.delete(me.userId);
+      this.keepListSigned(f.payload);
     });
+    // Once caught up, look at our own list: a primary promoted while away learns it here, and signs.
+    client.on('caught_up', () => void this.rawList(me.userId).catch(() => {}));
+  }
+
+  /**
+   * A primary signs its user's list whenever the relay's differs from the
+   * one signed last, after checking that the change follows from approvals
+   * and revocations (checkTransition): a relay cannot get a revoked device
+   * back into a signed list, or a device nobody approved.
+   */
+  private keepListSigned(p: ServerFrameOf<'devices'>['payload']): void {
+    const current = currentStatement(p);
+    if (!current || current.primary !== this.me.deviceId) return;
+    if (this.lastSignedList && (p.signed_list?.version ?? 0) < this.lastSignedList.version) {
+      this.lastListProblem = 'rolled_back';
+      return;
+    }
+    if (listCovers(p.signed_list, current)) {
+      if (p.signed_list && signedListValid(this.me.userId, p.signed_list)) this.lastSignedList = p.signed_list;
+      return;
+    }
+    if (this.signing === current.version) return;
+    const problem = checkTransition(this.me.userId, { deviceId: this.me.deviceId, identityKey: this.me.identity.identityKey }, p.signed_list, current, p.devices, this.ownKeys);
+    this.lastListProblem = problem;
+    if (problem) return;
+    this.signing = current.version;
+    const signature = signDeviceList(this.me.identity, this.me.userId, current);
+    // A stale version (another list got signed first) is answered with a newer `devices` frame, which signs again.
+    void this.client
+      .request({ type: 'device_list_sign', payload: { version: current.version, signature } }, (f: ServerFrame): f is ServerFrameOf<'device_list_signed'> => f.type === 'device_list_signed' && f.payload.version === current.version)
+      .then(() => (this.lastSignedList = { ...current, signer: this.me.deviceId, signature }))
+      .catch(() => {})
+      .finally(() => {
+        if (this.signing === current.version) this.signing = undefined;
+      });
   }
 
   /** The verified devices of `userId` (cached until it changes). */
@@ -64,19 +114,29 @@ export class SecureMessenger {
 
   /** The raw `devices` list of a user, as the relay reports it. */
   async rawDevices(userId: string): Promise<DeviceEntry[]> {
+    return (await this.rawList(userId)).devices;
+  }
+
+  /** The whole `devices` payload: devices, revoked ids and the signed list. */
+  async rawList(userId: string): Promise<ServerFrameOf<'devices'>['payload']> {
     const frame = await this.client.request(
       { type: 'devices_list', payload: { user_id: userId } },
       (f: ServerFrame): f is ServerFrameOf<'devices'> => f.type === 'devices' && f.payload.user_id === userId,
       { resend: true },
     );
-    return frame.payload.devices;
+    return frame.payload;
   }
 
   private async fetchDevices(userId: string): Promise<VerifiedDevice[]> {
-    const devices = await this.rawDevices(userId);
+    const list = await this.rawList(userId);
     const pins = this.pins.get(userId) ?? new Set<string>();
-    const check = verifyDeviceList(userId, devices, pins);
+    const check = verifyDeviceList(userId, list.devices, pins, list.signed_list);
+    if (check.signedList === 'invalid') throw new UntrustedDevicesError(userId, [{ deviceId: userId, reason: 'invalid_list' }]);
+    const seen = this.versions.get(userId) ?? 0;
+    if ((check.listVersion ?? 0) < seen) throw new UntrustedDevicesError(userId, [{ deviceId: userId, reason: 'stale_list' }]);
+    if (check.listVersion !== null) this.versions.set(userId, check.listVersion);
     if (check.untrusted.length > 0) throw new UntrustedDevicesError(userId, check.untrusted);
+    if (userId === this.me.userId) for (const d of check.trusted) this.ownKeys.add(d.identityKey);
     for (const d of check.trusted) if (d.vouchedBy === 'self') pins.add(d.identityKey);
     this.pins.set(userId, pins);
     return check.trusted;

@@ -15,22 +15,21 @@ import { AckRouter } from './delivery/ack-router.ts';
 import { startSweeper } from './delivery/sweeper.ts';
 import { generateCode } from './devices/approval-code.ts';
 import { DeviceDirectory } from './devices/device-directory.ts';
-import { DeviceRegistry } from './devices/device-registry.ts';
+import { DeviceLists } from './devices/device-lists.ts';
+import { DeviceRegistry, registryOptions } from './devices/device-registry.ts';
 import { loadSignatureVerifier } from './devices/signature-verifier.ts';
-import { approvalLimits } from './limits/approval-limits.ts';
 import { OverloadGate, shedRule } from './limits/overload-gate.ts';
 import { rateRules } from './limits/session-limits.ts';
 import { UserConnections } from './limits/user-connections.ts';
 import { StoredRateLimit } from './limits/stored-rate-limit.ts';
 import { startApprovalExpiry } from './session/approval-expiry.ts';
-import { remindPending } from './session/handlers/devices.ts';
 import { CloseCode } from './protocol/close-codes.ts';
 import { BROADCAST, nodeTopic } from './bus/bus.ts';
 import { openBus } from './bus/open-bus.ts';
 import { BacklogResync } from './session/backlog-resync.ts';
 import { handleClusterMessage } from './session/cluster-events.ts';
 import { ExpiryWheel } from './session/expiry-wheel.ts';
-import { applyDeviceStatus } from './session/handlers/devices.ts';
+import { applyDeviceStatus, broadcastDevices, remindPending } from './session/handlers/devices.ts';
 import { RevocationSweep } from './session/revocation-sweep.ts';
 import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
@@ -78,10 +77,11 @@ async function main(): Promise<void> {
   const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
   const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, delayMs: config.WRITE_DELAY_MS }, log);
   const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now, undefined, undefined, config.MAX_UNREGISTERED_DEVICES_PER_USER);
+  const verifySignature = await loadSignatureVerifier();
   const registry = new DeviceRegistry(
     database.db,
-    { maxDevices: config.MAX_DEVICES_PER_USER, approvalTtlMs: config.APPROVAL_TTL_SECONDS * 1000, maxAttempts: approvalLimits.maxCodeAttempts, timeoutMs: config.DB_TIMEOUT_MS },
-    await loadSignatureVerifier(),
+    registryOptions(config),
+    verifySignature,
     () => `req_${randomBytes(16).toString('hex')}`,
     () => generateCode(),
   );
@@ -107,6 +107,7 @@ async function main(): Promise<void> {
     store,
     devices,
     registry,
+    deviceLists: new DeviceLists(database.db, verifySignature, config.DB_TIMEOUT_MS),
     rateLimit: new StoredRateLimit(database.db, config.DB_TIMEOUT_MS),
     rates: rateRules(config),
     recent: new RecentSends(now),
@@ -129,7 +130,13 @@ async function main(): Promise<void> {
   const revocations = new RevocationSweep<Session>({
     sessions: () => hub.all(),
     statuses: (list) => registry.statuses(list),
-    apply: (s, status) => applyDeviceStatus(svc, s.userId, s.deviceId, { status, reason: `device ${status}` }),
+    apply: (s, status) => {
+      applyDeviceStatus(svc, s.userId, s.deviceId, { status, reason: `device ${status}` });
+      // A revocation the sweep found may have been an operator's, with no event of its own: the user's
+      // other devices get the new list (and a promoted primary learns that it is one, and signs it).
+      svc.devices.invalidate(s.userId);
+      broadcastDevices(s.userId, svc).catch((err: unknown) => log.warn('device list after a swept revocation not sent', { err }));
+    },
     log,
     chunk: 500,
   });

@@ -70,8 +70,23 @@ export interface ContactsTable {
   created_at: ColumnType<Date, Date | string, never>;
 }
 
+/**
+ * The latest device list each user's primary signed. `statement` is the
+ * signed content as JSON (primary, devices, revoked), kept as signed so
+ * the relay sends it unchanged even after the devices moved on.
+ */
+export interface DeviceListsTable {
+  user_id: string;
+  version: ColumnType<number, number, number>;
+  signer: string;
+  signature: string;
+  statement: string;
+  signed_at: ColumnType<Date, Date | string, Date | string>;
+}
+
 export interface Database {
   contacts: ContactsTable;
+  device_lists: DeviceListsTable;
   devices: DevicesTable;
   queue: QueueTable;
   approval_requests: ApprovalRequestsTable;

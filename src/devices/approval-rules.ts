@@ -81,3 +81,25 @@ export function mayRevoke(actor: ApproverFacts & { deviceId: string }, target: {
 
 /** Statuses that may never connect again with the same device id. */
 export const isFinal = (s: DeviceStatus): boolean => s === 'denied' || s === 'revoked';
+
+export type ListSigningDecision = { kind: 'not_primary' } | { kind: 'stale_version'; current: number } | { kind: 'bad_signature' } | { kind: 'sign' };
+
+/**
+ * Whether a signed device list replaces the stored one: only the current
+ * primary signs, each version exactly once and in order (the next after the
+ * stored one), and the signature must cover the list as the relay holds it
+ * now, checked with the primary's stored key.
+ */
+export function decideListSigning(i: { actor: ApproverFacts | undefined; storedVersion: number; version: number; signatureOk: boolean }): ListSigningDecision {
+  if (i.actor?.status !== 'approved' || !i.actor.isPrimary) return { kind: 'not_primary' };
+  if (i.version !== i.storedVersion + 1) return { kind: 'stale_version', current: i.storedVersion };
+  if (!i.signatureOk) return { kind: 'bad_signature' };
+  return { kind: 'sign' };
+}
+
+/**
+ * An operator may revoke any device that can still connect: the way out for
+ * a user whose primary is lost or stolen, since no other device may revoke
+ * a primary.
+ */
+export const operatorMayRevoke = (target: { status: DeviceStatus } | undefined): boolean => target !== undefined && !isFinal(target.status);

@@ -6,9 +6,12 @@ import { withTimeout } from '../util/with-timeout.ts';
 import { codeMatches, hashCode } from './approval-code.ts';
 import { approvalMessage, decodeIdentityKey } from '../protocol/approval-message.ts';
 import { decodeBase64Exact } from '../protocol/base64.ts';
-import { decideApproval, decideRegistration, mayRevoke, type ApprovalDecision } from './approval-rules.ts';
+import { decideApproval, decideRegistration, mayRevoke, operatorMayRevoke, type ApprovalDecision } from './approval-rules.ts';
 import type { WindowVerdict } from '../limits/fixed-window.ts';
 import type { SignatureVerifier } from './signature-verifier.ts';
+import type { Config } from '../config/config.ts';
+import { approvalLimits } from '../limits/approval-limits.ts';
+import { inUserTx } from './user-lock.ts';
 
 export interface DeviceRecord {
   deviceId: string;
@@ -23,7 +26,7 @@ export interface DeviceRecord {
 }
 
 /** A device row as the device list shows it. */
-function toRecord(r: Selectable<DevicesTable>): DeviceRecord {
+export function toRecord(r: Selectable<DevicesTable>): DeviceRecord {
   return {
     deviceId: r.device_id,
     deviceName: r.device_name,
@@ -43,6 +46,14 @@ export interface RegistryOptions {
   maxAttempts: number;
   timeoutMs: number;
 }
+
+/** The registry's options as the configuration sets them (the relay and the operator's CLI alike). */
+export const registryOptions = (c: Pick<Config, 'MAX_DEVICES_PER_USER' | 'APPROVAL_TTL_SECONDS' | 'DB_TIMEOUT_MS'>): RegistryOptions => ({
+  maxDevices: c.MAX_DEVICES_PER_USER,
+  approvalTtlMs: c.APPROVAL_TTL_SECONDS * 1000,
+  maxAttempts: approvalLimits.maxCodeAttempts,
+  timeoutMs: c.DB_TIMEOUT_MS,
+});
 
 /** Refused by the rate limit counted in the same transaction. */
 export type RateLimited = { kind: 'rate_limited'; retryAfterSeconds: number };
@@ -187,26 +198,39 @@ export class DeviceRegistry {
   /**
    * Revokes a device for good: its status becomes final, its pending
    * requests are cancelled and its queue is dropped. A revoked primary hands
-   * the role to the longest-approved remaining device.
+   * the role to `promote` when given (an operator's choice; it must be
+   * approved), else to the longest-approved remaining device. The actor is
+   * a device of the user, or the operator (`device-admin-cli.ts`), who may
+   * revoke any device that can still connect: the way out when the
+   * primary itself is lost.
    */
-  revoke(input: { userId: string; deviceId: string; target: string }, now: number): Promise<{ kind: 'forbidden' } | { kind: 'revoked'; promoted: string | undefined }> {
+  revoke(
+    input: { userId: string; actor: { deviceId: string } | 'operator'; target: string; promote?: string },
+    now: number,
+  ): Promise<{ kind: 'forbidden' } | { kind: 'revoked'; promoted: string | undefined }> {
     return this.inUserTx(input.userId, 'device revocation', async (tx) => {
-      const actor = await this.deviceRow(tx, input.userId, input.deviceId);
       const target = await this.deviceRow(tx, input.userId, input.target);
-      const allowed = actor !== undefined && mayRevoke(
-        { userId: input.userId, deviceId: input.deviceId, status: actor.status, isPrimary: actor.is_primary },
-        target && { userId: input.userId, deviceId: input.target, status: target.status },
-      );
+      let allowed: boolean;
+      if (input.actor === 'operator') allowed = operatorMayRevoke(target);
+      else {
+        const actor = await this.deviceRow(tx, input.userId, input.actor.deviceId);
+        allowed = actor !== undefined && mayRevoke(
+          { userId: input.userId, deviceId: input.actor.deviceId, status: actor.status, isPrimary: actor.is_primary },
+          target && { userId: input.userId, deviceId: input.target, status: target.status },
+        );
+      }
+      const heir = input.promote === undefined ? undefined : await this.deviceRow(tx, input.userId, input.promote);
+      if (input.promote !== undefined && (heir?.status !== 'approved' || input.promote === input.target)) allowed = false;
       if (!allowed || !target) return { kind: 'forbidden' };
       await tx.updateTable('devices').set({ status: 'revoked', is_primary: false, revoked_at: new Date(now) }).where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
       await this.cancelPending(tx, input.userId, input.target, now);
       await deleteDeviceQueue(tx, input.userId, input.target);
       let promoted: string | undefined;
       if (target.is_primary) {
-        const next = await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').orderBy('approved_at').limit(1).executeTakeFirst();
-        if (next) {
-          await tx.updateTable('devices').set({ is_primary: true }).where('user_id', '=', input.userId).where('device_id', '=', next.device_id).execute();
-          promoted = next.device_id;
+        const next = input.promote ?? (await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').orderBy('approved_at').limit(1).executeTakeFirst())?.device_id;
+        if (next !== undefined) {
+          await tx.updateTable('devices').set({ is_primary: true }).where('user_id', '=', input.userId).where('device_id', '=', next).execute();
+          promoted = next;
         }
       }
       return { kind: 'revoked', promoted };
@@ -316,13 +340,6 @@ export class DeviceRegistry {
   }
 
   private inUserTx<T>(userId: string, what: string, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
-    return withTimeout(
-      this.db.transaction().execute(async (tx) => {
-        await sql`select pg_advisory_xact_lock(hashtext(${userId}))`.execute(tx);
-        return fn(tx);
-      }),
-      this.opts.timeoutMs,
-      what,
-    );
+    return inUserTx(this.db, userId, this.opts.timeoutMs, what, fn);
   }
 }

@@ -76,6 +76,7 @@ const budgetOf: Partial<Record<ClientFrameType, 'messages' | 'signals' | 'receip
   device_approve: 'control',
   device_deny: 'control',
   device_revoke: 'control',
+  device_list_sign: 'control',
 };
 
 const storedTypes: ReadonlySet<string> = new Set(['send', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'read_receipt'] satisfies ClientFrameType[]);

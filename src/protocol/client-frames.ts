@@ -75,6 +75,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   envelope('device_deny', z.strictObject({ request_id: idField })),
   envelope('device_revoke', z.strictObject({ device_id: idField })),
   envelope('devices_list', z.strictObject({ user_id: idField })),
+  // The primary's signature over its user's whole device list under `version` (docs/device-approval.md).
+  envelope('device_list_sign', z.strictObject({ version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), signature: z.string().length(88) })),
 ]);
 
 /** What a device may send before it is approved: registering, and keeping the socket alive. */

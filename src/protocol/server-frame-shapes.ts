@@ -1,3 +1,4 @@
+import type { SignedDeviceList } from './device-list-message.ts';
 import type { ErrorCode } from './error-codes.ts';
 
 /**
@@ -57,7 +58,13 @@ export interface ServerPayloads {
     user_agent: string;
   };
   device_denied: { request_id: string; reason: string };
-  devices: { user_id: string; devices: DeviceEntry[] };
+  /**
+   * `revoked`: every device of the user ever revoked. `signed_list`: the
+   * latest list the user's primary signed as a whole, as signed (it may lag
+   * behind `devices` until the primary signs again), or null before the first.
+   */
+  devices: { user_id: string; devices: DeviceEntry[]; revoked: string[]; signed_list: SignedDeviceList | null };
+  device_list_signed: { version: number };
 }
 
 /** Top-level fields some frames carry beside `type`, `timestamp` and `payload`. */

@@ -29,6 +29,7 @@ export const serverFrameTypes = [
   'device_approval_request',
   'device_denied',
   'devices',
+  'device_list_signed',
 ] as const satisfies readonly ServerFrameType[];
 
 // Both directions: every shape in server-frame-shapes.ts is in the list above.

@@ -9,7 +9,7 @@ import { peekFrame } from '../protocol/peek-frame.ts';
 import { encodeError, encodeFrame } from '../protocol/server-frames.ts';
 import { handleCall } from './handlers/call.ts';
 import { handleContactAdd, handleContactRemove } from './handlers/contacts.ts';
-import { handleApprove, handleDeny, handleDevicesList, handleRegister, handleRevoke } from './handlers/devices.ts';
+import { handleApprove, handleDeny, handleDevicesList, handleListSign, handleRegister, handleRevoke } from './handlers/devices.ts';
 import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
 import { handleSend } from './handlers/send.ts';
 import { sendKey } from './handlers/store-and-route.ts';
@@ -45,6 +45,7 @@ const handlers: { [T in ClientFrameType]: Handler<T> } = {
   device_deny: handleDeny,
   device_revoke: handleRevoke,
   devices_list: handleDevicesList,
+  device_list_sign: handleListSign,
 };
 
 /** Garbage frames tolerated per minute before the socket is closed with 1008. */

@@ -8,6 +8,7 @@ import type { ReceivedLog } from '../delivery/received-log.ts';
 import type { RecentSends } from '../delivery/recent-sends.ts';
 import type { Router } from '../delivery/router.ts';
 import type { DeviceDirectory } from '../devices/device-directory.ts';
+import type { DeviceLists } from '../devices/device-lists.ts';
 import type { DeviceRegistry } from '../devices/device-registry.ts';
 import type { OverloadGate } from '../limits/overload-gate.ts';
 import type { RateRules } from '../limits/session-limits.ts';
@@ -35,6 +36,8 @@ export interface Services {
   store: QueueStore;
   devices: DeviceDirectory;
   registry: DeviceRegistry;
+  /** The device lists users' primaries signed as a whole. */
+  deviceLists: DeviceLists;
   rateLimit: StoredRateLimit;
   /** Per-device budgets (frames, bytes, stored messages, signals), from the limits table. */
   rates: RateRules;

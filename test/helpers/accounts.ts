@@ -37,6 +37,11 @@ export class Accounts {
     return keys;
   }
 
+  /** Names the device that now approves for the user (after a primary was revoked and another promoted). */
+  setPrimary(user: string, device: string): void {
+    this.primaries.set(user, device);
+  }
+
   primaryOf(user: string): string | undefined {
     return this.primaries.get(user);
   }

@@ -109,6 +109,11 @@ export class TestClient {
     }
   }
 
+  /** Marks every frame received so far as read: the next `next` waits for a newer one. */
+  skipReceived(): void {
+    this.cursor = this.frames.length;
+  }
+
   /** Frames of one type received so far. */
   all(type: string): Frame[] {
     return this.frames.filter((f) => f.type === type);

@@ -175,6 +175,31 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     expect(laptop.received[0]!.body).toBe('hello both');
   });
 
+  it('the primary signs the device list by itself, after each approval and revocation', async () => {
+    const userId = uid('erin');
+    const phone = await primary(userId);
+    // Every signed list reaches the user's devices in a `devices` frame: watch them rather than poll.
+    let latest: ClientEvents['devices']['payload']['signed_list'] = null;
+    phone.client.on('devices', (f) => {
+      if ((f.payload.signed_list?.version ?? 0) > (latest?.version ?? 0)) latest = f.payload.signed_list;
+    });
+    const signedVersion = () => latest;
+    await until(() => signedVersion()?.version === 1, 10_000, 'the first signed list');
+    const { device: laptop, code, request } = await pendingDevice(phone, 'laptop');
+    await phone.messenger.approve(request, code);
+    await laptop.client.ready();
+    await until(() => signedVersion()?.devices.length === 2, 10_000, 'a signed list with the laptop');
+    expect(signedVersion()).toMatchObject({ version: 2, primary: 'phone', signer: 'phone', revoked: [] });
+
+    await phone.client.post({ type: 'device_revoke', payload: { device_id: 'laptop' } });
+    await until(() => signedVersion()?.revoked.includes('laptop') === true, 10_000, 'a signed list naming the revoked laptop');
+    const last = (await phone.messenger.rawList(userId)).signed_list!;
+    expect(last).toMatchObject({ version: 3, revoked: ['laptop'] });
+    expect(last.devices.map((d) => d.device_id)).toEqual(['phone']);
+    expect(phone.messenger.lastListProblem).toBeUndefined();
+    expect(phone.messenger.lastSignedList?.version).toBe(3);
+  });
+
   it('a 4403 close (device denied) stops reconnecting for good', async () => {
     const userId = uid('erin');
     const phone = await primary(userId);

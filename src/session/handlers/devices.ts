@@ -1,7 +1,8 @@
 import { BROADCAST } from '../../bus/bus.ts';
 import type { DeviceStatus } from '../../db/schema.ts';
 import { isFinal } from '../../devices/approval-rules.ts';
-import type { AttemptLimit, DeviceRecord, RateLimited } from '../../devices/device-registry.ts';
+import type { DevicesView } from '../../devices/device-lists.ts';
+import type { AttemptLimit, RateLimited } from '../../devices/device-registry.ts';
 import { dedupKey, newEntry } from '../../delivery/queue-entry.ts';
 import { decodeIdentityKey } from '../../protocol/approval-message.ts';
 import { approvalLimits } from '../../limits/approval-limits.ts';
@@ -59,9 +60,9 @@ export async function handleRegister(s: Session, frame: FrameOf<'device_register
     case 'primary':
       applyDeviceStatus(svc, s.userId, s.deviceId, { status: 'approved', frame: encodeFrame('device_approved', isoNow(svc), { request_id: null, device_id: s.deviceId, primary: true }) });
       devicesChanged(svc, s.userId);
-      // The registry returned the new list (this device alone): no second read for it.
-      svc.router.push(s.userId, listFrame(s.userId, r.devices, svc));
-      return;
+      // Read afresh rather than from the registry's answer: a user whose devices were all revoked
+      // keeps its revoked ids and its last signed list, and the new primary must see both.
+      return broadcastDevices(s.userId, svc);
     case 'pending': {
       s.status = 'pending';
       const expiresAt = r.expiresAt.toISOString();
@@ -149,7 +150,7 @@ export async function handleDeny(s: Session, frame: FrameOf<'device_deny'>, svc:
 
 export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, svc: Services): Promise<void> {
   const target = frame.payload.device_id;
-  const r = await svc.registry.revoke({ userId: s.userId, deviceId: s.deviceId, target }, svc.now());
+  const r = await svc.registry.revoke({ userId: s.userId, actor: { deviceId: s.deviceId }, target }, svc.now());
   if (r.kind === 'forbidden') return fail(s, svc, 'forbidden', frame.id);
   // The registry dropped the stored queue; writes still on their way must not bring it back. Queued
   // ones are dropped here; a batch committed after the registry's delete (in flight then, or
@@ -160,6 +161,25 @@ export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, 
   await svc.writer.batchInFlight();
   await svc.store.dropDevice(s.userId, target).catch((err: unknown) => svc.log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
   return broadcastDevices(s.userId, svc);
+}
+
+/**
+ * The primary signs its user's whole device list. Every device of the user
+ * gets the new list, with the signature, once it is stored.
+ */
+export async function handleListSign(s: Session, frame: FrameOf<'device_list_sign'>, svc: Services): Promise<void> {
+  const r = await svc.deviceLists.sign({ userId: s.userId, deviceId: s.deviceId, version: frame.payload.version, signature: frame.payload.signature }, svc.now());
+  switch (r.kind) {
+    case 'not_primary':
+      return fail(s, svc, 'not_primary', frame.id);
+    case 'stale_version':
+      return fail(s, svc, 'stale_list_version', frame.id, { version: r.current });
+    case 'bad_signature':
+      return fail(s, svc, 'invalid_signature', frame.id);
+    case 'signed':
+      s.reply(encodeFrame('device_list_signed', isoNow(svc), { version: r.version }));
+      return broadcastDevices(s.userId, svc);
+  }
 }
 
 export async function handleDevicesList(s: Session, frame: FrameOf<'devices_list'>, svc: Services): Promise<void> {
@@ -213,13 +233,15 @@ function devicesChanged(svc: Services, userId: string): void {
 }
 
 async function devicesFrame(userId: string, svc: Services): Promise<string> {
-  return listFrame(userId, await svc.registry.list(userId), svc);
+  return listFrame(userId, await svc.deviceLists.view(userId), svc);
 }
 
-function listFrame(userId: string, devices: readonly DeviceRecord[], svc: Services): string {
+function listFrame(userId: string, view: DevicesView, svc: Services): string {
   return encodeFrame('devices', isoNow(svc), {
     user_id: userId,
-    devices: devices.map((d) => ({
+    revoked: view.revoked,
+    signed_list: view.signed,
+    devices: view.devices.map((d) => ({
       device_id: d.deviceId,
       device_name: d.deviceName,
       device_type: d.deviceType,
@@ -233,8 +255,8 @@ function listFrame(userId: string, devices: readonly DeviceRecord[], svc: Servic
   });
 }
 
-/** Every approved device of the user connected here gets the new list. */
-async function broadcastDevices(userId: string, svc: Services): Promise<void> {
+/** Every approved device of the user, on any node, gets the new list. */
+export async function broadcastDevices(userId: string, svc: Services): Promise<void> {
   svc.router.push(userId, await devicesFrame(userId, svc));
 }
 
