@@ -47,6 +47,29 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await Promise.all([a, b1, b2].map((c) => c.close()));
   });
 
+  it('relays a read receipt across nodes only for a message the reader received, and never a forged one', async () => {
+    const [alice, bob, mallory] = [uid('alice'), uid('bob'), uid('mallory')];
+    const a = await cluster.accounts.online(alice, 'a1', url(0));
+    const b = await cluster.accounts.online(bob, 'b1', url(1));
+    const m = await cluster.accounts.online(mallory, 'm1', url(2));
+    const isRead = (f: Frame) => f.type === 'status_update' && f.payload['status'] === 'read';
+    send(a, 'rx1', bob, ['b1']);
+    await b.next(isFor('rx1'));
+    b.send({ type: 'delivery_ack', payload: { message_ids: ['rx1'] } });
+    await a.next((f) => f.type === 'status_update' && f.message_id === 'rx1' && f.payload['status'] === 'delivered');
+    // Mallory, on a third node, claims to have read a message Alice sent Bob, and one never sent.
+    m.send({ type: 'read_receipt', payload: { to: alice, message_ids: ['rx1', 'never-sent'] } });
+    // Bob read it, on the node that took his ack.
+    b.send({ type: 'read_receipt', payload: { to: alice, message_ids: ['rx1', 'never-sent'] } });
+    expect(await a.next(isRead)).toMatchObject({ message_id: 'rx1', payload: { recipient_id: bob } });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(a.all('status_update').filter(isRead).map((f) => [f.message_id, f.payload['recipient_id']])).toEqual([['rx1', bob]]);
+    const rows = await cluster.db.query<{ n: number }>("select count(*)::int as n from queue where recipient_user = $1 and kind = 'status_update'", [alice]);
+    // Two rows wait for Alice: delivered and read, both for rx1 from Bob; the forged receipts stored none.
+    expect(rows[0]!.n).toBe(2);
+    await Promise.all([a, b, m].map((c) => c.close()));
+  });
+
   it('forwards ephemeral frames across nodes', async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await cluster.accounts.online(alice, 'a1', url(0));
