@@ -67,7 +67,8 @@ describe('a running relay', () => {
     // (server.ts) depends on memory layout; it showed up in the cluster tests under full load.
     const worker = async (w: number) => {
       for (let i = 0; i < 25; i++) {
-        const c = await TestClient.connect(relay.url, `burst-${w}`, `d${i}`);
+        // A user per connection: one user's device ids that never register are capped (MAX_UNREGISTERED_DEVICES_PER_USER).
+        const c = await TestClient.connect(relay.url, `burst-${w}-${i}`, 'd1');
         c.send({ type: 'heartbeat' });
         await c.next('heartbeat_ack');
         await c.close();
