@@ -34,6 +34,7 @@ import { RevocationSweep } from './session/revocation-sweep.ts';
 import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
 import { ContactStore } from './presence/contact-store.ts';
+import { openPush } from './push/open-push.ts';
 import { openLeaseStore } from './presence/open-lease-store.ts';
 import type { Services } from './session/services.ts';
 import type { Session } from './session/session.ts';
@@ -95,6 +96,15 @@ async function main(): Promise<void> {
   const connectionLeases = openLeaseStore(config, 'conns', { ttlMs: timing.ttlMs, graceMs: 0 });
   const userConnections = new UserConnections({ leases: connectionLeases, cap: config.MAX_CONNECTIONS_PER_USER, nodeId, now, ttlMs: timing.ttlMs, log });
   const presence = new PresenceService({ presence: presenceStore, contacts, router, hub, log, now, nodeId, ttlMs: timing.ttlMs, reapIntervalMs: config.PRESENCE_REAP_MS });
+  const push = openPush({
+    config,
+    db: database.db,
+    log,
+    now,
+    isLocal: (user, device) => router.isOnline(user, device),
+    // Connection leases end at once on close, on every node: the dispatcher's view of who is connected anywhere.
+    liveDevices: (user, at) => connectionLeases.liveDevices(user, at),
+  });
   const svc: Services = {
     config,
     log,
@@ -119,6 +129,7 @@ async function main(): Promise<void> {
     contacts,
     presenceStore,
     presence,
+    push,
   };
   router.onCallSignal((user, device, signal) => svc.calls.onSignal(user, device, signal));
   bus.subscribe(BROADCAST);
@@ -149,7 +160,11 @@ async function main(): Promise<void> {
   svc.expiry.start();
   userConnections.start();
   svc.overload.start();
-  writer.onCommit((entries) => svc.router.forwardCommitted(entries));
+  writer.onCommit((entries) => {
+    svc.router.forwardCommitted(entries);
+    push.dispatcher.note(entries);
+  });
+  push.dispatcher.start();
   router.onUnheard((entries) => writer.release(entries));
 
   const server = await startServer({
@@ -214,6 +229,7 @@ async function main(): Promise<void> {
     svc.expiry.stop();
     svc.overload.stop();
     presence.stop();
+    push.dispatcher.stop();
     userConnections.stop();
     await withTimeout(Promise.all(sessions.map((s) => s.handlersDone())), config.SHUTDOWN_TIMEOUT_MS, 'frame handlers');
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { limitsTable } from '../limits/limits-table.ts';
 import { parseTrustedProxies } from '../transport/client-address.ts';
+import { checkPushConfig, pushConfigFields } from './push-config.ts';
 
 /**
  * The relay's whole configuration, read once from the environment at boot.
@@ -21,6 +22,7 @@ const limitEntries = Object.fromEntries(
 export const configSchema = z
   .object({
     ...limitEntries,
+    ...pushConfigFields,
     // 3000 is the conventional development port; PORT=0 asks the OS for a free one (tests).
     PORT: int(3000, 0, 65535),
     // Listen on every interface by default: the relay is meant to sit behind a load balancer.
@@ -132,6 +134,7 @@ export const configSchema = z
         message: 'set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL',
       });
     }
+    checkPushConfig(c, ctx);
   });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

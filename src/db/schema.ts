@@ -84,10 +84,29 @@ export interface DeviceListsTable {
   signed_at: ColumnType<Date, Date | string, Date | string>;
 }
 
+/**
+ * How to wake one device while it is offline (docs/push.md). `webpush`
+ * rows hold the browser's subscription (endpoint and its two keys);
+ * `webhook` rows an opaque token for the operator's push service.
+ */
+export interface PushTargetsTable {
+  user_id: string;
+  device_id: string;
+  kind: 'webpush' | 'webhook';
+  endpoint: string | null;
+  p256dh: string | null;
+  auth: string | null;
+  token: string | null;
+  created_at: ColumnType<Date, Date | string, Date | string>;
+  /** The last push claimed for this device, by any node: the coalescing window starts here. */
+  last_pushed_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+}
+
 export interface Database {
   contacts: ContactsTable;
   device_lists: DeviceListsTable;
   devices: DevicesTable;
+  push_targets: PushTargetsTable;
   queue: QueueTable;
   approval_requests: ApprovalRequestsTable;
   rate_limits: RateLimitsTable;

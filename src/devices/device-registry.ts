@@ -197,7 +197,8 @@ export class DeviceRegistry {
 
   /**
    * Revokes a device for good: its status becomes final, its pending
-   * requests are cancelled and its queue is dropped. A revoked primary hands
+   * requests are cancelled, its queue is dropped and its push target
+   * removed (nothing may wake a revoked device). A revoked primary hands
    * the role to `promote` when given (an operator's choice; it must be
    * approved), else to the longest-approved remaining device. The actor is
    * a device of the user, or the operator (`device-admin-cli.ts`), who may
@@ -225,6 +226,7 @@ export class DeviceRegistry {
       await tx.updateTable('devices').set({ status: 'revoked', is_primary: false, revoked_at: new Date(now) }).where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
       await this.cancelPending(tx, input.userId, input.target, now);
       await deleteDeviceQueue(tx, input.userId, input.target);
+      await tx.deleteFrom('push_targets').where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
       let promoted: string | undefined;
       if (target.is_primary) {
         const next = input.promote ?? (await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').orderBy('approved_at').limit(1).executeTakeFirst())?.device_id;

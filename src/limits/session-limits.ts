@@ -77,6 +77,8 @@ const budgetOf: Partial<Record<ClientFrameType, 'messages' | 'signals' | 'receip
   device_deny: 'control',
   device_revoke: 'control',
   device_list_sign: 'control',
+  push_register: 'control',
+  push_unregister: 'control',
 };
 
 const storedTypes: ReadonlySet<string> = new Set(['send', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'read_receipt'] satisfies ClientFrameType[]);

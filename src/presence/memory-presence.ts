@@ -50,6 +50,12 @@ export class MemoryPresence implements Presence {
     return n;
   }
 
+  async liveDevices(user: string, now: number): Promise<Set<string>> {
+    const devices = new Set<string>();
+    for (const { member, exp } of this.users.get(user) ?? []) if (exp > now) devices.add(member.split('|')[0]!);
+    return devices;
+  }
+
   async close(): Promise<void> {}
 
   /** Looks without touching: expired leases are the reaper's to remove (it reports the offline). */

@@ -33,6 +33,8 @@ export interface Presence {
   onlineAmong(users: readonly string[], now: number): Promise<Set<string>>;
   /** How many live leases a user holds, not counting those of `exceptDevice`. */
   countLive(user: string, now: number, exceptDevice?: string): Promise<number>;
+  /** The devices of a user that hold a live lease. */
+  liveDevices(user: string, now: number): Promise<Set<string>>;
   close(): Promise<void>;
 }
 

@@ -111,6 +111,11 @@ export class RedisPresence implements Presence {
     return members.filter((m) => m.split('|')[0] !== exceptDevice).length;
   }
 
+  async liveDevices(user: string, now: number): Promise<Set<string>> {
+    const members = await this.redis.zrangebyscore(this.userKey(user), `(${now}`, '+inf');
+    return new Set(members.map((m) => m.split('|')[0]!));
+  }
+
   async ready(): Promise<void> {
     if (this.redis.status !== 'ready') await new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
   }

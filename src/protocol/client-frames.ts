@@ -51,6 +51,21 @@ const callPayload = z.strictObject({
 
 const emptyPayload = z.strictObject({}).optional();
 
+const base64url = (bytes: number) => z.string().regex(new RegExp(`^[A-Za-z0-9_-]{${Math.ceil((bytes * 4) / 3)}}={0,2}$`), `base64url of ${bytes} bytes`);
+
+/** How a device asks to be woken while offline (docs/push.md); the JSON of a browser's PushSubscription fits `subscription`. */
+const pushRegisterPayload = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('webpush'),
+    subscription: z.strictObject({
+      endpoint: z.string().min(1).max(2048),
+      expirationTime: z.number().nullable().optional(),
+      keys: z.strictObject({ p256dh: base64url(65), auth: base64url(16) }),
+    }),
+  }),
+  z.strictObject({ kind: z.literal('webhook'), token: z.string().min(1).max(4096) }),
+]);
+
 export const clientFrameSchema = z.discriminatedUnion('type', [
   identified('send', sendPayload),
   identified('media_key', mediaKeyPayload),
@@ -77,6 +92,8 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   envelope('devices_list', z.strictObject({ user_id: idField })),
   // The primary's signature over its user's whole device list under `version` (docs/device-approval.md).
   envelope('device_list_sign', z.strictObject({ version: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), signature: z.string().length(88) })),
+  envelope('push_register', pushRegisterPayload),
+  envelope('push_unregister', emptyPayload),
 ]);
 
 /** What a device may send before it is approved: registering, and keeping the socket alive. */

@@ -28,6 +28,8 @@ export const errorCodes = {
   invalid_code: { retryable: false, text: 'wrong approval code' },
   invalid_signature: { retryable: false, text: 'the signature does not verify against the primary device key' },
   stale_list_version: { retryable: false, text: 'the device list version is not the next one; sign the current list again' },
+  push_unavailable: { retryable: false, text: 'this relay does not send pushes of that kind' },
+  push_endpoint_refused: { retryable: false, text: 'the push endpoint is not a push service this relay calls' },
   device_limit: { retryable: false, text: 'the user has the maximum number of devices' },
   invalid_token: { retryable: false, text: 'the token does not verify, has expired, names another device, or ends no later than the current one' },
   internal_error: { retryable: true, text: 'internal error' },

@@ -65,6 +65,8 @@ export interface ServerPayloads {
    */
   devices: { user_id: string; devices: DeviceEntry[]; revoked: string[]; signed_list: SignedDeviceList | null };
   device_list_signed: { version: number };
+  push_registered: { kind: 'webpush' | 'webhook' };
+  push_unregistered: Record<string, never>;
 }
 
 /** Top-level fields some frames carry beside `type`, `timestamp` and `payload`. */

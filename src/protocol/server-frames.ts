@@ -30,6 +30,8 @@ export const serverFrameTypes = [
   'device_denied',
   'devices',
   'device_list_signed',
+  'push_registered',
+  'push_unregistered',
 ] as const satisfies readonly ServerFrameType[];
 
 // Both directions: every shape in server-frame-shapes.ts is in the list above.

@@ -10,6 +10,7 @@ import { encodeError, encodeFrame } from '../protocol/server-frames.ts';
 import { handleCall } from './handlers/call.ts';
 import { handleContactAdd, handleContactRemove } from './handlers/contacts.ts';
 import { handleApprove, handleDeny, handleDevicesList, handleListSign, handleRegister, handleRevoke } from './handlers/devices.ts';
+import { handlePushRegister, handlePushUnregister } from './handlers/push.ts';
 import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
 import { handleSend } from './handlers/send.ts';
 import { sendKey } from './handlers/store-and-route.ts';
@@ -46,6 +47,8 @@ const handlers: { [T in ClientFrameType]: Handler<T> } = {
   device_revoke: handleRevoke,
   devices_list: handleDevicesList,
   device_list_sign: handleListSign,
+  push_register: handlePushRegister,
+  push_unregister: handlePushUnregister,
 };
 
 /** Garbage frames tolerated per minute before the socket is closed with 1008. */

@@ -16,6 +16,7 @@ import type { StoredRateLimit } from '../limits/stored-rate-limit.ts';
 import type { ContactStore } from '../presence/contact-store.ts';
 import type { Presence } from '../presence/presence.ts';
 import type { PresenceService } from './presence-service.ts';
+import type { Push } from '../push/open-push.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
 import type { ExpiryWheel } from './expiry-wheel.ts';
@@ -56,6 +57,8 @@ export interface Services {
   presenceStore: Presence;
   /** Presence as users see it: leases per session, snapshots, online/offline announcements. */
   presence: PresenceService;
+  /** Wake-up of offline devices: their targets, and the dispatcher that pushes them. */
+  push: Push;
 }
 
 /** The last instant formatted, reused: a busy node formats the same millisecond for many frames. */

@@ -185,6 +185,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       conn.onFlushed = () => session.onSocketDrain();
       const previous = hub.register(session);
       opts.userConnections.opened(session, userId, deviceId);
+      svc.push.dispatcher.connected(userId, deviceId);
       // One socket per device: the newest wins, the older one is told why it lost, on this node or any other.
       previous?.close(CloseCode.connectedElsewhere);
       svc.bus.publish(userId, { k: 'kick', device: deviceId, at: session.connectedAt, node: svc.bus.nodeId });
@@ -246,12 +247,19 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       loop_lag_ms: Math.round(o.loopLagMs),
       refused_frames: o.refusedFrames,
       refused_upgrades: o.refusedUpgrades,
+      push: { ...svc.push.stats, queue: svc.push.dispatcher.size(), open_breakers: svc.push.dispatcher.openBreakers() },
     };
     res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
   });
   app.get('/readyz', (res) => {
     if (accepting) res.cork(() => res.end('ready'));
     else refuse(res, 503, 'draining');
+  });
+  // The key browsers subscribe with (applicationServerKey); 404 when Web Push is off.
+  app.get('/push/vapid-public-key', (res) => {
+    const key = svc.push.vapidPublicKey;
+    if (!key) return refuse(res, 404, 'web push is not configured');
+    res.cork(() => res.writeHeader('content-type', 'text/plain').writeHeader('access-control-allow-origin', '*').end(key));
   });
   app.any('/*', (res) => refuse(res, 404, 'not found'));
 

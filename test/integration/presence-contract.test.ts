@@ -104,6 +104,18 @@ describe.each(factories)('presence contract: $name', (f) => {
     expect(await b.countLive('z', t0 + timing.ttlMs + 1)).toBe(0);
   });
 
+  it('names the devices holding a live lease, on every node', async () => {
+    const [a, b] = await f.pair();
+    await a.connect(lease('w', 'd1', 'c1'), t0);
+    await b.connect(lease('w', 'd2', 'c2'), t0);
+    await b.connect(lease('w', 'd2', 'c3'), t0);
+    expect([...(await a.liveDevices('w', t0 + 1))].sort()).toEqual(['d1', 'd2']);
+    await a.disconnect(lease('w', 'd1', 'c1'), t0 + 1);
+    expect([...(await b.liveDevices('w', t0 + timing.graceMs + 2))]).toEqual(['d2']);
+    expect((await a.liveDevices('w', t0 + timing.ttlMs + 1)).size).toBe(0);
+    expect((await a.liveDevices('nobody', t0)).size).toBe(0);
+  });
+
   it('keeps refreshed leases alive, and the end of an older connection does not cut a newer one short', async () => {
     const [a, b] = await f.pair();
     await a.connect(lease('y', 'd1', 'old'), t0);
