@@ -3,7 +3,7 @@
  * Browser-safe: nothing here uses a Node-only API (checked by
  * `npm run typecheck`, which compiles the SDK against the DOM library only).
  */
-export { RelayClient, dedupKey, type ClientEvents, type ConnectionState, type RelayClientOptions, type WebSocketConstructor, type WebSocketLike } from './relay-client.ts';
+export { RelayClient, dedupKey, fetchVapidPublicKey, type PushRegistration, type ClientEvents, type ConnectionState, type RelayClientOptions, type WebSocketConstructor, type WebSocketLike } from './relay-client.ts';
 export { RelayError, ClientStoppedError, RequestTimeoutError } from './errors.ts';
 export { adviseOnClose, backoffDelay, defaultBackoff, type BackoffOptions, type CloseAdvice } from './reconnect-policy.ts';
 export { generateIdentity, exportIdentity, importIdentity, signApproval, verifyApproval, verifyDeviceList, sodiumReady, type DeviceIdentity, type DeviceListCheck, type VerifiedDevice } from './device-identity.ts';

@@ -8,6 +8,23 @@ import { adviseOnClose, backoffDelay, defaultBackoff, retryDelay, type BackoffOp
 import { TypedEmitter, type Handler } from './typed-emitter.ts';
 import { refreshDelay, tokenExpiresAt } from './token-expiry.ts';
 
+/** What `registerPush` takes: the payload of a `push_register` frame. */
+export type PushRegistration = Extract<ClientFrame, { type: 'push_register' }>['payload'];
+
+/**
+ * The relay's VAPID public key, for `pushManager.subscribe({ applicationServerKey })`.
+ * `relayUrl` is the WebSocket URL the client connects to; undefined when
+ * the relay sends no Web Push.
+ */
+export async function fetchVapidPublicKey(relayUrl: string): Promise<string | undefined> {
+  const url = new URL(relayUrl);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.pathname = '/push/vapid-public-key';
+  url.search = '';
+  const res = await fetch(url);
+  return res.ok ? (await res.text()).trim() : undefined;
+}
+
 /** The part of the WebSocket API the client uses: the browser's `WebSocket` and the `ws` package both fit. */
 export interface WebSocketLike {
   readonly readyState: number;
@@ -228,6 +245,22 @@ export class RelayClient {
       (f: ServerFrame): f is ServerFrameOf<'device_approved'> | ServerFrameOf<'device_approval_pending'> => f.type === 'device_approved' || f.type === 'device_approval_pending',
       { when: 'open' },
     );
+  }
+
+  /**
+   * Asks the relay to wake this device while it is offline (docs/push.md):
+   * a browser's PushSubscription (`subscription.toJSON()`, subscribed with
+   * the key from `fetchVapidPublicKey`), or for a native app a token the
+   * operator's push service understands. Replaces any earlier target.
+   * Rejects with RelayError `push_unavailable` or `push_endpoint_refused`.
+   */
+  registerPush(target: PushRegistration): Promise<ServerFrameOf<'push_registered'>> {
+    return this.request({ type: 'push_register', payload: target }, (f: ServerFrame): f is ServerFrameOf<'push_registered'> => f.type === 'push_registered', { resend: true });
+  }
+
+  /** Stops wake-ups of this device. */
+  async unregisterPush(): Promise<void> {
+    await this.request({ type: 'push_unregister', payload: {} }, (f: ServerFrame): f is ServerFrameOf<'push_unregistered'> => f.type === 'push_unregistered', { resend: true });
   }
 
   /** Sends a frame that has no answer beyond a possible `error`, once the connection is approved. */

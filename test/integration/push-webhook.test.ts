@@ -1,5 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { fetchVapidPublicKey, RelayClient, RelayError, type WebSocketConstructor } from '../../sdk/index.ts';
+import { token } from '../helpers/tokens.ts';
 import { postgresUrl } from '../helpers/databases.ts';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
 import { until } from '../helpers/until.ts';
@@ -128,6 +131,26 @@ describe('webhook wake-up', () => {
     expect(p['open_breakers']).toBe(1);
     expect(p['heldByBreaker']).toBeGreaterThan(0);
     endpoint.mode = 'ok';
+  });
+
+  it('registers through the SDK, which reports a refused endpoint as a RelayError', async () => {
+    const frank = uid('frank');
+    await (await fx.accounts.online(frank, 'phone')).close();
+    const client = new RelayClient({ url: fx.relay.url, token: () => token(frank, 'phone'), WebSocket: WebSocket as unknown as WebSocketConstructor, requestTimeoutMs: 10_000 });
+    client.connect();
+    try {
+      expect((await client.registerPush({ kind: 'webhook', token: 'token-frank' })).payload).toEqual({ kind: 'webhook' });
+      // Web Push is on with a development key pair here, and only at the browsers' push services.
+      expect(await fetchVapidPublicKey(fx.relay.url)).toMatch(/^[A-Za-z0-9_-]{87}$/);
+      const refused = await client
+        .registerPush({ kind: 'webpush', subscription: { endpoint: 'https://push.example/x', keys: { p256dh: `B${'A'.repeat(86)}`, auth: 'A'.repeat(22) } } })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RelayError);
+      expect((refused as RelayError).code).toBe('push_endpoint_refused');
+      await client.unregisterPush();
+    } finally {
+      client.close();
+    }
   });
 
   it.skipIf(!postgresUrl)('removes the token of a revoked device', async () => {
