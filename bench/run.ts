@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only saturation,fanout,backlog,latency,cross,storm]`:
+ * `npm run bench [-- --quick] [-- --only saturation,fanout,backlog,latency,cross,storm] [-- --push]`:
  * measures the relay against baselines in one run, on this machine, and
  * reports ratios. Every server under test runs on CPU 0 and the load
  * generators and this runner on CPU 1 (taskset); every target gets the same load from the
@@ -18,6 +18,7 @@ import { benchRedis } from './lib/redis.ts';
 import { median, medianBy } from './lib/stats.ts';
 import { hasRealtime, pinRunner, root } from './lib/processes.ts';
 import { targetNames } from './lib/targets.ts';
+import { enablePush } from './lib/push-endpoint.ts';
 import { backlogDrain, type BacklogResult } from './scenarios/backlog.ts';
 import { connectStorm, type StormResult } from './scenarios/connect-storm.ts';
 import { fanOut, latencySweep, saturation, type PairsConfig, type PairsResult, type WriteStats } from './scenarios/pairs.ts';
@@ -44,6 +45,8 @@ const targetsArg = process.argv[process.argv.indexOf('--targets') + 1];
 const targets: Target[] = process.argv.includes('--targets') && targetsArg ? (targetsArg.split(',') as Target[]) : ['bare', 'socketio', 'relay'];
 
 pinRunner();
+// --push: the relay runs with a webhook push target for every device (bench/lib/push-endpoint.ts).
+const push = process.argv.includes('--push') ? await enablePush() : undefined;
 const started = Date.now();
 const log = (s: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)}s] ${s}`);
 const fmt = (n: number | null, digits = 0) => (n === null ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
@@ -291,6 +294,10 @@ if (cross.relay && cross['naive-redis']) {
   check('cross-node ≥ 1.5x naive PUBLISH forwarder', cross.relay.msgPerSec >= 1.5 * cross['naive-redis'].msgPerSec, `${(cross.relay.msgPerSec / cross['naive-redis'].msgPerSec).toFixed(2)}x${beyondCeiling(1.5 * cross['naive-redis'].msgPerSec, [[sat.relay, "the relay's own rate on one node"], bareCeiling])}`);
 }
 
+if (push) {
+  md.push(`Run with \`--push\`: every relay device had a webhook push target; the local endpoint received ${fmt(push.pushes())} pushes.`, '');
+  push.close();
+}
 if (targetsMet.length) md.push('## Targets', '', '| target | relay | |', '|---|---|---|', ...targetsMet, '');
 
 const dir = path.join(root, 'bench/results');

@@ -59,13 +59,19 @@ export const idOf = (t: string): string | undefined => messageId.exec(t)?.[1];
 
 const none = async () => {};
 
+/** With `--push` (bench/lib/push-endpoint.ts), every relay device registers a webhook token once approved. */
+const pushToken = process.env['BENCH_PUSH_TOKENS'] === '1';
+const pushRegister = `{"type":"push_register","payload":{"kind":"webhook","token":"bench-${randomBytes(6).toString('hex')}"}}`;
+
 const relay: Dialect = {
   upgrade: (port, _user, jwt) => LeanWs.connect(port, '/ws', { authorization: `Bearer ${jwt}` }),
   // A user's first device registers as its primary; it is then approved and gets its backlog, then queue_empty.
   register: (ws, known = false) =>
     new Promise<void>((resolve) => {
       ws.onMessage = (t) => {
-        if (t.includes('"queue_empty"')) resolve();
+        if (!t.includes('"queue_empty"')) return;
+        if (pushToken) ws.send(pushRegister);
+        resolve();
       };
       if (!known) ws.send(JSON.stringify({ type: 'device_register', payload: { identity_key: randomBytes(32).toString('base64'), device_name: 'bench', device_type: 'bench' } }));
     }),

@@ -1,5 +1,6 @@
 import {
   exportIdentity,
+  fetchVapidPublicKey,
   generateIdentity,
   importIdentity,
   RelayClient,
@@ -7,6 +8,7 @@ import {
   SecureMessenger,
   sodiumReady,
   type DeviceIdentity,
+  type PushRegistration,
   type ServerFrameOf,
   type TextMessage,
 } from '../../sdk/index.ts';
@@ -35,7 +37,7 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: 
   return e;
 };
 const show = (id: string) => {
-  for (const s of ['login', 'pending', 'stopped', 'app']) $(s).hidden = s !== id;
+  for (const s of ['login', 'pending', 'stopped', 'app', 'away']) $(s).hidden = s !== id;
 };
 
 const rank: Record<Status, number> = { failed: -1, sending: 0, sent: 1, delivered: 2, read: 3 };
@@ -184,6 +186,67 @@ function showApproval(f: ServerFrameOf<'device_approval_request'>): void {
   $('approvals').append(card);
 }
 
+/**
+ * How the relay wakes this device while it is offline (docs/push.md): Web
+ * Push through a service worker where the browser has a push service, else
+ * a webhook token that the demo server receives wakes for. Returns what
+ * was set up, in words, and the token polled while away.
+ */
+async function setUpWake(relayUrl: string): Promise<{ how: string; token: string | undefined }> {
+  let why: string;
+  try {
+    const key = await fetchVapidPublicKey(relayUrl);
+    if (!key) throw new Error('the relay sends no Web Push');
+    if (!('serviceWorker' in navigator) || !('PushManager' in window)) throw new Error('this browser has no Push API');
+    await navigator.serviceWorker.register('/sw.js');
+    const reg = await navigator.serviceWorker.ready;
+    const sub = await Promise.race([
+      reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the push service did not answer')), 5000)),
+    ]);
+    await client.registerPush({ kind: 'webpush', subscription: sub.toJSON() as Extract<PushRegistration, { kind: 'webpush' }>['subscription'] });
+    return { how: 'Web Push', token: undefined };
+  } catch (err) {
+    why = err instanceof Error ? err.message : String(err);
+  }
+  const saved = `relay-demo/wake-token/${me.userId}/${me.deviceId}`;
+  const token = localStorage.getItem(saved) ?? `demo-${crypto.randomUUID()}`;
+  localStorage.setItem(saved, token);
+  await client.registerPush({ kind: 'webhook', token });
+  return { how: `webhook (Web Push unavailable: ${why})`, token };
+}
+
+let wake: { how: string; token: string | undefined } | undefined;
+let away = false;
+let awayTimer: ReturnType<typeof setInterval> | undefined;
+
+/** Leaves the relay as a phone in the background does, and shows the wakes that arrive meanwhile. */
+function goAway(): void {
+  away = true;
+  client.close();
+  $('wake-count').textContent = '0';
+  $('wake-waiting').textContent = '0';
+  show('away');
+  const token = wake?.token;
+  if (!token) return;
+  let before: number | undefined;
+  awayTimer = setInterval(() => {
+    void fetch(`/wakes?token=${encodeURIComponent(token)}`)
+      .then((r) => r.json() as Promise<{ wakes: number; count: number }>)
+      .then((w) => {
+        before ??= w.wakes;
+        $('wake-count').textContent = String(w.wakes - before);
+        $('wake-waiting').textContent = w.wakes > before ? String(w.count) : '0';
+      });
+  }, 500);
+}
+
+function comeBack(): void {
+  clearInterval(awayTimer);
+  away = false;
+  void signIn(me.userId, me.deviceId);
+}
+
 async function signIn(userId: string, deviceId: string): Promise<void> {
   await sodiumReady();
   const config = (await (await fetch('/config.json')).json()) as { relayUrl: string };
@@ -219,6 +282,7 @@ async function signIn(userId: string, deviceId: string): Promise<void> {
   });
   client.on('device_approval_request', showApproval);
   client.on('stopped', ({ why }) => {
+    if (away) return;
     $('stopped-reason').textContent = why;
     show('stopped');
   });
@@ -237,7 +301,12 @@ async function signIn(userId: string, deviceId: string): Promise<void> {
   show('app');
   for (const user of contactList()) void client.post({ type: 'contact_add', payload: { user_id: user } });
   renderContacts();
+  wake ??= await setUpWake(config.relayUrl).catch((err: unknown) => ({ how: `none (${err instanceof Error ? err.message : String(err)})`, token: undefined }));
+  $('wake-how').textContent = `Wake-ups: ${wake.how}`;
 }
+
+$('go-away').addEventListener('click', goAway);
+$('come-back').addEventListener('click', comeBack);
 
 $('login-form').addEventListener('submit', (e) => {
   e.preventDefault();

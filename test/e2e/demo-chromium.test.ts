@@ -13,7 +13,9 @@ import { startScript, tempDir, type ScriptProcess } from '../../tools/relay-proc
  * presence; a third browser signs in as a new device of the first user and
  * is approved from the first browser with the code it shows. Every frame
  * the browsers sent is checked for the plaintexts, and so is every row the
- * relay stored. A screenshot of the chat is saved under test-results/.
+ * relay stored. A device sent to the background is woken by the relay with
+ * a count only. Screenshots of the chat and of the woken device are saved
+ * under test-results/.
  */
 const chromiumPath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const haveChromium = existsSync(chromiumPath);
@@ -51,7 +53,9 @@ describe.skipIf(!haveChromium)('web demo in headless Chromium', () => {
   });
 
   const signIn = async (user: string, device: string): Promise<Page> => {
-    const ctx = await browser.newContext({ viewport: { width: 1100, height: 720 } });
+    // Notifications allowed, so that the page's Web Push subscription gets as far as the browser lets it
+    // (headless Chromium still refuses one: the page then falls back to the webhook, and logs why).
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 720 }, permissions: ['notifications'] });
     contexts.push(ctx);
     const page = await ctx.newPage();
     page.on('websocket', (ws) => {
@@ -113,12 +117,22 @@ describe.skipIf(!haveChromium)('web demo in headless Chromium', () => {
     await tablet.click(`.contact[data-user="${bob}"]`);
     await bubble(tablet, secrets[2]!).waitFor();
 
-    // Bob leaves; Alice's next message waits in the relay's queue for his phone.
-    await contexts[1]!.close();
+    // Bob's phone goes to the background; Alice's next message waits in the relay's queue for it,
+    // and the relay wakes it: his page shows one wake and one message waiting, and nothing else.
+    await b.click('#go-away');
+    await b.waitForSelector('#away:not([hidden])');
     await a.waitForSelector(`.contact[data-user="${bob}"] .dot:not(.online)`, { timeout: 20_000 });
     await a.fill('#composer-input', secrets[3]!);
     await a.click('#composer-send');
     await a.locator('.msg.mine .ticks[data-status="sent"]').last().waitFor();
+    await b.locator('#wake-waiting', { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
+    expect(await b.textContent('#wake-count')).toBe('1');
+    const wakeHow = (await b.textContent('#wake-how'))!;
+    console.log(`demo page in headless Chromium: ${wakeHow}`);
+    expect(wakeHow).toMatch(/^Wake-ups: (Web Push|webhook \(Web Push unavailable: .+\))$/);
+    mkdirSync(path.dirname(screenshotPath), { recursive: true });
+    await b.screenshot({ path: path.join(path.dirname(screenshotPath), 'demo-wake.png') });
+    await contexts[1]!.close();
 
     mkdirSync(path.dirname(screenshotPath), { recursive: true });
     await a.screenshot({ path: screenshotPath });
@@ -132,7 +146,7 @@ describe.skipIf(!haveChromium)('web demo in headless Chromium', () => {
       const queued = await query<{ frame: string }>(`select frame from queue where recipient_user = $1 and kind = 'deliver'`, [bob]);
       expect(queued.length).toBeGreaterThan(0);
       for (const q of queued) expect((JSON.parse(q.frame) as { payload: { ciphertext: string } }).payload.ciphertext).toMatch(/^[A-Za-z0-9+/]+=*$/);
-      for (const t of ['queue', 'devices', 'approval_requests', 'contacts', 'rate_limits']) {
+      for (const t of ['queue', 'devices', 'approval_requests', 'contacts', 'rate_limits', 'push_targets']) {
         const rows = await query<{ row: string }>(`select t::text as row from ${t} t`);
         for (const s of secrets) expect(rows.filter((r) => r.row.includes(s))).toEqual([]);
       }
