@@ -35,6 +35,9 @@ import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
 import { ContactStore } from './presence/contact-store.ts';
 import { openPush } from './push/open-push.ts';
+import { metricsRegistry } from './metrics/metrics-registry.ts';
+import { startMetricsServer } from './metrics/metrics-server.ts';
+import { newRelayCounters } from './metrics/relay-counters.ts';
 import { openLeaseStore } from './presence/open-lease-store.ts';
 import type { Services } from './session/services.ts';
 import type { Session } from './session/session.ts';
@@ -76,7 +79,20 @@ async function main(): Promise<void> {
 
   const bus = await openBus(config, nodeId, log);
   const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
-  const writer = new GroupCommitWriter(store, { batchMax: config.WRITE_BATCH_MAX, queueMax: config.WRITE_QUEUE_MAX, delayMs: config.WRITE_DELAY_MS }, log);
+  const counters = newRelayCounters();
+  const writer = new GroupCommitWriter(
+    store,
+    {
+      batchMax: config.WRITE_BATCH_MAX,
+      queueMax: config.WRITE_QUEUE_MAX,
+      delayMs: config.WRITE_DELAY_MS,
+      observeBatch: (ops, seconds) => {
+        counters.batchOps.observe(ops);
+        counters.commitSeconds.observe(seconds);
+      },
+    },
+    log,
+  );
   const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now, undefined, undefined, config.MAX_UNREGISTERED_DEVICES_PER_USER);
   const verifySignature = await loadSignatureVerifier();
   const registry = new DeviceRegistry(
@@ -130,6 +146,7 @@ async function main(): Promise<void> {
     presenceStore,
     presence,
     push,
+    counters,
   };
   router.onCallSignal((user, device, signal) => svc.calls.onSignal(user, device, signal));
   bus.subscribe(BROADCAST);
@@ -199,9 +216,11 @@ async function main(): Promise<void> {
     intervalMs: config.SWEEP_INTERVAL_SECONDS * 1000,
     unregistered: { prune: (cutoff) => devices.pruneUnregistered(cutoff), ttlMs: config.UNREGISTERED_TTL_HOURS * 3_600_000 },
   });
+  const metrics = await startMetricsServer(metricsRegistry(svc, { resync }), config.METRICS_HOST, config.METRICS_PORT, log);
   log.info('relay listening', {
     host: config.HOST,
     port: server.port,
+    metrics_port: metrics.port,
     url: `ws://${config.HOST}:${server.port}/ws`,
     database: database.kind,
     where: database.where,
@@ -234,6 +253,7 @@ async function main(): Promise<void> {
     await withTimeout(Promise.all(sessions.map((s) => s.handlersDone())), config.SHUTDOWN_TIMEOUT_MS, 'frame handlers');
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
+    await metrics.close();
     await bus.close();
     await presenceStore.close();
     await connectionLeases.close();

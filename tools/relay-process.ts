@@ -67,6 +67,8 @@ export async function startScript(script: string, readyMsg: string, env: Record<
 
 export interface RelayProcess extends ScriptProcess {
   port: number;
+  /** Where the relay serves GET /metrics. */
+  metricsPort: number;
   url: string;
 }
 
@@ -78,6 +80,7 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
     {
       PORT: '0',
       HOST: '127.0.0.1',
+      METRICS_PORT: '0',
       LOG_LEVEL: process.env['RELAY_TEST_LOG_LEVEL'] ?? 'info',
       // Every local client (tests, the demo's browsers) connects from 127.0.0.1: per-address limits would throttle them.
       RATE_CONNECTS_PER_IP_BURST: '100000',
@@ -88,7 +91,7 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
     timeoutMs,
   );
   const port = p.ready['port'] as number;
-  return { ...p, port, url: `ws://127.0.0.1:${port}/ws` };
+  return { ...p, port, metricsPort: p.ready['metrics_port'] as number, url: `ws://127.0.0.1:${port}/ws` };
 }
 
 export function tempDir(prefix: string): string {

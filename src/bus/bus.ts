@@ -35,10 +35,22 @@ export interface Bus {
   onMessage(handler: (topic: string, msg: BusMessage) => void): void;
   /** Called after the bus lost messages: a Redis outage ended, or another node could not publish for a while. */
   onResync(handler: () => void): void;
+  /** Counts since start, read by the metrics. */
+  stats(): BusStats;
   close(): Promise<void>;
 }
 
 /** A publisher's hook: how many other nodes a message reached. */
+export interface BusStats {
+  /** PUBLISH commands written (one per topic per turn of the loop), and their payload bytes. */
+  publishes: number;
+  publishedBytes: number;
+  /** Publishes that failed (Redis down or slow): their messages did not leave this node. */
+  publishFailures: number;
+  /** Batches read from other nodes. */
+  received: number;
+}
+
 export type Reached = (msg: BusMessage, others: number) => void;
 
 export const BROADCAST = '*';

@@ -1,4 +1,4 @@
-import type { Bus, BusMessage, Reached } from './bus.ts';
+import type { Bus, BusMessage, BusStats, Reached } from './bus.ts';
 
 /**
  * The in-process bus: a broker that several MemoryBus "nodes" share. A
@@ -11,6 +11,7 @@ export class MemoryBroker {
 }
 
 export class MemoryBus implements Bus {
+  private readonly counts: BusStats = { publishes: 0, publishedBytes: 0, publishFailures: 0, received: 0 };
   private readonly topics = new Set<string>();
   private handlers: ((topic: string, msg: BusMessage) => void)[] = [];
   private pending: { topic: string; msg: BusMessage; reached: Reached | undefined }[] = [];
@@ -41,6 +42,7 @@ export class MemoryBus implements Bus {
       return;
     }
     // Delivered on a later turn, like a network bus: a publisher never sees its handler run inline.
+    this.counts.publishes++;
     this.pending.push({ topic, msg, reached });
     if (this.scheduled) return;
     this.scheduled = true;
@@ -64,6 +66,10 @@ export class MemoryBus implements Bus {
     // An in-process bus never loses messages.
   }
 
+  stats(): BusStats {
+    return { ...this.counts };
+  }
+
   async close(): Promise<void> {
     this.broker.nodes.delete(this);
   }
@@ -71,6 +77,7 @@ export class MemoryBus implements Bus {
   /** True when this node subscribes to the topic (it heard the message). */
   private receive(topic: string, msg: BusMessage): boolean {
     if (!this.topics.has(topic)) return false;
+    this.counts.received++;
     for (const h of this.handlers) h(topic, msg);
     return true;
   }

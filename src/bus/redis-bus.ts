@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../util/logger.ts';
-import { BROADCAST, type Bus, type BusMessage, type Reached } from './bus.ts';
+import { BROADCAST, type Bus, type BusMessage, type BusStats, type Reached } from './bus.ts';
 import { decodeBusBatch, encodeBusBatch, type BusBatch } from './bus-codec.ts';
 
 /** Least time between two resyncs of this node (see `resync`). */
@@ -36,6 +36,7 @@ export interface RedisBusOptions {
  * once it can publish again.
  */
 export class RedisBus implements Bus {
+  private readonly counts: BusStats = { publishes: 0, publishedBytes: 0, publishFailures: 0, received: 0 };
   readonly nodeId: string;
   readonly hasPeers = true;
   private readonly pub: Redis;
@@ -158,7 +159,10 @@ export class RedisBus implements Bus {
 
   private publishAll(batch: Outgoing): void {
     for (const [topic, { msgs, asked }] of batch) {
-      const sent = this.pub.publish(this.prefix + topic, encodeBusBatch({ n: this.nodeId, m: msgs }));
+      const payload = encodeBusBatch({ n: this.nodeId, m: msgs });
+      this.counts.publishes++;
+      this.counts.publishedBytes += payload.length;
+      const sent = this.pub.publish(this.prefix + topic, payload);
       if (asked) {
         const self = this.topics.has(topic) ? 1 : 0;
         sent.then(
@@ -198,7 +202,12 @@ export class RedisBus implements Bus {
     this.resyncGap.unref();
   }
 
+  stats(): BusStats {
+    return { ...this.counts };
+  }
+
   private dropped(err: unknown, topic: string, count: number): void {
+    this.counts.publishFailures++;
     this.opts.log.debug('bus publish dropped', { err, topic, count });
     this.lostPublishes = true;
   }
@@ -216,6 +225,7 @@ export class RedisBus implements Bus {
   }
 
   private receive(channel: string, payload: string): void {
+    this.counts.received++;
     if (!channel.startsWith(this.prefix)) return;
     let parsed: BusBatch;
     try {

@@ -102,6 +102,9 @@ export const configSchema = z
         })
         .default([]),
     ),
+    // Prometheus metrics (GET /metrics) on their own listener, never the public one; 0 picks a free port.
+    METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
+    METRICS_PORT: int(9091, 0, 65535),
     // Seconds of silence before uWebSockets.js closes a socket; it sends pings well before that.
     IDLE_TIMEOUT_SECONDS: int(120, 8, 960),
     // Bytes buffered for a slow reader before the relay gives up on the socket.

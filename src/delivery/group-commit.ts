@@ -1,7 +1,7 @@
 import { KeyedSets } from '../util/keyed-sets.ts';
 import type { Logger } from '../util/logger.ts';
 import { PendingIndex } from './pending-index.ts';
-import { deviceKey, settle, type QueueEntry } from './queue-entry.ts';
+import { deviceKey, settle, type EntryState, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
 import { RenewingMap, RenewingSet } from '../util/renewing-collections.ts';
 
@@ -12,6 +12,8 @@ export class OverloadedError extends Error {
 export interface GroupCommitOptions {
   /** Most operations (inserts + deletes) in one transaction. */
   batchMax: number;
+  /** Told of each committed batch: its operations and how long its commit took (s); for the metrics. */
+  observeBatch?: (ops: number, seconds: number) => void;
   /**
    * How long an insert that its device may ack waits before its batch
    * starts (ms). A connected recipient acks within a round trip; an ack
@@ -70,6 +72,7 @@ export class GroupCommitWriter {
   /** Dedup keys of acked rows whose delete is not committed yet, per recipient device: a drain must not send them again. */
   private readonly deleting = new KeyedSets<string, string>();
   private batches = 0;
+  private failedBatches = 0;
   private committedOps = 0;
   private committedHook: ((entries: readonly QueueEntry[]) => void) | undefined;
 
@@ -220,8 +223,13 @@ export class GroupCommitWriter {
     return this.held.size + this.writeNow.size + this.deletes.length;
   }
 
-  stats(): { batches: number; committedOps: number; depth: number } {
-    return { batches: this.batches, committedOps: this.committedOps, depth: this.depth };
+  stats(): { batches: number; failedBatches: number; committedOps: number; depth: number } {
+    return { batches: this.batches, failedBatches: this.failedBatches, committedOps: this.committedOps, depth: this.depth };
+  }
+
+  /** Entries not committed yet (or being deleted), by state: read at scrape time. */
+  pendingByState(): Map<EntryState, number> {
+    return this.pending.countByState();
   }
 
   /** Resolves once everything enqueued so far has been committed or has failed (shutdown). */
@@ -328,10 +336,12 @@ export class GroupCommitWriter {
         if (inserts.length === 0 && deletes.length === 0) continue;
         for (const e of inserts) e.state = 'flushing';
         try {
+          const started = performance.now();
           this.committing = this.store.commit(inserts, deletes.map((d) => d.key));
           await this.committing;
           this.batches++;
           this.committedOps += inserts.length + deletes.length;
+          this.opts.observeBatch?.(inserts.length + deletes.length, (performance.now() - started) / 1000);
           for (const e of inserts) {
             this.pending.remove(e);
             // An entry acked while flushing is already 'acked' with its delete queued; it is durable all the same.
@@ -341,6 +351,7 @@ export class GroupCommitWriter {
           this.committedHook?.(inserts);
           for (const d of deletes) this.doneDeleting(d);
         } catch (err) {
+          this.failedBatches++;
           this.log.error('queue batch failed', { err, inserts: inserts.length, deletes: deletes.length });
           for (const e of inserts) {
             this.pending.remove(e);

@@ -1,4 +1,4 @@
-import type { QueueEntry } from './queue-entry.ts';
+import type { EntryState, QueueEntry } from './queue-entry.ts';
 import { RenewingMap } from '../util/renewing-collections.ts';
 
 /**
@@ -30,6 +30,13 @@ export class PendingIndex {
 
   find(recipientKey: string, dedupKey: string): QueueEntry | undefined {
     return this.byDevice.get(recipientKey)?.get(dedupKey);
+  }
+
+  /** Entries by state, counted by a walk over all of them: for the metrics at scrape time, not for the hot path. */
+  countByState(): Map<EntryState, number> {
+    const counts = new Map<EntryState, number>();
+    for (const m of this.byDevice.values()) for (const e of m.values()) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
+    return counts;
   }
 
   /** The device's pending entries, oldest first. */

@@ -22,6 +22,9 @@ export class LeaseKeeper {
   private readonly held = new Map<object, Lease>();
   private seq = 0;
   private timers: NodeJS.Timeout[] = [];
+  /** Leases renewed, and renewal rounds that failed, since start (metrics). */
+  renewed = 0;
+  renewFailures = 0;
 
   constructor(private readonly o: LeaseKeeperOptions) {}
 
@@ -47,7 +50,16 @@ export class LeaseKeeper {
 
   start(): void {
     const refresh = setInterval(
-      () => void this.o.store.refresh([...this.held.values()], this.o.now()).catch((err: unknown) => this.o.onError('lease refresh', err)),
+      () => {
+        const leases = [...this.held.values()];
+        this.o.store.refresh(leases, this.o.now()).then(
+          () => void (this.renewed += leases.length),
+          (err: unknown) => {
+            this.renewFailures++;
+            this.o.onError('lease refresh', err);
+          },
+        );
+      },
       Math.max(1000, Math.floor(this.o.ttlMs / 3)),
     );
     const reap = setInterval(

@@ -75,7 +75,11 @@ export function encodeStatusUpdate(messageId: string, status: DeliveryStatus, re
   return `{"type":"status_update","message_id":${json(messageId)},"timestamp":${json(timestamp)},"payload":{"status":${json(status)},"recipient_id":${json(recipientId)},"recipient_device":${json(recipientDevice)}}}`;
 }
 
+/** Error frames built, by code: counted here, where every one is made, and read by the metrics. */
+export const errorFramesBuilt = Object.fromEntries(Object.keys(errorCodes).map((c) => [c, 0])) as Record<ErrorCode, number>;
+
 export function encodeError(code: ErrorCode, opts: { id?: string | undefined; message?: string; timestamp: string; extra?: Record<string, unknown> }): string {
+  errorFramesBuilt[code]++;
   const payload: Record<string, unknown> = { error_code: code, message: opts.message ?? errorCodes[code].text, ...opts.extra };
   return JSON.stringify(opts.id === undefined ? { type: 'error', timestamp: opts.timestamp, payload } : { type: 'error', id: opts.id, timestamp: opts.timestamp, payload });
 }

@@ -1,5 +1,6 @@
 import { denyDevice } from './handlers/devices.ts';
 import type { Services } from './services.ts';
+import { bump } from '../metrics/relay-counters.ts';
 
 /**
  * Expires approval requests past their deadline, every `intervalMs`: the
@@ -12,7 +13,10 @@ export function startApprovalExpiry(svc: Services, intervalMs: number): () => vo
     if (running) return;
     running = true;
     try {
-      for (const r of await svc.registry.expire(svc.now())) denyDevice(svc, r.userId, r.deviceId, r.requestId, 'expired');
+      for (const r of await svc.registry.expire(svc.now())) {
+        bump(svc.counters.approvals, 'expiry:expired');
+        denyDevice(svc, r.userId, r.deviceId, r.requestId, 'expired');
+      }
       await svc.rateLimit.prune(svc.now() - 86_400_000);
     } catch (err) {
       svc.log.warn('approval expiry failed', { err });

@@ -62,6 +62,9 @@ export class BacklogResync {
    * after it: the running one may have probed devices before the entries
    * that this request is about were written.
    */
+  /** Passes made since start (metrics). */
+  passes = 0;
+
   request(): void {
     if (this.running) {
       this.again = true;
@@ -83,6 +86,7 @@ export class BacklogResync {
     do {
       this.again = false;
       this.lastPass = await this.pass();
+      this.passes++;
       this.deps.log.info('queues re-read after a bus outage', { ...this.lastPass });
     } while (this.again);
   }

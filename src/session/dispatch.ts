@@ -81,6 +81,7 @@ export function dispatch(s: Session, text: string, svc: Services, bytes = text.l
   const decoded = decodeClientFrame(text);
   if (!decoded.ok) return garbage(s, svc, decoded.code, decoded.message, decoded.id ?? early?.id);
   const frame = decoded.frame;
+  svc.counters.framesIn[frame.type]!++;
   if (early) {
     // Charged and admitted by its head: a body that names another type or id (JSON lets a key repeat, the last one wins) is garbage.
     if (frame.type !== early.type || frame.id !== early.id) return garbage(s, svc, 'invalid_frame', 'type or id given twice', early.id);
@@ -132,6 +133,7 @@ const admitStored = (s: Session, id: string | undefined, svc: Services): boolean
 
 /** Answers a frame that is not a valid client frame; a device that keeps sending garbage is closed with 1008. */
 function garbage(s: Session, svc: Services, code: ErrorCode, message: string, id: string | undefined): void {
+  svc.counters.garbageIn++;
   s.reply(encodeError(code, { id, message, timestamp: isoNow(svc) }));
   const { state, exceeded } = addStrike(s.strikes, svc.now(), GARBAGE_WINDOW_MS, GARBAGE_LIMIT);
   s.strikes = state;

@@ -47,6 +47,11 @@ export class PresenceService {
     });
   }
 
+  /** Presence leases renewed, and failed renewal rounds, since start (metrics). */
+  leaseStats(): { renewed: number; failures: number } {
+    return { renewed: this.leases.renewed, failures: this.leases.renewFailures };
+  }
+
   start(): void {
     this.leases.start();
     this.retryTimer = setInterval(() => this.retryUnconfirmed(), Math.max(1000, Math.floor(this.o.ttlMs / 3)));

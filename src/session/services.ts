@@ -17,6 +17,7 @@ import type { ContactStore } from '../presence/contact-store.ts';
 import type { Presence } from '../presence/presence.ts';
 import type { PresenceService } from './presence-service.ts';
 import type { Push } from '../push/open-push.ts';
+import type { RelayCounters } from '../metrics/relay-counters.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
 import type { ExpiryWheel } from './expiry-wheel.ts';
@@ -57,6 +58,8 @@ export interface Services {
   presenceStore: Presence;
   /** Presence as users see it: leases per session, snapshots, online/offline announcements. */
   presence: PresenceService;
+  /** What the hot path counts, as plain numbers (the metrics endpoint reads them). */
+  counters: RelayCounters;
   /** Wake-up of offline devices: their targets, and the dispatcher that pushes them. */
   push: Push;
 }

@@ -18,6 +18,7 @@ import type { Uws } from './uws.ts';
 import { SendCoalescer } from './send-coalescer.ts';
 import { UwsConnection } from './uws-connection.ts';
 import { clientAddress, limitKey, parseTrustedProxies } from './client-address.ts';
+import { bump } from '../metrics/relay-counters.ts';
 
 interface SocketData {
   principal: Principal;
@@ -93,6 +94,12 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
     });
   };
 
+  /** A refused upgrade, counted by status for the metrics. */
+  const refuseUpgrade = (res: HttpResponse, status: number, body: string, retryAfterSeconds?: number): void => {
+    bump(svc.counters.upgradesRefused, status);
+    refuse(res, status, body, retryAfterSeconds);
+  };
+
   app.ws<SocketData>('/ws', {
     // The hard cap: uWebSockets.js drops the connection past it without reading the frame.
     maxPayloadLength: config.MAX_FRAME_BYTES * 4,
@@ -114,15 +121,15 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       res.onAborted(() => {
         aborted = true;
       });
-      if (!accepting) return refuse(res, 503, 'shutting down');
+      if (!accepting) return refuseUpgrade(res, 503, 'shutting down');
       // An overloaded node turns away the same share of new connections as of new messages, before any work on them.
-      if (!svc.overload.admitUpgrade()) return refuse(res, 503, 'overloaded', 5);
+      if (!svc.overload.admitUpgrade()) return refuseUpgrade(res, 503, 'overloaded', 5);
       // Browsers send Origin; native apps do not. When an allow-list is set, a browser page from elsewhere is refused.
-      if (origins && origin && !origins.has(origin)) return refuse(res, 403, 'origin not allowed');
+      if (origins && origin && !origins.has(origin)) return refuseUpgrade(res, 403, 'origin not allowed');
       const verdict = gate.attempt(ipKey, svc.now());
-      if (verdict !== 'ok') return refuse(res, 429, verdict === 'too_many_attempts' ? 'too many connection attempts' : 'too many connections from this address');
+      if (verdict !== 'ok') return refuseUpgrade(res, 429, verdict === 'too_many_attempts' ? 'too many connection attempts' : 'too many connections from this address');
       const token = extractToken(creds, config.MAX_TOKEN_BYTES);
-      if (!token.ok) return refuse(res, 401, `token ${token.reason}`);
+      if (!token.ok) return refuseUpgrade(res, 401, `token ${token.reason}`);
 
       void (async () => {
         let verified: Awaited<ReturnType<TokenVerifier['verify']>>;
@@ -143,15 +150,15 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
           );
         } catch (err) {
           log.warn('upgrade refused: authentication or device record unavailable', { err });
-          if (!aborted) refuse(res, 503, 'authentication unavailable');
+          if (!aborted) refuseUpgrade(res, 503, 'authentication unavailable');
           return;
         }
         if (aborted) return;
-        if (!verified.ok) return refuse(res, 401, verified.expired ? 'token expired' : 'invalid token');
-        if (status === 'too_many_unregistered') return refuse(res, 429, 'too many unregistered devices for this user');
-        if (!underCap) return refuse(res, 429, 'too many connections for this user');
+        if (!verified.ok) return refuseUpgrade(res, 401, verified.expired ? 'token expired' : 'invalid token');
+        if (status === 'too_many_unregistered') return refuseUpgrade(res, 429, 'too many unregistered devices for this user');
+        if (!underCap) return refuseUpgrade(res, 429, 'too many connections for this user');
         // Denied and revoked are final: that device id never connects again.
-        if (isFinal(status)) return refuse(res, 403, `device ${status}`);
+        if (isFinal(status)) return refuseUpgrade(res, 403, `device ${status}`);
         const data: SocketData = { principal: verified.principal, status, ip, ipKey, userAgent, session: undefined, conn: undefined };
         // Not corked, on purpose: in this uWS build, cork() around an upgrade made after an await can
         // read the response state from memory the new WebSocket now owns (the socket is reallocated in
@@ -163,7 +170,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
         res.upgrade(data, key, token.subprotocol ?? '', extensions, context);
       })().catch((err: unknown) => {
         log.error('upgrade failed', { err });
-        if (!aborted) refuse(res, 503, 'upgrade failed');
+        if (!aborted) refuseUpgrade(res, 503, 'upgrade failed');
       });
     },
 
@@ -221,6 +228,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
 
     close: (ws, code) => {
       const data = ws.getUserData();
+      bump(svc.counters.closes, code);
       gate.closed(data.ipKey);
       log.debug('socket closed', { user: data.principal.userId, device: data.principal.deviceId, code });
       if (data.conn) data.conn.closed = true;

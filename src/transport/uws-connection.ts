@@ -19,6 +19,9 @@ import { sendText } from './text-send.ts';
  * - A uWS socket must not be touched after its close event, and sessions
  *   can outlive that by a few microtasks, so every call checks `closed`.
  */
+/** Frames and bytes written to every socket of this process, for the metrics. */
+export const sentTotals = { frames: 0, bytes: 0 };
+
 export class UwsConnection<U> implements Connection {
   closed = false;
   /** Called after each flush; the session resumes a paused drain from here. */
@@ -53,6 +56,8 @@ export class UwsConnection<U> implements Connection {
   flush(): void {
     if (this.queue.length === 0) return;
     const frames = this.queue;
+    sentTotals.frames += frames.length;
+    sentTotals.bytes += this.queuedBytes;
     this.queue = [];
     this.queuedBytes = 0;
     if (this.closed) return;

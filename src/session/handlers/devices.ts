@@ -13,6 +13,7 @@ import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
 import { enqueueAndOffer } from './store-and-route.ts';
+import { bump } from '../../metrics/relay-counters.ts';
 
 /**
  * The device approval flow (see docs/device-approval.md):
@@ -48,6 +49,7 @@ export async function handleRegister(s: Session, frame: FrameOf<'device_register
     now,
     attemptLimit(s, svc, 'register', now),
   );
+  bump(svc.counters.approvals, `register:${r.kind}`);
   switch (r.kind) {
     case 'rate_limited':
       return failRateLimited(s, svc, frame.id, r);
@@ -107,6 +109,7 @@ export async function handleApprove(s: Session, frame: FrameOf<'device_approve'>
   const p = frame.payload;
   const now = svc.now();
   const r = await svc.registry.approve({ userId: s.userId, deviceId: s.deviceId, requestId: p.request_id, code: p.code, signature: p.signature }, now, attemptLimit(s, svc, 'decide', now));
+  bump(svc.counters.approvals, `approve:${r.kind}`);
   switch (r.kind) {
     case 'rate_limited':
       return failRateLimited(s, svc, frame.id, r);
@@ -140,6 +143,7 @@ export async function handleApprove(s: Session, frame: FrameOf<'device_approve'>
 export async function handleDeny(s: Session, frame: FrameOf<'device_deny'>, svc: Services): Promise<void> {
   const now = svc.now();
   const r = await svc.registry.deny({ userId: s.userId, deviceId: s.deviceId, requestId: frame.payload.request_id }, now, attemptLimit(s, svc, 'decide', now));
+  bump(svc.counters.approvals, `deny:${r.kind}`);
   if (r.kind === 'rate_limited') return failRateLimited(s, svc, frame.id, r);
   if (r.kind !== 'denied') {
     const code = r.kind === 'not_found' ? 'request_not_found' : r.kind === 'not_pending' ? 'request_not_pending' : 'not_primary';

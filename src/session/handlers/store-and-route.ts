@@ -33,6 +33,7 @@ export function newSendKey(s: Session, svc: Services, messageId: string, digest:
 export function storeAndRoute(s: Session, svc: Services, key: string, digest: number, messageId: string, build: (onSettled: (ok: boolean) => void) => QueueEntry[]): void {
   let remaining = 0;
   let failed = false;
+  const started = performance.now();
   // Pending from here on: a retry that arrives before the entries settle is counted and answered with them.
   const rec = svc.recent.begin(key, digest);
   const onSettled = (ok: boolean): void => {
@@ -42,6 +43,7 @@ export function storeAndRoute(s: Session, svc: Services, key: string, digest: nu
     // The answer goes to the device's current session, which may be a newer connection than this one.
     const target = svc.hub.find(s.userId, s.deviceId);
     const answer = failed ? encodeError('store_failed', { id: messageId, timestamp: isoNow(svc) }) : encodeSentAck(messageId, isoNow(svc));
+    if (!failed) svc.counters.sentAck.observe((performance.now() - started) / 1000);
     for (let i = 0; i < owed; i++) target?.reply(answer);
   };
   const entries = build(onSettled);
