@@ -23,7 +23,8 @@ import { rateRules } from './limits/session-limits.ts';
 import { UserConnections } from './limits/user-connections.ts';
 import { StoredRateLimit } from './limits/stored-rate-limit.ts';
 import { startApprovalExpiry } from './session/approval-expiry.ts';
-import { CloseCode } from './protocol/close-codes.ts';
+import { CloseCode, closeReason } from './protocol/close-codes.ts';
+import { closeInStages } from './session/staged-close.ts';
 import { BROADCAST, nodeTopic } from './bus/bus.ts';
 import { openBus } from './bus/open-bus.ts';
 import { BacklogResync } from './session/backlog-resync.ts';
@@ -231,17 +232,26 @@ async function main(): Promise<void> {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info('draining', { signal, connections: server.connections });
+    // SIGTERM (an orchestrator) drains in stages; SIGINT (someone at a terminal) at once.
+    const readyMs = signal === 'SIGTERM' ? config.DRAIN_READY_SECONDS * 1000 : 0;
+    const drainMs = signal === 'SIGTERM' ? config.DRAIN_SECONDS * 1000 : 0;
+    log.info('draining', { signal, connections: server.connections, ready_ms: readyMs, drain_ms: drainMs });
+    const limitMs = readyMs + drainMs + config.SHUTDOWN_TIMEOUT_MS;
     const hardStop = setTimeout(() => {
-      log.error('drain timed out; exiting', { timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+      log.error('drain timed out; exiting', { timeoutMs: limitMs });
       process.exit(1);
-    }, config.SHUTDOWN_TIMEOUT_MS);
+    }, limitMs);
     hardStop.unref();
+    // 1. Not ready: the balancer stops sending new connections while this node still serves.
+    server.markNotReady();
+    if (readyMs > 0) await new Promise((r) => setTimeout(r, readyMs));
+    // 2. No new sockets; the open ones close with 1001 spread over the drain window.
     server.stopAccepting();
     // Closed sockets leave the hub, so take the sessions first: their running handlers must finish
     // (and enqueue what they store) before the queue is flushed and the database closed.
     const sessions = [...svc.hub.all()];
-    server.closeAll(CloseCode.goingAway);
+    await closeInStages(sessions, drainMs, (s) => s.close(CloseCode.goingAway, closeReason[CloseCode.goingAway]));
+    // 3. Everything still queued is written.
     sweeper.stop();
     stopExpiry();
     revocations.stop();

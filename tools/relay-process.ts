@@ -81,6 +81,9 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
       PORT: '0',
       HOST: '127.0.0.1',
       METRICS_PORT: '0',
+      // Tests stop relays with SIGTERM: at once, unless a test asks for a staged drain.
+      DRAIN_READY_SECONDS: '0',
+      DRAIN_SECONDS: '0',
       LOG_LEVEL: process.env['RELAY_TEST_LOG_LEVEL'] ?? 'info',
       // Every local client (tests, the demo's browsers) connects from 127.0.0.1: per-address limits would throttle them.
       RATE_CONNECTS_PER_IP_BURST: '100000',

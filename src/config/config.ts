@@ -117,7 +117,11 @@ export const configSchema = z
     APPROVAL_SWEEP_SECONDS: int(5, 1, 3600),
     // How often each node re-reads the status of its connected devices: a revocation whose bus event was lost ends within this.
     REVOCATION_SWEEP_SECONDS: int(30, 1, 3600),
-    // How long a SIGTERM drain may take before the process exits anyway.
+    // On SIGTERM, /readyz answers 503 this long before any socket closes, so the balancer stops sending new ones.
+    DRAIN_READY_SECONDS: int(5, 0, 600),
+    // Then the sockets close with 1001 spread over this window, so their reconnects reach the other nodes spread too.
+    DRAIN_SECONDS: int(10, 0, 3600),
+    // How long the last steps of a drain (running handlers, the write queue) may take before the process exits anyway.
     SHUTDOWN_TIMEOUT_MS: int(10_000, 100, 600_000),
   })
   .superRefine((c, ctx) => {

@@ -49,10 +49,10 @@ export interface ServerOptions {
 
 export interface RelayServer {
   readonly port: number;
+  /** `/readyz` answers 503 from now on; the listener stays open, so a balancer can notice before sockets go. */
+  markNotReady(): void;
   /** Stops listening; open sockets stay. */
   stopAccepting(): void;
-  /** Closes every socket with the given code. */
-  closeAll(code: CloseCode): void;
   readonly connections: number;
 }
 
@@ -76,6 +76,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
   const { config, log, hub } = svc;
   const app = uws.App();
   let accepting = true;
+  let ready = true;
   const coalescer = new SendCoalescer((err) => log.error('socket flush failed', { err }));
   const gate = new ConnectionGate({
     perIp: config.MAX_CONNECTIONS_PER_IP,
@@ -260,7 +261,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
     res.cork(() => res.writeHeader('content-type', 'application/json').end(JSON.stringify(body)));
   });
   app.get('/readyz', (res) => {
-    if (accepting) res.cork(() => res.end('ready'));
+    if (accepting && ready) res.cork(() => res.end('ready'));
     else refuse(res, 503, 'draining');
   });
   // The key browsers subscribe with (applicationServerKey); 404 when Web Push is off.
@@ -276,14 +277,14 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       if (!listenSocket) return reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
       resolve({
         port: uws.us_socket_local_port(listenSocket),
+        markNotReady() {
+          ready = false;
+        },
         stopAccepting() {
           if (!accepting) return;
           accepting = false;
           clearInterval(sweep);
           uws.us_listen_socket_close(listenSocket);
-        },
-        closeAll(code) {
-          for (const s of [...hub.all()]) s.close(code, closeReason[code]);
         },
         get connections() {
           return hub.size;
