@@ -123,6 +123,9 @@ describe('webhook wake-up', () => {
     endpoint.mode = 'hang';
     await new Promise((r) => setTimeout(r, 2100));
     const hanging = await phase('x');
+    // The wakes of the hanging phase time out one after another (400 ms each, two at a time): the breaker opens
+    // after five failures in a row, and holds the rest back. On a loaded machine that can outlast the phase.
+    await until(async () => (await health())['open_breakers'] === 1 && (await health())['heldByBreaker']! > 0, 15_000, 'the breaker to open');
     const p = await health();
     console.log(`sent_ack median, healthy endpoint: ${healthy.online.toFixed(1)} ms online, ${healthy.offline.toFixed(1)} ms offline; hanging: ${hanging.online.toFixed(1)} ms, ${hanging.offline.toFixed(1)} ms`);
     // Every message went through while the pushes timed out and the breaker opened.
