@@ -1,5 +1,5 @@
-import { sql, type Kysely } from 'kysely';
-import type { Database } from '../db/schema.ts';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, PushTargetsTable } from '../db/schema.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import type { PushJob, PushTarget } from './push-target.ts';
 
@@ -53,15 +53,6 @@ export class PushStore {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async find(user: string, device: string): Promise<PushTarget | undefined> {
-    const row = await withTimeout(
-      this.db.selectFrom('push_targets').selectAll().where('user_id', '=', user).where('device_id', '=', device).executeTakeFirst(),
-      this.timeoutMs,
-      'push find',
-    );
-    return row ? targetOf(row) : undefined;
-  }
-
   /**
    * Claims a push for each of these devices that may be woken now, in one
    * statement, and returns them with their count of waiting frames. A
@@ -92,15 +83,7 @@ export class PushStore {
   }
 }
 
-interface TargetRow {
-  user_id: string;
-  device_id: string;
-  kind: 'webpush' | 'webhook';
-  endpoint: string | null;
-  p256dh: string | null;
-  auth: string | null;
-  token: string | null;
-}
+type TargetRow = Omit<Selectable<PushTargetsTable>, 'created_at' | 'last_pushed_at'>;
 
 function targetOf(r: TargetRow): PushTarget {
   return r.kind === 'webpush' ? { kind: 'webpush', endpoint: r.endpoint!, p256dh: r.p256dh!, auth: r.auth! } : { kind: 'webhook', token: r.token! };
