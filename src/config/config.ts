@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { limitsTable } from '../limits/limits-table.ts';
 import { parseTrustedProxies } from '../transport/client-address.ts';
+import { commaList, emptyAsUndefined, int, optionalString } from './env-fields.ts';
 import { checkPushConfig, pushConfigFields } from './push-config.ts';
 
 /**
@@ -9,10 +10,6 @@ import { checkPushConfig, pushConfigFields } from './push-config.ts';
  * typo in a deployment fails loudly instead of running on a default.
  */
 
-const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
-const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
-const int = (def: number, min: number, max: number) =>
-  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
 /** The hot-path limits, one entry per row of the limits table (src/limits/limits-table.ts). */
 const limitEntries = Object.fromEntries(
@@ -80,19 +77,11 @@ export const configSchema = z
     // Rows read per backlog page on connect.
     DRAIN_PAGE_SIZE: int(200, 1, 10_000),
     // Browser origins allowed to connect, exact match, comma-separated; unset allows any (native apps send none).
-    ALLOWED_ORIGINS: z.preprocess(
-      emptyAsUndefined,
-      z
-        .string()
-        .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
-        .optional(),
-    ),
+    ALLOWED_ORIGINS: z.preprocess(emptyAsUndefined, commaList.optional()),
     // Proxies (CIDRs or addresses, comma-separated) whose Forwarded / X-Forwarded-For headers name the client; unset trusts none.
     TRUSTED_PROXIES: z.preprocess(
       emptyAsUndefined,
-      z
-        .string()
-        .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
+      commaList
         .superRefine((list, ctx) => {
           try {
             parseTrustedProxies(list);

@@ -1,20 +1,8 @@
 import { z } from 'zod';
 import { DEFAULT_PUSH_ORIGINS } from '../push/push-target.ts';
+import { commaList, emptyAsUndefined, int } from './env-fields.ts';
 
 /** Push wake-up settings (docs/push.md), merged into the relay's configuration schema. */
-
-const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined : v);
-const int = (def: number, min: number, max: number) =>
-  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
-const list = (def: readonly string[]) =>
-  z.preprocess(
-    emptyAsUndefined,
-    z
-      .string()
-      .transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0))
-      .optional()
-      .transform((v) => v ?? [...def]),
-  );
 
 export const pushConfigFields = {
   // VAPID key pair (base64url, as `npx web-push generate-vapid-keys` prints); unset: generated under DATA_DIR in development.
@@ -23,7 +11,7 @@ export const pushConfigFields = {
   // Contact for push services, a mailto: or https: URL.
   VAPID_SUBJECT: z.preprocess(emptyAsUndefined, z.string().regex(/^(mailto:|https:\/\/)/, 'must start with mailto: or https://').default('mailto:relay@localhost')),
   // Web Push services the relay may call (origins, `https://*.host` for subdomains); a device's endpoint elsewhere is refused.
-  PUSH_WEBPUSH_ORIGINS: list(DEFAULT_PUSH_ORIGINS),
+  PUSH_WEBPUSH_ORIGINS: z.preprocess(emptyAsUndefined, commaList.default([...DEFAULT_PUSH_ORIGINS])),
   // The operator's push service (bridging to APNs/FCM); unset: `webhook` registrations are refused.
   PUSH_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   // Shared secret of the webhook's HMAC-SHA256 signature.
