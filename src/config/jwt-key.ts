@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { KeySource } from '../auth/token-verifier.ts';
 import type { Config } from './config.ts';
+import { keptDevFile } from './dev-file.ts';
 
 export interface ResolvedKey {
   key: KeySource;
@@ -22,14 +21,7 @@ export function resolveJwtKey(config: Config): ResolvedKey {
   if (config.NODE_ENV === 'production') {
     throw new Error('no JWT key configured: set JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL (a generated development secret is refused when NODE_ENV=production)');
   }
-  const file = path.resolve(config.DATA_DIR, 'dev-jwt-secret');
-  let secret: string;
-  try {
-    secret = readFileSync(file, 'utf8').trim();
-  } catch {
-    mkdirSync(config.DATA_DIR, { recursive: true });
-    secret = randomBytes(32).toString('hex');
-    writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
-  }
+  const { file, text } = keptDevFile(config.DATA_DIR, 'dev-jwt-secret', () => `${randomBytes(32).toString('hex')}\n`);
+  const secret = text.trim();
   return { key: { kind: 'secret', secret }, generatedAt: file };
 }

@@ -1,7 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { generateVapidKeys, type VapidKeys } from '../push/web-push-sender.ts';
 import type { Config } from './config.ts';
+import { keptDevFile } from './dev-file.ts';
 
 export interface ResolvedVapid {
   keys: VapidKeys | undefined;
@@ -20,19 +19,7 @@ export function resolveVapidKeys(config: Config): ResolvedVapid {
     return { keys: { publicKey: config.VAPID_PUBLIC_KEY, privateKey: config.VAPID_PRIVATE_KEY, subject: config.VAPID_SUBJECT } };
   }
   if (config.NODE_ENV === 'production') return { keys: undefined };
-  const file = path.resolve(config.DATA_DIR, 'dev-vapid-keys.json');
-  let pair: { publicKey: string; privateKey: string };
-  try {
-    pair = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
-  } catch {
-    mkdirSync(config.DATA_DIR, { recursive: true });
-    pair = generateVapidKeys();
-    try {
-      writeFileSync(file, `${JSON.stringify(pair)}\n`, { mode: 0o600, flag: 'wx' });
-    } catch {
-      // Another process of this data directory wrote it first: use that one.
-      pair = JSON.parse(readFileSync(file, 'utf8')) as { publicKey: string; privateKey: string };
-    }
-  }
+  const { file, text } = keptDevFile(config.DATA_DIR, 'dev-vapid-keys.json', () => `${JSON.stringify(generateVapidKeys())}\n`);
+  const pair = JSON.parse(text) as { publicKey: string; privateKey: string };
   return { keys: { ...pair, subject: config.VAPID_SUBJECT }, generatedAt: file };
 }
