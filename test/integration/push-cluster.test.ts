@@ -3,6 +3,7 @@ import { useCluster } from '../helpers/cluster.ts';
 import { postgresUrl } from '../helpers/databases.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
 import { uid } from '../helpers/relay-fixture.ts';
+import { pushHealth } from '../helpers/push-health.ts';
 import { until } from '../helpers/until.ts';
 import { startWebhookEndpoint } from '../helpers/webhook-endpoint.ts';
 import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
@@ -22,7 +23,7 @@ describe.skipIf(skip)('push wake-up on two nodes', () => {
   const cluster = useCluster(redis!, { pushA: env, pushB: env });
   afterAll(() => endpoint.stop());
   const url = (i: number) => cluster.nodes[i]!.url;
-  const health = async (i: number) => ((await (await fetch(`http://127.0.0.1:${cluster.nodes[i]!.port}/healthz`)).json()) as { push: Record<string, number> }).push;
+  const health = (i: number) => pushHealth(cluster.nodes[i]!.port);
   const send = async (c: TestClient, id: string, to: string) => {
     c.send({ type: 'send', id, payload: { to, messages: [{ device_id: 'phone', ciphertext: b64(id) }] } });
     await c.next((f: Frame) => f.type === 'sent_ack' && f.message_id === id);
@@ -34,11 +35,11 @@ describe.skipIf(skip)('push wake-up on two nodes', () => {
     const b = await cluster.accounts.online(bob, 'phone', url(1));
     b.send({ type: 'push_register', payload: { kind: 'webhook', token: `token-${bob}` } });
     await b.next('push_registered');
-    const skippedBefore = (await health(0))['skippedOnline']!;
+    const skippedBefore = (await health(0)).skippedOnline;
     // Bob never acks: every entry is written on node A, whose dispatcher must find him on node B.
     for (const id of ['o1', 'o2', 'o3']) await send(a, id, bob);
     await b.next((f) => f.type === 'deliver' && f.message_id === 'o3');
-    await until(async () => (await health(0))['skippedOnline']! > skippedBefore, 5000, 'node A to look at bob');
+    await until(async () => (await health(0)).skippedOnline > skippedBefore, 5000, 'node A to look at bob');
     await new Promise((r) => setTimeout(r, 500));
     expect(endpoint.requests.filter((r) => r.body.includes(`token-${bob}`))).toHaveLength(0);
   });
@@ -51,7 +52,7 @@ describe.skipIf(skip)('push wake-up on two nodes', () => {
     d.send({ type: 'push_register', payload: { kind: 'webhook', token: `token-${dave}` } });
     await d.next('push_registered');
     await d.close();
-    const claimed = async () => (await health(0))['claimed']! + (await health(1))['claimed']!;
+    const claimed = async () => (await health(0)).claimed + (await health(1)).claimed;
     const before = await claimed();
     for (let i = 0; i < 5; i++) {
       await send(a, `a${i}`, dave);

@@ -5,6 +5,7 @@ import { fetchVapidPublicKey, RelayClient, RelayError, type WebSocketConstructor
 import { token } from '../helpers/tokens.ts';
 import { postgresUrl } from '../helpers/databases.ts';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
+import { pushHealth } from '../helpers/push-health.ts';
 import { until } from '../helpers/until.ts';
 import { startWebhookEndpoint } from '../helpers/webhook-endpoint.ts';
 import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
@@ -61,7 +62,7 @@ describe('webhook wake-up', () => {
     return user;
   };
   const requestsFor = (token: string) => endpoint.requests.filter((r) => r.body.includes(JSON.stringify(token)));
-  const health = async () => ((await (await fetch(`http://127.0.0.1:${fx.relay.port}/healthz`)).json()) as { push: Record<string, number> }).push;
+  const health = () => pushHealth(fx.relay.port);
 
   it('POSTs the token and a count, signed with HMAC-SHA256 over the timestamp and the body', async () => {
     endpoint.mode = 'ok';
@@ -81,9 +82,9 @@ describe('webhook wake-up', () => {
   it('retries a failing endpoint with growing waits, then gives up', async () => {
     endpoint.mode = 'fail';
     const carol = await offlineWithToken('carol', 'token-carol');
-    const failedBefore = (await health())['failed']!;
+    const failedBefore = (await health()).failed;
     await send(carol, 'phone', 'c1');
-    await until(async () => (await health())['failed'] === failedBefore + 1, 10_000, 'the last attempt');
+    await until(async () => (await health()).failed === failedBefore + 1, 10_000, 'the last attempt');
     const tries = requestsFor('token-carol');
     expect(tries).toHaveLength(3);
     const gaps = [tries[1]!.at - tries[0]!.at, tries[2]!.at - tries[1]!.at];
@@ -125,14 +126,21 @@ describe('webhook wake-up', () => {
     const hanging = await phase('x');
     // The wakes of the hanging phase time out one after another (400 ms each, two at a time): the breaker opens
     // after five failures in a row, and holds the rest back. On a loaded machine that can outlast the phase.
-    await until(async () => (await health())['open_breakers'] === 1 && (await health())['heldByBreaker']! > 0, 15_000, 'the breaker to open');
+    await until(
+      async () => {
+        const h = await health();
+        return h.open_breakers === 1 && h.heldByBreaker > 0;
+      },
+      15_000,
+      'the breaker to open',
+    );
     const p = await health();
     console.log(`sent_ack median, healthy endpoint: ${healthy.online.toFixed(1)} ms online, ${healthy.offline.toFixed(1)} ms offline; hanging: ${hanging.online.toFixed(1)} ms, ${hanging.offline.toFixed(1)} ms`);
     // Every message went through while the pushes timed out and the breaker opened.
     expect(b.all('deliver').filter((f) => String(f.message_id).startsWith('x-on-'))).toHaveLength(40);
-    expect(p['retried']).toBeGreaterThan(0);
-    expect(p['open_breakers']).toBe(1);
-    expect(p['heldByBreaker']).toBeGreaterThan(0);
+    expect(p.retried).toBeGreaterThan(0);
+    expect(p.open_breakers).toBe(1);
+    expect(p.heldByBreaker).toBeGreaterThan(0);
     endpoint.mode = 'ok';
   });
 

@@ -2,6 +2,7 @@ import webpush from 'web-push';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresUrl } from '../helpers/databases.ts';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
+import { pushHealth } from '../helpers/push-health.ts';
 import { until } from '../helpers/until.ts';
 import { startWebPushService, type WebPushService } from '../helpers/web-push-service.ts';
 import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
@@ -50,6 +51,7 @@ describe('Web Push wake-up', () => {
   };
 
   const pushesTo = (hash: string) => service.received(hash);
+  const health = () => pushHealth(fx.relay.port);
 
   it('serves the VAPID public key browsers subscribe with', async () => {
     const res = await fetch(`http://127.0.0.1:${fx.relay.port}/push/vapid-public-key`);
@@ -135,9 +137,4 @@ describe('Web Push wake-up', () => {
     erin.send({ type: 'push_unregister', payload: {} });
     await erin.next('push_unregistered');
   });
-
-  async function health(): Promise<{ gone: number; sent: number; claimed: number }> {
-    const res = await fetch(`http://127.0.0.1:${fx.relay.port}/healthz`);
-    return ((await res.json()) as { push: { gone: number; sent: number; claimed: number } }).push;
-  }
 });
