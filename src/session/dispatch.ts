@@ -166,7 +166,7 @@ function runHandler(s: Session, frame: ClientFrame, svc: Services): Promise<void
 
 function handlerFailed(s: Session, frame: ClientFrame, svc: Services, err: unknown): void {
   const slow = err instanceof TimeoutError;
-  svc.log.error('handler failed', { err, type: frame.type, user: s.userId, device: s.deviceId });
+  s.log.error('handler failed', { err, type: frame.type });
   s.reply(encodeError(slow ? 'overloaded' : 'internal_error', { id: frame.id, timestamp: isoNow(svc), ...(slow ? { extra: { retry_after: 1 } } : {}) }));
 }
 

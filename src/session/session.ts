@@ -77,6 +77,7 @@ export class Session implements DeliveryTarget, Expiring {
   closed = false;
   /** This device's prefix of recent-sends keys (RecentSends.prefix). */
   readonly sendKeyPrefix: string;
+  private childLog: Logger | undefined;
 
   constructor(
     readonly userId: string,
@@ -93,6 +94,11 @@ export class Session implements DeliveryTarget, Expiring {
     private readonly deps: SessionDeps,
   ) {
     this.sendKeyPrefix = RecentSends.prefix(userId, deviceId);
+  }
+
+  /** This connection's logger: every line carries the user and device. Made on first use, since most connections never log. */
+  get log(): Logger {
+    return (this.childLog ??= this.deps.log.child({ user: this.userId, device: this.deviceId }));
   }
 
   get isApproved(): boolean {
@@ -204,7 +210,7 @@ export class Session implements DeliveryTarget, Expiring {
       }
     } catch (err) {
       // The backlog stays in the database; the device reconnects and tries again.
-      this.deps.log.warn('backlog drain failed', { err, user: this.userId, device: this.deviceId });
+      this.log.warn('backlog drain failed', { err });
       this.close(CloseCode.tryAgainLater, 'backlog unavailable');
     } finally {
       this.drainRunning = false;
@@ -269,7 +275,7 @@ export class Session implements DeliveryTarget, Expiring {
   private chain(pending: Promise<void>): void {
     this.inboxDepth++;
     this.inbox = pending
-      .catch((err: unknown) => this.deps.log.error('frame handler failed', { err, user: this.userId, device: this.deviceId }))
+      .catch((err: unknown) => this.log.error('frame handler failed', { err }))
       .finally(() => {
         // The last queued handler is done: the chain can go.
         if (--this.inboxDepth === 0) this.inbox = undefined;

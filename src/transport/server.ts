@@ -186,7 +186,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       const { userId, deviceId, expiresAt } = data.principal;
       const conn = new UwsConnection(ws, coalescer, config.MAX_BACKPRESSURE_BYTES);
       const session = new Session(userId, deviceId, expiresAt, data.status, { ip: data.ip, userAgent: data.userAgent }, svc.now(), conn, opts.sessionDeps);
-      log.debug('socket opened', { user: userId, device: deviceId });
+      session.log.debug('socket opened');
       data.session = session;
       data.conn = conn;
       svc.expiry.add(session);

@@ -163,7 +163,7 @@ export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, 
   svc.writer.dropFor(s.userId, target);
   deviceStatusChanged(svc, s.userId, target, { status: 'revoked', reason: 'device revoked' });
   await svc.writer.batchInFlight();
-  await svc.store.dropDevice(s.userId, target).catch((err: unknown) => svc.log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
+  await svc.store.dropDevice(s.userId, target).catch((err: unknown) => s.log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
   return broadcastDevices(s.userId, svc);
 }
 
