@@ -49,8 +49,8 @@ export type CloseAdvice =
 /**
  * What a close code asks of a client. The relay's 44xx codes mean "do not
  * come back as you are": a denied or revoked device (4403) and a device that
- * connected elsewhere (4409) stop for good, an expired token (4401) is
- * renewed, and 4429 waits out the rate limit before trying again. Policy and
+ * connected elsewhere (4409) stop for good, an expired token (4401) and an
+ * operator's kick (4410) need a fresh token first, and 4429 waits out the rate limit before trying again. Policy and
  * size violations (1008, 1009) would repeat on reconnect, so they stop too.
  * Everything else (1001 restart, 1013 overload, 1011, 1006 lost network) is
  * retried with backoff, 1013 no sooner than a few seconds.
@@ -66,6 +66,7 @@ export function adviseOnClose(code: number): CloseAdvice {
     case CloseCode.tooBig:
       return { action: 'stop', why: 'a frame was larger than the relay accepts' };
     case CloseCode.tokenExpired:
+    case CloseCode.closedByOperator:
       return { action: 'refresh_token' };
     case CloseCode.rateLimited:
       return { action: 'reconnect', minDelayMs: 60_000 };

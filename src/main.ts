@@ -36,6 +36,9 @@ import { Hub } from './session/hub.ts';
 import { PresenceService } from './session/presence-service.ts';
 import { ContactStore } from './presence/contact-store.ts';
 import { openPush } from './push/open-push.ts';
+import { AdminStore } from './admin/admin-store.ts';
+import { startAdminServer } from './admin/admin-server.ts';
+import { resolveAdminToken } from './config/admin-token.ts';
 import { metricsRegistry } from './metrics/metrics-registry.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { newRelayCounters } from './metrics/relay-counters.ts';
@@ -218,10 +221,22 @@ async function main(): Promise<void> {
     unregistered: { prune: (cutoff) => devices.pruneUnregistered(cutoff), ttlMs: config.UNREGISTERED_TTL_HOURS * 3_600_000 },
   });
   const metrics = await startMetricsServer(metricsRegistry(svc, { resync }), config.METRICS_HOST, config.METRICS_PORT, log);
+  const adminToken = resolveAdminToken(config);
+  if (adminToken.generatedAt) log.warn('no ADMIN_TOKEN configured: the admin API uses a generated development token', { file: adminToken.generatedAt });
+  else if (!adminToken.token) log.info('admin API off: set ADMIN_TOKEN to turn it on');
+  const admin = adminToken.token
+    ? await startAdminServer(
+        { svc, store: new AdminStore(database.db, config.DB_TIMEOUT_MS), liveDevices: (user, at) => connectionLeases.liveDevices(user, at), log },
+        adminToken.token,
+        config.ADMIN_HOST,
+        config.ADMIN_PORT,
+      )
+    : undefined;
   log.info('relay listening', {
     host: config.HOST,
     port: server.port,
     metrics_port: metrics.port,
+    admin_port: admin?.port ?? null,
     url: `ws://${config.HOST}:${server.port}/ws`,
     database: database.kind,
     where: database.where,
@@ -264,6 +279,7 @@ async function main(): Promise<void> {
     await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
     await metrics.close();
+    await admin?.close();
     await bus.close();
     await presenceStore.close();
     await connectionLeases.close();

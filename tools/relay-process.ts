@@ -69,6 +69,8 @@ export interface RelayProcess extends ScriptProcess {
   port: number;
   /** Where the relay serves GET /metrics. */
   metricsPort: number;
+  /** Where the relay serves the admin API (null when it is off). */
+  adminPort: number | null;
   url: string;
 }
 
@@ -81,6 +83,7 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
       PORT: '0',
       HOST: '127.0.0.1',
       METRICS_PORT: '0',
+      ADMIN_PORT: '0',
       // Tests stop relays with SIGTERM: at once, unless a test asks for a staged drain.
       DRAIN_READY_SECONDS: '0',
       DRAIN_SECONDS: '0',
@@ -94,7 +97,7 @@ export async function startRelay(env: Record<string, string | undefined>, timeou
     timeoutMs,
   );
   const port = p.ready['port'] as number;
-  return { ...p, port, metricsPort: p.ready['metrics_port'] as number, url: `ws://127.0.0.1:${port}/ws` };
+  return { ...p, port, metricsPort: p.ready['metrics_port'] as number, adminPort: p.ready['admin_port'] as number | null, url: `ws://127.0.0.1:${port}/ws` };
 }
 
 export function tempDir(prefix: string): string {

@@ -86,7 +86,7 @@ export function pinRunner(): void {
 
 /** Starts a server process and resolves with its port once it logs `relay listening`. */
 export function startServer(cpu: number, script: string, env: Record<string, string>): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
-  const child = nodeOn(cpu, script, [], { PORT: '0', METRICS_PORT: '0', DRAIN_READY_SECONDS: '0', DRAIN_SECONDS: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env });
+  const child = nodeOn(cpu, script, [], { PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0', DRAIN_READY_SECONDS: '0', DRAIN_SECONDS: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env });
   // BENCH_SERVER_LOG=dir keeps each server's output (its log, --trace-gc lines) in dir/<pid>.log.
   const logDir = process.env['BENCH_SERVER_LOG'];
   if (logDir) {

@@ -106,6 +106,8 @@ export type BusMessage =
   | { k: 'push'; frame: string; device?: string | undefined; except?: string | undefined; call?: CallSignal | undefined }
   /** The device connected elsewhere at `at`: an older socket for it closes with 4409. */
   | { k: 'kick'; device: string; at: number; node: string }
+  /** An operator's kick: the topic user's device (every device when none is named) closes with 4410 on whichever node holds it. */
+  | { k: 'disconnect'; device?: string | undefined }
   /** The device's approval status changed; the node holding it tells it (frame) and acts. */
   | { k: 'device'; device: string; status: DeviceStatus; frame?: string | undefined; reason?: string | undefined }
   /** BROADCAST: a user's device set changed; drop cached copies. */

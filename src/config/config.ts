@@ -94,6 +94,11 @@ export const configSchema = z
     // Prometheus metrics (GET /metrics) on their own listener, never the public one; 0 picks a free port.
     METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
     METRICS_PORT: int(9091, 0, 65535),
+    // The operator's admin API (docs/operations.md), on its own listener too. A bearer token, never a client JWT;
+    // without one it is off in production and uses a generated development token elsewhere.
+    ADMIN_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
+    ADMIN_PORT: int(9092, 0, 65535),
+    ADMIN_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
     // Seconds of silence before uWebSockets.js closes a socket; it sends pings well before that.
     IDLE_TIMEOUT_SECONDS: int(120, 8, 960),
     // Bytes buffered for a slow reader before the relay gives up on the socket.

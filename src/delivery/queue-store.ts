@@ -10,8 +10,9 @@ export interface EntryKey {
 }
 
 /** Deletes every entry waiting for a device: on revocation, inside the registry's transaction and once more after the writer's batch in flight. */
-export async function deleteDeviceQueue(db: Kysely<Database>, user: string, device: string): Promise<void> {
-  await db.deleteFrom('queue').where('recipient_user', '=', user).where('recipient_device', '=', device).execute();
+export async function deleteDeviceQueue(db: Kysely<Database>, user: string, device: string): Promise<number> {
+  const r = await db.deleteFrom('queue').where('recipient_user', '=', user).where('recipient_device', '=', device).executeTakeFirst();
+  return Number(r.numDeletedRows);
 }
 
 /**
@@ -158,9 +159,9 @@ export class QueueStore {
     return Number(res.numAffectedRows ?? 0n);
   }
 
-  /** Removes every entry waiting for a device (it was revoked). */
-  async dropDevice(user: string, device: string): Promise<void> {
-    await withTimeout(deleteDeviceQueue(this.db, user, device), this.timeoutMs, 'queue drop');
+  /** Removes every entry waiting for a device (it was revoked, or an operator purged its queue); resolves with how many. */
+  async dropDevice(user: string, device: string): Promise<number> {
+    return withTimeout(deleteDeviceQueue(this.db, user, device), this.timeoutMs, 'queue drop');
   }
 
   /** Entries waiting for a device (tests and metrics). */

@@ -71,12 +71,13 @@ export function metricsRegistry(svc: Services, extra: { resync: BacklogResync })
   });
   add('relay_presence_lease_renewals_total', 'Presence leases renewed.', 'counter', () => one(svc.presence.leaseStats().renewed));
   add('relay_presence_lease_renewal_failures_total', 'Presence lease renewal rounds that failed.', 'counter', () => one(svc.presence.leaseStats().failures));
-  add('relay_approval_outcomes_total', 'Device registration, approval, denial and expiry outcomes.', 'counter', () =>
-    [...c.approvals].map(([k, value]) => {
+  const byActionOutcome = (m: Map<string, number>): Sample[] =>
+    [...m].map(([k, value]) => {
       const [action, outcome] = k.split(':');
       return { value, labels: { action: action!, outcome: outcome! } };
-    }),
-  );
+    });
+  add('relay_approval_outcomes_total', 'Device registration, approval, denial and expiry outcomes.', 'counter', () => byActionOutcome(c.approvals));
+  add('relay_admin_requests_total', 'Admin API requests, by action and outcome (refusals included).', 'counter', () => byActionOutcome(c.admin));
   add('relay_push_total', 'Push dispatcher outcomes, by outcome (docs/push.md).', 'counter', () => byKey(Object.entries(svc.push.stats), 'outcome'));
   add('relay_push_queue', 'Devices waiting for a push or its retry.', 'gauge', () => one(svc.push.dispatcher.size()));
   add('relay_push_open_breakers', 'Push services whose circuit breaker is open.', 'gauge', () => one(svc.push.dispatcher.openBreakers()));

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { listenHttp } from '../util/http-listen.ts';
 import type { Logger } from '../util/logger.ts';
 
 /**
@@ -21,9 +21,5 @@ export async function startMetricsServer(registry: Registry, host: string, port:
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return listenHttp(server, host, port);
 }

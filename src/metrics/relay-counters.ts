@@ -23,6 +23,8 @@ export interface RelayCounters {
   approvals: Map<string, number>;
   /** Upgrades refused before a socket opened, by HTTP status. */
   upgradesRefused: Map<number, number>;
+  /** Admin API requests, by `action:outcome` (kick_device:ok, none:unauthorized, ...). */
+  admin: Map<string, number>;
 }
 
 export function newRelayCounters(): RelayCounters {
@@ -37,6 +39,7 @@ export function newRelayCounters(): RelayCounters {
     commitSeconds: new LatencyHistogram([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]),
     approvals: new Map(),
     upgradesRefused: new Map(),
+    admin: new Map(),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Every WebSocket close code the relay uses, in one place. 4400-4499 tell a
- * client not to reconnect blindly (something about it must change first);
+ * client not to reconnect blindly (something about it must change first:
+ * 4410, an operator's kick, asks for a fresh token before it comes back);
  * 1001 and 1013 tell it to come back with jittered backoff.
  */
 export const CloseCode = {
@@ -13,6 +14,7 @@ export const CloseCode = {
   tokenExpired: 4401,
   deviceNotAllowed: 4403,
   connectedElsewhere: 4409,
+  closedByOperator: 4410,
   rateLimited: 4429,
 } as const;
 
@@ -29,5 +31,6 @@ export const closeReason: Record<CloseCode, string> = {
   4401: 'token expired',
   4403: 'device not allowed',
   4409: 'connected elsewhere',
+  4410: 'closed by operator',
   4429: 'rate limited',
 };

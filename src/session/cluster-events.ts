@@ -33,6 +33,9 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
       if (s && (s.connectedAt < msg.at || (s.connectedAt === msg.at && svc.bus.nodeId < msg.node))) s.close(CloseCode.connectedElsewhere);
       return;
     }
+    case 'disconnect':
+      disconnectHere(svc, topic, msg.device);
+      return;
     case 'device':
       applyDeviceStatus(svc, topic, msg.device, msg);
       return;
@@ -42,4 +45,14 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
     case 'presence':
       return;
   }
+}
+
+/**
+ * Closes the user's device (or all of the user's devices) connected to this
+ * node with 4410, the operator's kick; returns how many sockets it closed.
+ */
+export function disconnectHere(svc: Services, user: string, device: string | undefined): number {
+  const targets = device === undefined ? [...(svc.hub.devicesOf(user) ?? [])] : [svc.hub.find(user, device)].filter((s) => s !== undefined);
+  for (const s of targets) s.close(CloseCode.closedByOperator);
+  return targets.length;
 }

@@ -26,6 +26,7 @@ const message: fc.Arbitrary<BusMessage> = fc.oneof(
   fc.record({ k: fc.constant('absent' as const), s: fc.nat(), keys: fc.array(fc.tuple(ids, ids, ids), { maxLength: 3 }) }),
   fc.record({ k: fc.constant('push' as const), frame: text, device: fc.option(ids, { nil: undefined }) }),
   fc.record({ k: fc.constant('kick' as const), device: ids, at: fc.nat(), node: ids }),
+  fc.record({ k: fc.constant('disconnect' as const), device: fc.option(ids, { nil: undefined }) }),
   fc.record({ k: fc.constant('devices_changed' as const), user: ids }),
   fc.record({ k: fc.constant('presence' as const), user: ids, online: fc.boolean() }),
 );

@@ -40,6 +40,7 @@ describe('reconnect policy', () => {
     expect(adviseOnClose(1008)).toMatchObject({ action: 'stop' });
     expect(adviseOnClose(1009)).toMatchObject({ action: 'stop' });
     expect(adviseOnClose(4401)).toEqual({ action: 'refresh_token' });
+    expect(adviseOnClose(4410)).toEqual({ action: 'refresh_token' });
     expect(adviseOnClose(4429)).toEqual({ action: 'reconnect', minDelayMs: 60_000 });
   });
 

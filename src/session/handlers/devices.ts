@@ -10,6 +10,7 @@ import type { FrameOf } from '../../protocol/client-frames.ts';
 import { CloseCode } from '../../protocol/close-codes.ts';
 import type { ErrorCode } from '../../protocol/error-codes.ts';
 import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
+import type { Logger } from '../../util/logger.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
 import { enqueueAndOffer } from './store-and-route.ts';
@@ -156,15 +157,25 @@ export async function handleRevoke(s: Session, frame: FrameOf<'device_revoke'>, 
   const target = frame.payload.device_id;
   const r = await svc.registry.revoke({ userId: s.userId, actor: { deviceId: s.deviceId }, target }, svc.now());
   if (r.kind === 'forbidden') return fail(s, svc, 'forbidden', frame.id);
+  return afterRevocation(svc, s.userId, target, s.log);
+}
+
+/**
+ * What follows a revocation the registry stored, whoever asked for it (the
+ * primary, the device itself, or an operator through the admin API): the
+ * revoked device's sockets close with 4403 on every node, and the user's
+ * other devices get the new list.
+ */
+export async function afterRevocation(svc: Services, userId: string, target: string, log: Logger): Promise<void> {
   // The registry dropped the stored queue; writes still on their way must not bring it back. Queued
   // ones are dropped here; a batch committed after the registry's delete (in flight then, or
   // committed before this line ran) is cleared by a second delete once it is done. Other nodes'
   // in-flight batches are caught by the sweeper's purge of revoked devices.
-  svc.writer.dropFor(s.userId, target);
-  deviceStatusChanged(svc, s.userId, target, { status: 'revoked', reason: 'device revoked' });
+  svc.writer.dropFor(userId, target);
+  deviceStatusChanged(svc, userId, target, { status: 'revoked', reason: 'device revoked' });
   await svc.writer.batchInFlight();
-  await svc.store.dropDevice(s.userId, target).catch((err: unknown) => s.log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
-  return broadcastDevices(s.userId, svc);
+  await svc.store.dropDevice(userId, target).catch((err: unknown) => log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
+  return broadcastDevices(userId, svc);
 }
 
 /**
