@@ -3,6 +3,7 @@ import { errorFramesBuilt } from '../protocol/server-frames.ts';
 import type { BacklogResync } from '../session/backlog-resync.ts';
 import type { Services } from '../session/services.ts';
 import { sentTotals } from '../transport/uws-connection.ts';
+import { framesOutByType } from './frames-out.ts';
 import type { LatencyHistogram } from './latency-histogram.ts';
 
 type Labels = Record<string, string | number>;
@@ -45,6 +46,7 @@ export function metricsRegistry(svc: Services, extra: { resync: BacklogResync })
   add('relay_frames_in_total', 'Client frames decoded, by type.', 'counter', () => byKey(Object.entries(c.framesIn), 'type'));
   add('relay_garbage_frames_total', 'Client frames that did not decode.', 'counter', () => one(c.garbageIn));
   add('relay_frames_out_total', 'Frames written to sockets.', 'counter', () => one(sentTotals.frames));
+  add('relay_frames_out_by_type_total', 'Frames handed to sockets, by frame type.', 'counter', () => byKey(framesOutByType(), 'type'));
   add('relay_bytes_out_total', 'Bytes of frames written to sockets.', 'counter', () => one(sentTotals.bytes));
   add('relay_error_frames_total', 'Error frames sent, by error code.', 'counter', () => byKey(Object.entries(errorFramesBuilt), 'code'));
   add('relay_socket_closes_total', 'Socket closes, by close code.', 'counter', () => byKey(c.closes, 'code'));

@@ -9,6 +9,7 @@ import type { DeviceBuckets } from '../limits/session-limits.ts';
 import { noStrikes, type StrikeState } from '../limits/strikes.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
+import { countFrameOut, storedFramesOut } from '../metrics/frames-out.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Connection } from './connection.ts';
 import type { Expiring } from './expiry-wheel.ts';
@@ -127,12 +128,15 @@ export class Session implements DeliveryTarget, Expiring {
 
   push(frame: string): boolean {
     if (this.closed || !this.isApproved || this.backedUp()) return false;
+    countFrameOut(frame);
     return this.conn.send(frame) !== 'dropped';
   }
 
   /** Sends a reply to this device (acks, errors); replies are small and never dropped here. */
   reply(frame: string): void {
-    if (!this.closed) this.conn.send(frame);
+    if (this.closed) return;
+    countFrameOut(frame);
+    this.conn.send(frame);
   }
 
   /**
@@ -290,6 +294,7 @@ export class Session implements DeliveryTarget, Expiring {
     (this.inflightKeys ??= new RenewingSet()).add(e.dedupKey);
     this.inflightBytes += e.frame.length;
     if (++this.inflightCount >= this.deps.inflightMax || this.inflightBytes >= this.deps.inflightMaxBytes) this.windowFull = true;
+    storedFramesOut[e.kind]++;
     this.conn.send(e.frame);
   }
 

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { postgresUrl } from '../helpers/databases.ts';
 import { sample, scrape } from '../helpers/metrics.ts';
@@ -9,6 +11,8 @@ import { b64, TestClient, upgradeStatus } from '../helpers/ws-client.ts';
  * the test did, read as the difference of two scrapes. Postgres when
  * DATABASE_URL is set, else PGlite.
  */
+const root = path.resolve(import.meta.dirname, '../..');
+
 describe('Prometheus metrics', () => {
   const fx = useRelay(postgresUrl ? 'postgres' : 'pglite');
   const metrics = () => scrape(fx.relay.metricsPort);
@@ -65,5 +69,30 @@ describe('Prometheus metrics', () => {
     expect(delta('relay_commit_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'relay_commit_seconds_bucket{le="+Inf"}')).toBe(sample(after, 'relay_commit_seconds_count'));
     expect(delta('relay_frames_out_total')).toBeGreaterThanOrEqual(7);
+    expect(delta('relay_frames_out_by_type_total{type="sent_ack"}')).toBe(5);
+    expect(delta('relay_frames_out_by_type_total{type="error"}')).toBe(2);
+
+    // Bob comes back for his five messages: five deliver frames out, then queue_empty.
+    const back = await TestClient.connect(fx.relay.url, bob, 'b1');
+    await back.next('queue_empty');
+    const drained = await metrics();
+    const since = (key: string) => sample(drained, key) - sample(after, key);
+    expect(since('relay_frames_out_by_type_total{type="deliver"}')).toBe(5);
+    expect(since('relay_frames_out_by_type_total{type="queue_empty"}')).toBe(1);
+    await Promise.all([a.close(), back.close()]);
+  });
+
+  it('documents every metric it serves, and the Grafana dashboard queries only metrics it serves', async () => {
+    const res = await fetch(`http://127.0.0.1:${fx.relay.metricsPort}/metrics`);
+    const names = new Set([...(await res.text()).matchAll(/^# TYPE (relay_\w+) /gm)].map((m) => m[1]!));
+    const own = [...names].filter((n) => !n.startsWith('relay_process_') && !n.startsWith('relay_nodejs_'));
+    expect(own.length).toBeGreaterThan(30);
+    const doc = readFileSync(path.join(root, 'docs/operations.md'), 'utf8');
+    for (const n of own) expect(doc, n).toContain(`\`${n}\``);
+
+    const dashboard = readFileSync(path.join(root, 'deploy/grafana/relay-dashboard.json'), 'utf8');
+    const queried = new Set([...dashboard.matchAll(/relay_\w+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
+    expect(queried.size).toBeGreaterThan(25);
+    for (const q of queried) expect(names.has(q), q).toBe(true);
   });
 });
