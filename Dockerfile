@@ -10,6 +10,8 @@ COPY migrations ./migrations
 # One bundle of the relay's own code (packages stay in node_modules), as `npm start` builds it.
 RUN npm run -s build
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
-EXPOSE 3000
-USER node
+# The WebSocket port, then /metrics (METRICS_HOST must be set to 0.0.0.0 for a scraper outside the container).
+EXPOSE 3000 9091
+# The image's `node` user, by number: Kubernetes' runAsNonRoot can check a number without reading /etc/passwd.
+USER 1000:1000
 CMD ["node", "--enable-source-maps", "dist/main.js"]
