@@ -32,9 +32,9 @@ export async function startAdminServer(d: AdminDeps, token: string, host: string
     if (match.kind === 'not_found') return answer({ status: 404, outcome: 'not_found', body: { error: 'not_found', message: 'no such admin route' } });
     if (match.kind === 'method_not_allowed') return answer({ status: 405, outcome: 'method_not_allowed', body: { error: 'method_not_allowed', message: `use ${match.allow.join(' or ')}` } });
     if (match.kind === 'bad_id') return answer({ status: 400, outcome: 'bad_id', body: { error: 'bad_id', message: 'a user or device id breaks the id rule' } });
-    const body = await readBody(req);
-    if (body === undefined) return answer({ status: 400, outcome: 'bad_body', body: { error: 'bad_body', message: `the body must be a JSON object of at most ${BODY_MAX} bytes` } });
     try {
+      const body = await readBody(req);
+      if (body === undefined) return answer({ status: 400, outcome: 'bad_body', body: { error: 'bad_body', message: `the body must be a JSON object of at most ${BODY_MAX} bytes` } });
       return answer(await runAdminAction(d, match.request, body));
     } catch (err) {
       const slow = err instanceof TimeoutError;
@@ -44,6 +44,7 @@ export async function startAdminServer(d: AdminDeps, token: string, host: string
   };
   const server = createServer((req, res: ServerResponse) => {
     const started = performance.now();
+    // handle() never rejects: every failure past the checks is answered 503 (a request aborted mid-body included).
     void handle(req).then(({ action, answer, ids }) => {
       bump(counts, `${action}:${answer.outcome}`);
       const fields = { action, outcome: answer.outcome, status: answer.status, ...ids, remote: req.socket.remoteAddress, ms: Math.round(performance.now() - started) };

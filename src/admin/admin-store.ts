@@ -25,9 +25,9 @@ export interface AdminDeviceRow {
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 /**
- * The admin API's reads and its one write of the queue, straight against
- * the database: every device of a user whatever its status (the device
- * list clients see holds approved ones only), and queue depth per device.
+ * The admin API's reads, straight against the database: every device of a
+ * user whatever its status (the device list clients see holds approved
+ * ones only), and queue depth per device. The purge is the queue store's.
  */
 export class AdminStore {
   constructor(
