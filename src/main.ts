@@ -172,8 +172,9 @@ async function main(): Promise<void> {
     log,
     chunk: 500,
   });
+  // A loss learnt holds live delivery at once; the re-read it asks for is the resync's pass.
+  bus.onLoss(() => resync.hold());
   bus.onResync(() => {
-    resync.request();
     void revocations.request();
     presence.resync();
   });

@@ -33,8 +33,19 @@ export interface Bus {
    */
   publish(topic: string, msg: BusMessage, reached?: Reached): void;
   onMessage(handler: (topic: string, msg: BusMessage) => void): void;
-  /** Called after the bus lost messages: a Redis outage ended, or another node could not publish for a while. */
+  /**
+   * Called after the bus lost messages: a Redis outage ended, or another
+   * node could not publish for a while. At most once a second; requests in
+   * between are folded into one at the end of that second.
+   */
   onResync(handler: () => void): void;
+  /**
+   * Called at once, every time the bus learns that messages may have been
+   * lost, and before it hands on any message it received after learning
+   * it: the moment to stop delivering live until the queues are re-read,
+   * so that what arrives next does not overtake what was missed.
+   */
+  onLoss(handler: () => void): void;
   /** Counts since start, read by the metrics. */
   stats(): BusStats;
   close(): Promise<void>;

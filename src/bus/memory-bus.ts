@@ -66,6 +66,10 @@ export class MemoryBus implements Bus {
     // An in-process bus never loses messages.
   }
 
+  onLoss(): void {
+    // Nor learns of a loss.
+  }
+
   stats(): BusStats {
     return { ...this.counts };
   }

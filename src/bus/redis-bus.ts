@@ -44,6 +44,7 @@ export class RedisBus implements Bus {
   private readonly topics = new Set<string>();
   private readonly handlers: ((topic: string, msg: BusMessage) => void)[] = [];
   private readonly resyncHandlers: (() => void)[] = [];
+  private readonly lossHandlers: (() => void)[] = [];
   /** This turn's publishes per topic; `asked` holds those that passed a `reached` hook, with their hooks. */
   private outgoing: Outgoing = new Map();
   private scheduled = false;
@@ -121,6 +122,10 @@ export class RedisBus implements Bus {
     this.resyncHandlers.push(handler);
   }
 
+  onLoss(handler: () => void): void {
+    this.lossHandlers.push(handler);
+  }
+
   async close(): Promise<void> {
     clearTimeout(this.resyncGap);
     this.flush();
@@ -181,13 +186,20 @@ export class RedisBus implements Bus {
     }
   }
 
+  /** Messages may have been lost: the loss handlers at once, the resync handlers folded. */
+  private resync(): void {
+    // Never folded: what arrives from now on must wait behind the re-read.
+    for (const h of this.lossHandlers) h();
+    this.foldedResync();
+  }
+
   /**
    * Calls the resync handlers, at most once per RESYNC_GAP_MS: after an
-   * outage every node asks the others, and each resync re-reads the queue
+   * outage every node asks the others, and each resync re-reads the status
    * of every device connected here, so requests that come while one ran
    * lately are folded into a single one at the end of the gap.
    */
-  private resync(): void {
+  private foldedResync(): void {
     if (this.resyncGap) {
       this.resyncOwed = true;
       return;
@@ -197,7 +209,7 @@ export class RedisBus implements Bus {
       this.resyncGap = undefined;
       if (!this.resyncOwed) return;
       this.resyncOwed = false;
-      this.resync();
+      this.foldedResync();
     }, RESYNC_GAP_MS);
     this.resyncGap.unref();
   }

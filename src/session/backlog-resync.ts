@@ -12,6 +12,10 @@ export interface ResyncTarget {
   readonly backlogCursor: string;
   /** Re-reads the device's queue after its cursor and sends what it finds; never rejects. */
   drain(): Promise<void>;
+  /** Holds what arrives live until drain or resumeLive. */
+  holdForResync(): void;
+  /** Sends what was held and goes live again, without reading the queue. */
+  resumeLive(): void;
 }
 
 export interface ResyncPass {
@@ -65,6 +69,18 @@ export class BacklogResync {
   /** Passes made since start (metrics). */
   passes = 0;
 
+  /**
+   * The bus may have lost messages: every session holds what arrives from
+   * now on, and a pass follows that re-reads the queues with something
+   * after their cursor and lets the others go live again. Without the
+   * hold, a message sent after the outage could reach its device live
+   * before one stored during it, which only the pass finds.
+   */
+  hold(): void {
+    for (const s of this.deps.sessions()) if (s.isApproved && !s.closed) s.holdForResync();
+    this.request();
+  }
+
   request(): void {
     if (this.running) {
       this.again = true;
@@ -73,7 +89,11 @@ export class BacklogResync {
     // Nothing in a pass is meant to throw (drains never reject, a failed probe is handled); if something
     // does, it is logged, never left as an unhandled rejection that would end the process.
     this.running = this.loop()
-      .catch((err: unknown) => this.deps.log.error('queue re-read failed', { err }))
+      .catch((err: unknown) => {
+        this.deps.log.error('queue re-read failed', { err });
+        // No session may stay held: each re-reads its own queue instead.
+        for (const s of this.deps.sessions()) if (s.isApproved && !s.closed) void s.drain();
+      })
       .finally(() => (this.running = undefined));
   }
 
@@ -105,6 +125,8 @@ export class BacklogResync {
         this.deps.log.warn('backlog probe failed; re-reading every queue of the chunk', { err, devices: part.length });
         due = part;
       }
+      const reading = new Set(due);
+      for (const s of part) if (!reading.has(s)) s.resumeLive();
       await forEachLimited(due, this.deps.concurrency, (s) => (s.closed ? Promise.resolve() : s.drain()));
       out.drained += due.length;
     }

@@ -53,6 +53,8 @@ export class Session implements DeliveryTarget, Expiring {
   private heldBytes = 0;
   private heldOverflow = false;
   private drainRunning = false;
+  /** Set when a drain is asked for while one runs: the running one reads the queue again before going live. */
+  private readAgain = false;
   private caughtUp = false;
   /** Highest queue seq delivered from the backlog; later drains resume there. */
   private cursor = '0';
@@ -184,29 +186,45 @@ export class Session implements DeliveryTarget, Expiring {
     return this.inflight?.get(messageId)?.some((e) => e.senderUser === sender) ?? false;
   }
 
-  /** Starts (or restarts) the backlog drain; safe to call while one runs. */
-  async drain(): Promise<void> {
+  /**
+   * Starts the backlog drain: the stored queue after the cursor, then what
+   * arrived meanwhile, then live. Safe to call while one runs: the running
+   * drain then reads the queue once more before it goes live, so that an
+   * entry the bus lost is sent before anything that arrived after it.
+   * `readStored` false skips the first read, for a resync whose probe found
+   * nothing after the cursor (resumeLive).
+   */
+  async drain(readStored = true): Promise<void> {
     this.mode = 'draining';
-    if (this.drainRunning) return;
+    if (this.drainRunning) {
+      if (readStored) this.readAgain = true;
+      return;
+    }
     this.drainRunning = true;
     try {
+      let read = readStored;
       do {
         this.heldOverflow = false;
-        this.held = this.deps.writer.pendingFor(this.userId, this.deviceId);
-        this.heldBytes = 0;
+        this.readAgain = false;
+        // This node's entries not committed yet, then what other nodes sent while nothing was read: those
+        // are in neither the writer nor, maybe, the database yet, and dropping them would let later ones pass.
+        const remote = this.held.filter((e) => e.origin !== undefined);
+        this.held = [...this.deps.writer.pendingFor(this.userId, this.deviceId), ...remote];
+        this.heldBytes = remote.reduce((n, e) => n + e.frame.length, 0);
         await this.waitForRoom();
-        await this.drainStored();
+        if (read) await this.drainStored();
+        read = true;
         if (this.closed) return;
         // Entries that arrived during the drain, and those arriving while they are sent: the switch
         // to live happens only once `held` is empty, with no await between that check and the switch.
-        while (!this.heldOverflow && this.held.length > 0) {
+        while (!this.heldOverflow && !this.readAgain && this.held.length > 0) {
           const held = this.held;
           this.held = [];
           this.heldBytes = 0;
           await this.deliverPaced(held.filter((e) => e.state !== 'acked' && e.state !== 'failed'));
           if (this.closed) return;
         }
-      } while (this.heldOverflow && !this.closed);
+      } while ((this.heldOverflow || this.readAgain) && !this.closed);
       this.mode = 'live';
       if (!this.caughtUp) {
         this.caughtUp = true;
@@ -219,6 +237,20 @@ export class Session implements DeliveryTarget, Expiring {
     } finally {
       this.drainRunning = false;
     }
+  }
+
+  /**
+   * The bus may have lost entries for this device (backlog-resync.ts):
+   * what arrives from now on is held until the resync has looked at the
+   * queue, and then goes out after what the queue holds.
+   */
+  holdForResync(): void {
+    if (!this.closed && this.isApproved) this.mode = 'draining';
+  }
+
+  /** The resync found nothing after the cursor: send what was held, then go live, with no read. */
+  resumeLive(): void {
+    if (this.mode === 'draining' && !this.drainRunning && !this.closed) void this.drain(false);
   }
 
   /** The token expired (expiry-wheel.ts). */

@@ -14,6 +14,9 @@ class Device implements ResyncTarget {
   closed = false;
   backlogCursor = '0';
   drains = 0;
+  resumed = 0;
+  /** Holding live delivery (holdForResync) until a drain or resumeLive lets it go. */
+  holding = false;
   static running = 0;
   static mostAtOnce = 0;
   constructor(
@@ -21,7 +24,15 @@ class Device implements ResyncTarget {
     readonly deviceId: string,
     private readonly drainMs = 5,
   ) {}
+  holdForResync(): void {
+    this.holding = true;
+  }
+  resumeLive(): void {
+    this.resumed++;
+    this.holding = false;
+  }
   async drain(): Promise<void> {
+    this.holding = false;
     this.drains++;
     Device.mostAtOnce = Math.max(Device.mostAtOnce, ++Device.running);
     await new Promise((r) => setTimeout(r, this.drainMs));
@@ -68,6 +79,20 @@ describe.each(backends)('backlog resync on %s', (kind) => {
     expect(resync.lastPass).toEqual({ sessions: 1198, probes: 3, drained: 18 });
     expect(devices.filter((d) => d.drains > 0).map((d) => Number(d.userId.slice(3)))).toEqual(backlog.filter((i) => i !== 3 && i !== 777));
     expect(Device.mostAtOnce).toBe(4);
+  });
+
+  it('a hold stops live delivery on every open approved device until the pass re-reads its queue or lets it go', async () => {
+    const devices = Array.from({ length: 700 }, (_, i) => new Device(`h-u${i}`, 'd1'));
+    await t.store.commit([stored('h-u5', 'd1'), stored('h-u650', 'd1')], []);
+    devices[9]!.isApproved = false;
+    const resync = new BacklogResync({ sessions: () => devices, store: t.store, log, chunk: 500, concurrency: 4 });
+    resync.hold();
+    // At once, before any query: whatever the bus hands on next is held.
+    expect(devices.filter((d) => d.holding).length).toBe(699);
+    await resync.idle();
+    expect(devices.filter((d) => d.holding)).toEqual([]);
+    expect(devices.filter((d) => d.drains > 0).map((d) => d.userId)).toEqual(['h-u5', 'h-u650']);
+    expect(devices.filter((d) => d.resumed > 0).length).toBe(697);
   });
 
   it('requests during a pass make exactly one more pass', async () => {

@@ -172,6 +172,10 @@ describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
       b.subscribe('bob');
       const at: number[] = [];
       b.onResync(() => at.push(Date.now()));
+      // What b sees, in order: each loss it learns of, and each message it hands on.
+      const seen: string[] = [];
+      b.onLoss(() => seen.push('loss'));
+      b.onMessage((_topic, msg) => seen.push(msg.k === 'push' ? msg.frame : msg.k));
       const gotB = collect(b);
       await settle();
       senders[0]!.publish('bob', push('fine'));
@@ -191,6 +195,14 @@ describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
       expect(at[0]! - t0).toBeLessThan(900);
       expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(950);
       expect(gotB.filter((g) => JSON.stringify(g.msg) === JSON.stringify(push('next')))).toHaveLength(3);
+      // Every request is a loss learnt at once, never folded, and each comes before the message it arrived with.
+      const after = seen.slice(seen.indexOf('loss'));
+      expect(after.filter((x) => x === 'loss')).toHaveLength(3);
+      for (let i = 0, losses = 0; i < after.length; i++) {
+        if (after[i] === 'loss') losses++;
+        else expect(losses).toBeGreaterThan(0);
+      }
+      expect(seen.indexOf('loss')).toBeLessThan(seen.lastIndexOf('next'));
     } finally {
       await Promise.all([b, ...senders].map((n) => n.close()));
       await r.stop();

@@ -30,6 +30,8 @@ export interface LedgerSummary {
   lostSample: string[];
   duplicates: number;
   orderBreaks: number;
+  /** Up to 20 order breaks: the pair, the message delivered early, when it arrived, and the earlier-stored one it passed. */
+  breakSample: { pair: number; early: number; at: number; passed: number }[];
 }
 
 export class Ledger {
@@ -80,7 +82,7 @@ export class Ledger {
   }
 
   summary(): LedgerSummary {
-    const s: LedgerSummary = { sent: 0, acked: 0, delivered: 0, lost: 0, lostSample: [], duplicates: 0, orderBreaks: 0 };
+    const s: LedgerSummary = { sent: 0, acked: 0, delivered: 0, lost: 0, lostSample: [], duplicates: 0, orderBreaks: 0, breakSample: [] };
     this.pairs.forEach((p, i) => {
       s.sent += p.sentAt.size;
       s.acked += p.ackedAt.size;
@@ -91,7 +93,9 @@ export class Ledger {
         s.lost++;
         if (s.lostSample.length < 20) s.lostSample.push(`${i}:${seq}`);
       }
-      s.orderBreaks += orderBreaks(p);
+      const breaks = orderBreaks(p);
+      s.orderBreaks += breaks.length;
+      for (const b of breaks) if (s.breakSample.length < 20) s.breakSample.push({ pair: i, early: b.early, at: p.deliveredAt.get(b.early)!, passed: b.passed });
     });
     return s;
   }
@@ -102,15 +106,19 @@ export class Ledger {
  * sent_ack before b's first send). One pass from the last delivery back,
  * keeping the earliest sent_ack among the deliveries after the current one.
  */
-export function orderBreaks(p: Pick<PairAccount, 'delivered' | 'sentAt' | 'ackedAt'>): number {
-  let breaks = 0;
+export function orderBreaks(p: Pick<PairAccount, 'delivered' | 'sentAt' | 'ackedAt'>): { early: number; passed: number }[] {
+  const breaks: { early: number; passed: number }[] = [];
   let earliestAckLater = Infinity;
+  let earliestSeq = -1;
   for (let i = p.delivered.length - 1; i >= 0; i--) {
     const seq = p.delivered[i]!;
     const sentAt = p.sentAt.get(seq) ?? -Infinity;
-    if (earliestAckLater < sentAt) breaks++;
+    if (earliestAckLater < sentAt) breaks.push({ early: seq, passed: earliestSeq });
     const ackedAt = p.ackedAt.get(seq);
-    if (ackedAt !== undefined && ackedAt < earliestAckLater) earliestAckLater = ackedAt;
+    if (ackedAt !== undefined && ackedAt < earliestAckLater) {
+      earliestAckLater = ackedAt;
+      earliestSeq = seq;
+    }
   }
-  return breaks;
+  return breaks.reverse();
 }

@@ -98,6 +98,7 @@ try {
     '',
     `Seen by the clients: ${[...counts].sort().map(([k, n]) => `${k} ×${n}`).join(', ') || 'nothing'}`,
     s.lost > 0 ? `Lost (pair:seq): ${s.lostSample.join(', ')}` : '',
+    s.orderBreaks > 0 ? `Order breaks: ${s.breakSample.map((b) => `pair ${b.pair} got ${b.early} at ${((b.at - trafficStart) / 1000).toFixed(1)} s before ${b.passed}`).join('; ')}` : '',
     '"Recovered after": from the end of the fault until every pair had delivered a message sent after it.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
