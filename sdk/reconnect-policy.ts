@@ -27,7 +27,7 @@ export function backoffDelay(attempt: number, opts: BackoffOptions, random: () =
 
 /**
  * How long to wait before sending a refused frame again (`overloaded`,
- * `rate_limited`, `store_failed`, `internal_error`): never less than the
+ * `rate_limited`, `store_failed`, `unavailable`, `internal_error`): never less than the
  * relay asked for, doubling with each refusal of the same frame up to the
  * cap, and spread evenly over [d, 2d). A node that sheds load refuses many
  * clients in the same moment; sending again exactly when asked would bring

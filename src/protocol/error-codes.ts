@@ -18,6 +18,7 @@ export const errorCodes = {
   too_many_receipts: { retryable: false, text: 'this read_receipt would store too many rows; send its ids in smaller frames (max_ids)' },
   contact_limit: { retryable: false, text: 'the user has the maximum number of contacts' },
   store_failed: { retryable: true, text: 'the message could not be stored; retry with the same id' },
+  unavailable: { retryable: true, text: 'the relay could not reach its database or Redis; retry later with the same id' },
   rate_limited: { retryable: true, text: 'too many frames; slow down' },
   device_not_approved: { retryable: false, text: 'this device is not approved yet; register it and have a primary device approve it' },
   already_registered: { retryable: false, text: 'this device is already registered and approved' },

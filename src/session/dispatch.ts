@@ -1,3 +1,4 @@
+import { isServiceUnavailable } from '../util/service-errors.ts';
 import { TimeoutError } from '../util/with-timeout.ts';
 import { bucketsAtRest, chargeInbound, chargeType, isStoredType, newBuckets } from '../limits/session-limits.ts';
 import { addStrike } from '../limits/strikes.ts';
@@ -166,7 +167,10 @@ function runHandler(s: Session, frame: ClientFrame, svc: Services): Promise<void
 
 function handlerFailed(s: Session, frame: ClientFrame, svc: Services, err: unknown): void {
   const slow = err instanceof TimeoutError;
-  s.log.error('handler failed', { err, type: frame.type });
-  s.reply(encodeError(slow ? 'overloaded' : 'internal_error', { id: frame.id, timestamp: isoNow(svc), ...(slow ? { extra: { retry_after: 1 } } : {}) }));
+  const down = !slow && isServiceUnavailable(err);
+  if (slow || down) s.log.warn('handler failed: database or Redis slow or unreachable', { err, type: frame.type });
+  else s.log.error('handler failed', { err, type: frame.type });
+  const code = slow ? 'overloaded' : down ? 'unavailable' : 'internal_error';
+  s.reply(encodeError(code, { id: frame.id, timestamp: isoNow(svc), ...(slow || down ? { extra: { retry_after: 1 } } : {}) }));
 }
 

@@ -63,7 +63,11 @@ export class ChaosCluster {
 
   signalNode(i: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
     const pid = this.nodes[i]?.child.pid;
-    if (pid !== undefined) process.kill(pid, signal);
+    try {
+      if (pid !== undefined) process.kill(pid, signal);
+    } catch {
+      // The node has exited already.
+    }
   }
 
   /** Every node's log lines, for the report when something went wrong. */

@@ -7,7 +7,7 @@ import { planFaults, type Fault } from './fault-plan.ts';
 import { Ledger } from './ledger.ts';
 
 /**
- * `npm run chaos [-- --seconds 180 --seed N --nodes 3 --pairs 12 --rate 20]`:
+ * `npm run chaos [-- --seconds 180 --seed N --nodes 3 --pairs 12 --rate 20 --json F --logs F]`:
  * steady traffic between pairs of devices on different relay nodes while
  * a seeded schedule of faults hits the nodes, Redis and Postgres (all
  * private to the run, on loopback), then an account of every message.
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '20' },
     gap: { type: 'string' },
     json: { type: 'string' },
+    logs: { type: 'string' },
   },
 });
 const durationMs = Number(values.seconds) * 1000;
@@ -105,7 +106,10 @@ try {
   if (values.json) writeFileSync(values.json, JSON.stringify({ seed, durationMs, nodes, pairs: pairsN, rate, faults: applied, recoveries, summary: s, unackedAtEnd, seen: Object.fromEntries(counts) }, null, 2));
   exitCode = s.lost === 0 && s.orderBreaks === 0 ? 0 : 1;
   if (exitCode !== 0) process.stdout.write(`${cluster.logs().filter((l) => l.includes('"level":"error"') || l.includes('"level":"warn"')).slice(-40).join('\n')}\n`);
+} catch (err) {
+  process.stdout.write(`chaos run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 } finally {
+  if (values.logs) writeFileSync(values.logs, `${cluster.logs().join('\n')}\n`);
   for (const p of pairs) p.stop();
   await cluster.stop();
 }
