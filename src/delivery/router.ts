@@ -102,15 +102,19 @@ export class Router {
   /**
    * Writer hook: committed entries that no device acked yet, for devices
    * not connected here, go to the other nodes again; that copy is what
-   * reaches a node whose drain read the table before the commit. It goes
-   * no earlier than `againAfterMs` after the entry was made, as it did when
-   * every entry waited that long before its write: an entry written at
-   * once because its first copy was unheard would otherwise send its
-   * second copy within milliseconds, while the node that is about to hold
-   * the device may still be subscribing, or the bus still reconnecting
-   * after an outage, and that copy would be lost as well.
+   * reaches a node whose drain read the table before the commit.
+   *
+   * It goes at once, at the commit: before the sender's sent_ack, so
+   * before any later message of the sender, which must not reach the
+   * device first (a device that reconnected elsewhere just before this
+   * commit missed the first copy, and its drain read the table before it).
+   * An entry younger than `againAfterMs` goes once more at that age, as
+   * every entry did when all waited that long before their write: the node
+   * about to hold the device may still be subscribing, or the bus still
+   * reconnecting after an outage, and the copy at the commit would be lost
+   * as well. A node that gets both delivers one (in-flight keys, recent acks).
    */
-  forwardCommitted(entries: readonly QueueEntry[]): void {
+  forwardCommitted(entries: readonly QueueEntry[], retry = false): void {
     if (!this.bus.hasPeers) return;
     const now = this.now();
     let away: QueueEntry[] | undefined;
@@ -118,16 +122,16 @@ export class Router {
     let wait = 0;
     for (const e of entries) {
       if (e.state !== 'committed' || this.local.find(e.recipientUser, e.recipientDevice)) continue;
+      if (!retry) (away ??= []).push(e);
       const due = e.createdAt.getTime() + this.againAfterMs - now;
-      if (due <= 0) (away ??= []).push(e);
-      else {
+      if (due > 0) {
         (later ??= []).push(e);
         wait = Math.max(wait, due);
-      }
+      } else if (retry) (away ??= []).push(e);
     }
     if (away) this.publish(away, true);
     // Checked again then: an entry acked meanwhile, or whose device connected here, is not sent.
-    if (later) setTimeout((list: QueueEntry[]) => this.forwardCommitted(list), wait, later).unref();
+    if (later) setTimeout((list: QueueEntry[]) => this.forwardCommitted(list, true), wait, later).unref();
   }
 
   /**

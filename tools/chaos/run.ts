@@ -11,8 +11,9 @@ import { Ledger } from './ledger.ts';
  * steady traffic between pairs of devices on different relay nodes while
  * a seeded schedule of faults hits the nodes, Redis and Postgres (all
  * private to the run, on loopback), then an account of every message.
- * Exits 1 if any message with a sent_ack never arrived, or arrived out of
- * the order the relay stored it in.
+ * Exits 1 if any message with a sent_ack never arrived, 3 if none was lost
+ * but some arrived out of the order the relay stored them in, 2 if the run
+ * itself failed.
  */
 const { values } = parseArgs({
   options: {
@@ -53,7 +54,7 @@ const pairs = Array.from(
   { length: pairsN },
   (_, index) => new ChaosPair({ index, run, urls: cluster.urls(), rate, token, ledger, now: elapsed, onClose: bump, onError: (c) => bump(`error ${c}`) }),
 );
-let exitCode = 1;
+let exitCode = 2;
 const applied: (Fault & { startedAt: number; healedAt: number })[] = [];
 try {
   for (const p of pairs) p.start();
@@ -104,7 +105,7 @@ try {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   if (values.json) writeFileSync(values.json, JSON.stringify({ seed, durationMs, nodes, pairs: pairsN, rate, faults: applied, recoveries, summary: s, unackedAtEnd, seen: Object.fromEntries(counts) }, null, 2));
-  exitCode = s.lost === 0 && s.orderBreaks === 0 ? 0 : 1;
+  exitCode = s.lost > 0 ? 1 : s.orderBreaks > 0 ? 3 : 0;
   if (exitCode !== 0) process.stdout.write(`${cluster.logs().filter((l) => l.includes('"level":"error"') || l.includes('"level":"warn"')).slice(-40).join('\n')}\n`);
 } catch (err) {
   process.stdout.write(`chaos run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
