@@ -34,7 +34,7 @@ export class ChaosPair {
   private resendTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private toAck: { device: ChaosDevice; ids: string[] }[] = [];
-  private readonly receiverUser: string;
+  readonly receiverUser: string;
 
   constructor(private readonly o: PairOptions) {
     const senderUser = `${o.run}s${o.index}`;
