@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
-import { ChaosCluster, CHAOS_SECRET } from './chaos-cluster.ts';
+import { ChaosCluster } from './chaos-cluster.ts';
+import { chaosToken, seenCounter } from './run-kit.ts';
 import { ChaosPair } from './chaos-pair.ts';
 import { planFaults, type Fault } from './fault-plan.ts';
 import { Ledger } from './ledger.ts';
@@ -41,13 +41,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 say(`chaos: ${values.seconds} s, seed ${seed}, ${nodes} nodes, ${pairsN} pairs at ${rate} msg/s each, ${plan.length} faults`);
 const cluster = await ChaosCluster.start(nodes);
-const key = new TextEncoder().encode(CHAOS_SECRET);
-const token = (user: string, device: string) => {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: user, did: device, iat: now - 1, exp: now + 24 * 3600 }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
-};
-const counts = new Map<string, number>();
-const bump = (k: string) => counts.set(k, (counts.get(k) ?? 0) + 1);
+const token = chaosToken;
+const seen = seenCounter();
+const bump = seen.bump;
 const ledger = new Ledger(pairsN);
 const run = `c${seed}x`;
 const pairs = Array.from(
@@ -98,13 +94,13 @@ try {
     '|---|---|---|---|---|---|---|',
     `| ${s.sent} | ${s.acked} | ${s.delivered} | **${s.lost}** | ${s.duplicates} | ${s.orderBreaks} | ${unackedAtEnd} |`,
     '',
-    `Seen by the clients: ${[...counts].sort().map(([k, n]) => `${k} ×${n}`).join(', ') || 'nothing'}`,
+    `Seen by the clients: ${seen.describe()}`,
     s.lost > 0 ? `Lost (pair:seq): ${s.lostSample.join(', ')}` : '',
     s.orderBreaks > 0 ? `Order breaks: ${s.breakSample.map((b) => `pair ${b.pair} got ${b.early} at ${((b.at - trafficStart) / 1000).toFixed(1)} s before ${b.passed}`).join('; ')}` : '',
     '"Recovered after": from the end of the fault until every pair had delivered a message sent after it.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ seed, durationMs, nodes, pairs: pairsN, rate, faults: applied, recoveries, summary: s, unackedAtEnd, seen: Object.fromEntries(counts) }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ seed, durationMs, nodes, pairs: pairsN, rate, faults: applied, recoveries, summary: s, unackedAtEnd, seen: seen.describe() }, null, 2));
   exitCode = s.lost > 0 ? 1 : s.orderBreaks > 0 ? 3 : 0;
   if (exitCode !== 0) process.stdout.write(`${cluster.logs().filter((l) => l.includes('"level":"error"') || l.includes('"level":"warn"')).slice(-40).join('\n')}\n`);
 } catch (err) {

@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { SignJWT } from 'jose';
 import { ChaosDevice } from '../chaos/chaos-device.ts';
 import { ChaosPair } from '../chaos/chaos-pair.ts';
 import { CHAOS_SECRET } from '../chaos/chaos-cluster.ts';
+import { chaosToken, seenCounter } from '../chaos/run-kit.ts';
 import { seededRandom } from '../chaos/fault-plan.ts';
 import { Ledger } from '../chaos/ledger.ts';
 import { sample, scrape } from '../metrics-scrape.ts';
@@ -46,13 +46,9 @@ const relay = await startRelay({
   await pg.stop();
   throw err;
 });
-const key = new TextEncoder().encode(CHAOS_SECRET);
-const token = (user: string, device: string) => {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ sub: user, did: device, iat: now - 1, exp: now + 24 * 3600 }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key);
-};
-const counts = new Map<string, number>();
-const bump = (k: string) => counts.set(k, (counts.get(k) ?? 0) + 1);
+const token = chaosToken;
+const seen = seenCounter();
+const bump = seen.bump;
 const ledger = new Ledger(pairsN);
 const pairs = Array.from({ length: pairsN }, (_, index) => new ChaosPair({ index, run: 'soak', urls: [relay.url], rate, token, ledger, now: elapsed, onClose: bump, onError: (c) => bump(`error ${c}`) }));
 const samples: Sample[] = [];
@@ -124,7 +120,7 @@ try {
     '',
     `After the first ${defaultBounds.warmupShare * 100}%: RSS ${v.rssMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.rssMiBPerHour}), heap ${v.heapMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.heapMiBPerHour}); most loop lag ${v.maxLoopLagMs.toFixed(1)} ms; write queue at the end ${v.writeQueueAtEnd}.`,
     `Messages: sent ${s.sent}, acked ${s.acked}, delivered ${s.delivered}, lost **${s.lost}**, duplicates ${s.duplicates}, order breaks ${s.orderBreaks}; ${churned} short-lived devices.`,
-    `Seen by the clients: ${[...counts].sort().map(([k, n]) => `${k} ×${n}`).join(', ') || 'nothing'}`,
+    `Seen by the clients: ${seen.describe()}`,
     `Plot: ${path.relative(process.cwd(), svg)}`,
     v.failures.length ? `FAILED: ${v.failures.join('; ')}` : '',
   ];
