@@ -34,10 +34,11 @@ export class ChaosPair {
   private resendTimer: NodeJS.Timeout | undefined;
   private ackTimer: NodeJS.Timeout | undefined;
   private toAck: { device: ChaosDevice; ids: string[] }[] = [];
+  readonly senderUser: string;
   readonly receiverUser: string;
 
   constructor(private readonly o: PairOptions) {
-    const senderUser = `${o.run}s${o.index}`;
+    const senderUser = (this.senderUser = `${o.run}s${o.index}`);
     this.receiverUser = `${o.run}r${o.index}`;
     const n = o.urls.length;
     this.sender = new ChaosDevice({

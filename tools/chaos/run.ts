@@ -51,6 +51,13 @@ const pairs = Array.from(
   (_, index) => new ChaosPair({ index, run, urls: cluster.urls(), rate, token, ledger, now: elapsed, onClose: bump, onError: (c) => bump(`error ${c}`) }),
 );
 let exitCode = 2;
+// Interrupted: the private Redis, Postgres and nodes go too, never left running.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const p of pairs) p.stop();
+    void cluster.stop().finally(() => process.exit(130));
+  });
+}
 const applied: (Fault & { startedAt: number; healedAt: number })[] = [];
 try {
   for (const p of pairs) p.start();

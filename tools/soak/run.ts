@@ -15,9 +15,9 @@ import { soakChart } from './soak-chart.ts';
 
 /**
  * `npm run soak [-- --minutes 30 --pairs 20 --rate 10]`: steady mixed
- * traffic against one relay node on a private Postgres (1:1 messages,
- * typing, devices dropping and coming back, short-lived devices
- * connecting and leaving), sampling its RSS, heap, event-loop lag and
+ * traffic against one relay node on a private Postgres (1:1 messages
+ * between mutual contacts, typing, devices dropping and coming back, so
+ * presence changes, and short-lived devices connecting and leaving), sampling its RSS, heap, event-loop lag and
  * write queue every 10 s from /metrics. Fails (exit 1) if memory grows
  * faster than the bounds in growth.ts after the warm-up, the write queue
  * kept growing, or a message with a sent_ack was lost. Writes the table
@@ -54,10 +54,22 @@ const pairs = Array.from({ length: pairsN }, (_, index) => new ChaosPair({ index
 const samples: Sample[] = [];
 const timers: NodeJS.Timeout[] = [];
 let exitCode = 2;
+// Interrupted: the relay and the private Postgres go too, never left running.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    for (const p of pairs) p.stop();
+    void relay.stop('SIGKILL').then(() => pg.stop()).finally(() => process.exit(130));
+  });
+}
 try {
   say(`soak: ${values.minutes} min, ${pairsN} pairs at ${rate} msg/s, one relay on a private Postgres`);
   for (const p of pairs) p.start();
   while (!pairs.every((p) => p.sender.ready && p.receiver.ready)) await sleep(100);
+  // Each pair are mutual contacts, so every drop and return below is a presence change the other side is told of.
+  for (const p of pairs) {
+    p.sender.send({ type: 'contact_add', payload: { user_id: p.receiverUser } });
+    p.receiver.send({ type: 'contact_add', payload: { user_id: p.senderUser } });
+  }
   for (const p of pairs) p.startSending();
   let churned = 0;
   let typing = false;
