@@ -202,7 +202,8 @@ export class Session implements DeliveryTarget, Expiring {
     }
     this.drainRunning = true;
     try {
-      let read = readStored;
+      // What a hold forgot (it overflowed) is read back from the queue, whatever the probe said.
+      let read = readStored || this.heldOverflow;
       do {
         this.heldOverflow = false;
         this.readAgain = false;
