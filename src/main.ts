@@ -30,6 +30,8 @@ import { openBus } from './bus/open-bus.ts';
 import { BacklogResync } from './session/backlog-resync.ts';
 import { handleClusterMessage } from './session/cluster-events.ts';
 import { ExpiryWheel } from './session/expiry-wheel.ts';
+import { sendTyping } from './session/handlers/typing.ts';
+import { TypingTracker } from './session/typing-tracker.ts';
 import { applyDeviceStatus, broadcastDevices, remindPending } from './session/handlers/devices.ts';
 import { RevocationSweep } from './session/revocation-sweep.ts';
 import { Hub } from './session/hub.ts';
@@ -146,6 +148,7 @@ async function main(): Promise<void> {
     received: new ReceivedLog(config.RECEIVED_MEMORY),
     overload: new OverloadGate(shedRule(config), () => performance.now(), log),
     calls: new CallRegistry(now),
+    typing: new TypingTracker({ now, ttlMs: config.TYPING_TTL_SECONDS * 1000, stopped: (signal) => sendTyping(svc, signal, false) }),
     contacts,
     presenceStore,
     presence,
@@ -180,6 +183,7 @@ async function main(): Promise<void> {
   });
   presence.start();
   svc.expiry.start();
+  svc.typing.start();
   userConnections.start();
   svc.overload.start();
   writer.onCommit((entries) => {
@@ -272,6 +276,7 @@ async function main(): Promise<void> {
     stopExpiry();
     revocations.stop();
     svc.expiry.stop();
+    svc.typing.stop();
     svc.overload.stop();
     presence.stop();
     push.dispatcher.stop();

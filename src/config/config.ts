@@ -44,6 +44,8 @@ export const configSchema = z
     PRESENCE_GRACE_SECONDS: int(5, 0, 600),
     // How often each node looks for expired leases.
     PRESENCE_REAP_MS: int(1000, 100, 60_000),
+    // A typing indicator with no update for this long reaches its recipient as stopped (a typer that vanished mid-word).
+    TYPING_TTL_SECONDS: int(10, 1, 600),
     DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('./data')),
     // Shown to other nodes and in logs; defaults to host name and pid so two local nodes differ.
     NODE_ID: optionalString,

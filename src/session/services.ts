@@ -22,6 +22,7 @@ import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
 import type { ExpiryWheel } from './expiry-wheel.ts';
 import type { Session } from './session.ts';
+import type { TypingTracker } from './typing-tracker.ts';
 import type { TokenVerifier } from '../auth/token-verifier.ts';
 
 /** Everything a frame handler may use; built once in main.ts. */
@@ -53,6 +54,8 @@ export interface Services {
   /** Admission of new stored frames while the node's event loop runs late. */
   overload: OverloadGate;
   calls: CallRegistry;
+  /** Typing indicators of this node's devices, ended on timeout or close. */
+  typing: TypingTracker;
   contacts: ContactStore;
   /** The lease store itself (for one-off lookups). */
   presenceStore: Presence;

@@ -239,6 +239,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       svc.expiry.remove(session);
       opts.userConnections.closed(session);
       svc.presence.offline(session);
+      svc.typing.left(session);
       if (hub.unregister(session)) endCallsOfDevice(session, svc);
     },
   });
