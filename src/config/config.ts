@@ -80,6 +80,8 @@ export const configSchema = z
     DRAIN_PAGE_SIZE: int(200, 1, 10_000),
     // Browser origins allowed to connect, exact match, comma-separated; unset allows any (native apps send none).
     ALLOWED_ORIGINS: z.preprocess(emptyAsUndefined, commaList.optional()),
+    // The cookie that may carry the token, read only from a browser whose Origin is in ALLOWED_ORIGINS.
+    TOKEN_COOKIE: z.preprocess(emptyAsUndefined, z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'a cookie name').default('relay_token')),
     // Proxies (CIDRs or addresses, comma-separated) whose Forwarded / X-Forwarded-For headers name the client; unset trusts none.
     TRUSTED_PROXIES: z.preprocess(
       emptyAsUndefined,

@@ -111,7 +111,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
     compression: uws.DISABLED,
 
     upgrade: (res, req, context) => {
-      const creds = { authorization: req.getHeader('authorization'), protocol: req.getHeader('sec-websocket-protocol'), query: req.getQuery() ?? '' };
+      const creds = { authorization: req.getHeader('authorization'), protocol: req.getHeader('sec-websocket-protocol'), query: req.getQuery() ?? '', cookie: req.getHeader('cookie') };
       const key = req.getHeader('sec-websocket-key');
       const userAgent = req.getHeader('user-agent').slice(0, 256);
       const origin = req.getHeader('origin');
@@ -129,8 +129,8 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       if (origins && origin && !origins.has(origin)) return refuseUpgrade(res, 403, 'origin not allowed');
       const verdict = gate.attempt(ipKey, svc.now());
       if (verdict !== 'ok') return refuseUpgrade(res, 429, verdict === 'too_many_attempts' ? 'too many connection attempts' : 'too many connections from this address');
-      const token = extractToken(creds, config.MAX_TOKEN_BYTES);
-      if (!token.ok) return refuseUpgrade(res, 401, `token ${token.reason}`);
+      const token = extractToken(creds, { maxBytes: config.MAX_TOKEN_BYTES, cookieName: config.TOKEN_COOKIE, originAllowed: origins !== undefined && origins.has(origin) });
+      if (!token.ok) return refuseUpgrade(res, 401, token.reason === 'cookie_without_allowed_origin' ? 'a token in a cookie needs an Origin listed in ALLOWED_ORIGINS' : `token ${token.reason}`);
 
       void (async () => {
         let verified: Awaited<ReturnType<TokenVerifier['verify']>>;

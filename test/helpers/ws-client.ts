@@ -42,7 +42,8 @@ export class TestClient {
     );
   }
 
-  static async connect(url: string, user: string, device: string, opts: { token?: string; carrier?: 'query' | 'header' | 'subprotocol'; headers?: Record<string, string> } = {}): Promise<TestClient> {
+  /** `carrier: 'none'` adds no token: the test puts it in `headers` itself (a cookie, say). */
+  static async connect(url: string, user: string, device: string, opts: { token?: string; carrier?: 'query' | 'header' | 'subprotocol' | 'none'; headers?: Record<string, string> } = {}): Promise<TestClient> {
     const jwt = opts.token ?? (await token(user, device));
     const carrier = opts.carrier ?? 'header';
     const ws =
@@ -50,7 +51,9 @@ export class TestClient {
         ? new WebSocket(`${url}?token=${encodeURIComponent(jwt)}`)
         : carrier === 'subprotocol'
           ? new WebSocket(url, ['bearer', jwt])
-          : new WebSocket(url, { headers: { ...opts.headers, authorization: `Bearer ${jwt}` } });
+          : carrier === 'none'
+            ? new WebSocket(url, { headers: { ...opts.headers } })
+            : new WebSocket(url, { headers: { ...opts.headers, authorization: `Bearer ${jwt}` } });
     const client = new TestClient(ws, user, device);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

@@ -67,6 +67,11 @@ describe('JWT at upgrade (HS256 secret, issuer and audience configured)', () => 
     expect(await upgradeStatus(relay.url, bearer(await token('eve', 'd1', { claims: { ...claims, did: undefined } })))).toBe(401);
   });
 
+  it('refuses a token in a cookie when no origin allow-list is configured', async () => {
+    const t = await token('eve', 'd1', { claims });
+    expect(await upgradeStatus(relay.url, { headers: { cookie: `relay_token=${t}`, origin: 'https://app.test' } })).toBe(401);
+  });
+
   it('refuses an oversized token with 401', async () => {
     const huge = await token('eve', 'd1', { claims: { ...claims, pad: 'x'.repeat(5000) } });
     expect(await upgradeStatus(relay.url, bearer(huge))).toBe(401);
@@ -91,5 +96,35 @@ describe('JWT at upgrade (EdDSA public key)', () => {
     const pem = await exportSPKI(keys.publicKey);
     const confused = await new SignJWT({ sub: 'ed', did: 'd1', iat: now, exp: now + 60 }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(pem));
     expect(await upgradeStatus(relay.url, { headers: { authorization: `Bearer ${confused}` } })).toBe(401);
+  });
+});
+
+describe('JWT at upgrade in a cookie (ALLOWED_ORIGINS set)', () => {
+  let relay: RelayProcess;
+  const app = 'https://app.test';
+  beforeAll(async () => {
+    relay = await startRelay({ DATA_DIR: tempDir('auth-cookie'), JWT_SECRET: TEST_SECRET, ALLOWED_ORIGINS: `${app},https://admin.app.test`, TOKEN_COOKIE: 'session_jwt' });
+  });
+  afterAll(async () => {
+    await relay.stop();
+  });
+
+  it('accepts the named cookie from an allowed origin, and the socket works', async () => {
+    const c = await TestClient.connect(relay.url, 'cookie-user', 'd1', { carrier: 'none', headers: { cookie: `theme=dark; session_jwt=${await token('cookie-user', 'd1')}`, origin: app } });
+    c.send({ type: 'heartbeat' });
+    await c.next('heartbeat_ack');
+    await c.close();
+  });
+
+  it('refuses the cookie without an Origin, from another origin, or under another name', async () => {
+    const t = await token('cookie-user', 'd2');
+    // A native client sends no Origin: the cookie alone is not enough (it must use a header it sets itself).
+    expect(await upgradeStatus(relay.url, { headers: { cookie: `session_jwt=${t}` } })).toBe(401);
+    // A hostile page's socket carries the victim's cookie and its own Origin.
+    expect(await upgradeStatus(relay.url, { headers: { cookie: `session_jwt=${t}`, origin: 'https://evil.test' } })).toBe(403);
+    expect(await upgradeStatus(relay.url, { headers: { cookie: `relay_token=${t}`, origin: app } })).toBe(401);
+    // The other carriers still work from an allowed origin and without one.
+    expect(await upgradeStatus(relay.url, { headers: { authorization: `Bearer ${t}`, origin: app } })).toBe(101);
+    expect(await upgradeStatus(relay.url, { headers: { authorization: `Bearer ${t}` } })).toBe(101);
   });
 });
