@@ -81,6 +81,9 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   envelope('call_end', callPayload),
   envelope('ice_candidate', callPayload),
   envelope('heartbeat', emptyPayload),
+  // The keepalive names of clients written against the seed API: `ping` is answered `pong`, a `pong` is taken and ignored.
+  envelope('ping', emptyPayload),
+  envelope('pong', emptyPayload),
   // A renewed access token for this socket; the size bound is the upgrade's (MAX_TOKEN_BYTES), checked by the handler.
   envelope('token_refresh', z.strictObject({ token: z.string().min(1).max(65_536) })),
   envelope('contact_add', z.strictObject({ user_id: idField })),
@@ -97,7 +100,7 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
 ]);
 
 /** What a device may send before it is approved: registering, and keeping the socket alive. */
-export const openBeforeApproval: ReadonlySet<ClientFrameType> = new Set(['heartbeat', 'device_register', 'token_refresh']);
+export const openBeforeApproval: ReadonlySet<ClientFrameType> = new Set(['heartbeat', 'ping', 'pong', 'device_register', 'token_refresh']);
 
 export type ClientFrame = z.infer<typeof clientFrameSchema>;
 export type ClientFrameType = ClientFrame['type'];

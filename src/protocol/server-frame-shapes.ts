@@ -33,6 +33,7 @@ export interface CallPayload {
 export interface ServerPayloads {
   queue_empty: Record<string, never>;
   heartbeat_ack: Record<string, never>;
+  pong: Record<string, never>;
   token_refreshed: { expires_at: string };
   typing: { conversation_id: string; is_typing: boolean };
   call_offer: CallPayload;

@@ -19,6 +19,7 @@ export const serverFrameTypes = [
   'ice_candidate',
   'call_busy',
   'heartbeat_ack',
+  'pong',
   'token_refreshed',
   'error',
   'presence',

@@ -39,6 +39,8 @@ const handlers: { [T in ClientFrameType]: Handler<T> } = {
   call_end: handleCall,
   ice_candidate: handleCall,
   heartbeat: (s, _f, svc) => s.reply(encodeFrame('heartbeat_ack', isoNow(svc), {})),
+  ping: (s, _f, svc) => s.reply(encodeFrame('pong', isoNow(svc), {})),
+  pong: () => {},
   token_refresh: handleTokenRefresh,
   contact_add: handleContactAdd,
   contact_remove: handleContactRemove,
