@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   // Connection leases end at once on close: the cap counts open sockets, not recent ones.
   const connectionLeases = openLeaseStore(config, 'conns', { ttlMs: timing.ttlMs, graceMs: 0 });
   const userConnections = new UserConnections({ leases: connectionLeases, cap: config.MAX_CONNECTIONS_PER_USER, nodeId, now, ttlMs: timing.ttlMs, log });
-  const presence = new PresenceService({ presence: presenceStore, contacts, router, hub, log, now, nodeId, ttlMs: timing.ttlMs, reapIntervalMs: config.PRESENCE_REAP_MS });
+  const presence = new PresenceService({ presence: presenceStore, contacts, router, hub, log, now, nodeId, deviceType: (user, device) => devices.typeOf(user, device), ttlMs: timing.ttlMs, reapIntervalMs: config.PRESENCE_REAP_MS });
   const push = openPush({
     config,
     db: database.db,

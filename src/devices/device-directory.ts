@@ -12,14 +12,20 @@ import { TouchBatcher, type TouchResult } from './touch-batcher.ts';
  * before the sender is told its list is wrong, so a stale cache never
  * rejects a correct send.
  */
+/** A user's approved devices, and the type each registered with (shown to contacts beside presence). */
+interface Approved {
+  devices: ReadonlySet<string>;
+  types: ReadonlyMap<string, string | null>;
+}
+
 export class DeviceDirectory {
-  private readonly cache: GenerationalMap<string, { devices: ReadonlySet<string>; loadedAt: number }>;
+  private readonly cache: GenerationalMap<string, Approved & { loadedAt: number }>;
   private readonly touches: TouchBatcher;
   /**
    * Each user's latest read under way: callers that miss the cache share it,
    * and only it may fill the cache (an invalidation removes it).
    */
-  private readonly reading = new Map<string, Promise<ReadonlySet<string>>>();
+  private readonly reading = new Map<string, Promise<Approved>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -75,9 +81,19 @@ export class DeviceDirectory {
    * and callers that miss meanwhile share that newer read.
    */
   devicesOf(user: string, fresh = false): Promise<ReadonlySet<string>> {
+    const hit = fresh ? undefined : this.cached(user);
+    return hit ? Promise.resolve(hit) : this.approved(user, fresh).then((a) => a.devices);
+  }
+
+  /** The type an approved device registered with; null for a device not approved (or registered without one). */
+  async typeOf(user: string, device: string): Promise<string | null> {
+    const hit = this.cache.get(user);
+    const a = hit && this.now() - hit.loadedAt < this.ttlMs ? hit : await this.approved(user, false);
+    return a.types.get(device) ?? null;
+  }
+
+  private approved(user: string, fresh: boolean): Promise<Approved> {
     if (!fresh) {
-      const hit = this.cached(user);
-      if (hit) return Promise.resolve(hit);
       const running = this.reading.get(user);
       if (running) return running;
     }
@@ -87,15 +103,15 @@ export class DeviceDirectory {
       this.reading.delete(user);
       return true;
     };
-    const read: Promise<ReadonlySet<string>> = withTimeout(
-      this.db.selectFrom('devices').select('device_id').where('user_id', '=', user).where('status', '=', 'approved').execute(),
+    const read: Promise<Approved> = withTimeout(
+      this.db.selectFrom('devices').select(['device_id', 'device_type']).where('user_id', '=', user).where('status', '=', 'approved').execute(),
       this.timeoutMs,
       'device lookup',
     ).then(
       (rows) => {
-        const devices = new Set(rows.map((r) => r.device_id));
-        if (latest()) this.cache.set(user, { devices, loadedAt: this.now() });
-        return devices;
+        const a: Approved = { devices: new Set(rows.map((r) => r.device_id)), types: new Map(rows.map((r) => [r.device_id, r.device_type])) };
+        if (latest()) this.cache.set(user, { ...a, loadedAt: this.now() });
+        return a;
       },
       (err: unknown) => {
         latest();

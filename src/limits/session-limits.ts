@@ -72,6 +72,8 @@ const budgetOf: Partial<Record<ClientFrameType, 'messages' | 'signals' | 'receip
   devices_list: 'control',
   contact_add: 'control',
   contact_remove: 'control',
+  presence: 'control',
+  online_contacts: 'control',
   device_register: 'control',
   device_approve: 'control',
   device_deny: 'control',

@@ -1,4 +1,4 @@
-import type { Lease, Presence } from './presence.ts';
+import type { Lease, Presence, Reaped } from './presence.ts';
 
 export interface LeaseKeeperOptions {
   store: Presence;
@@ -6,8 +6,8 @@ export interface LeaseKeeperOptions {
   now: () => number;
   ttlMs: number;
   reapIntervalMs: number;
-  /** Users whose last lease this node's reaper ended. */
-  onReaped?: (users: string[]) => void;
+  /** Users whose last lease, or last lease of some device, this node's reaper ended. */
+  onReaped?: (reaped: Reaped) => void;
   /** Store failures are reported here and otherwise skipped: leases never block delivery. */
   onError: (what: string, err: unknown) => void;
 }
@@ -66,7 +66,7 @@ export class LeaseKeeper {
       () =>
         void this.o.store
           .reap(this.o.now())
-          .then((users) => users.length > 0 && this.o.onReaped?.(users))
+          .then((r) => (r.offline.length > 0 || r.thinned.length > 0) && this.o.onReaped?.(r))
           .catch((err: unknown) => this.o.onError('lease reap', err)),
       this.o.reapIntervalMs,
     );

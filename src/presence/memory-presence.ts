@@ -1,4 +1,5 @@
-import { leaseMember, type Lease, type Presence, type PresenceTiming } from './presence.ts';
+import { GenerationalMap } from '../util/generational-map.ts';
+import { LAST_SEEN_MS, leaseMember, type Lease, type LiveDevice, type Presence, type PresenceState, type PresenceTiming, type Reaped, type UserPresence } from './presence.ts';
 
 /**
  * Presence in this process, for a single node (no REDIS_URL). Same rules
@@ -7,6 +8,10 @@ import { leaseMember, type Lease, type Presence, type PresenceTiming } from './p
 export class MemoryPresence implements Presence {
   /** user -> its leases (member, expiry); a short array, as a user has a handful of devices */
   private readonly users = new Map<string, { member: string; exp: number }[]>();
+  /** user -> device -> the state it set and its type; dropped when the user goes offline */
+  private readonly states = new Map<string, Map<string, { state: PresenceState; type: string | null }>>();
+  /** user -> when they last went offline; the latest users only, as the Redis version keeps it for LAST_SEEN_MS */
+  private readonly seen = new GenerationalMap<string, number>(200_000);
 
   constructor(private readonly timing: PresenceTiming) {}
 
@@ -26,18 +31,25 @@ export class MemoryPresence implements Presence {
     for (const l of leases) this.set(l, now + this.timing.ttlMs);
   }
 
-  async reap(now: number): Promise<string[]> {
-    const offline: string[] = [];
+  async reap(now: number): Promise<Reaped> {
+    const reaped: Reaped = { offline: [], thinned: [] };
     for (const [user, leases] of this.users) {
       if (!leases.some((l) => l.exp <= now)) continue;
       const live = leases.filter((l) => l.exp > now);
       this.users.set(user, live);
       if (live.length === 0) {
         this.users.delete(user);
-        offline.push(user);
+        this.states.delete(user);
+        this.seen.set(user, now);
+        reaped.offline.push(user);
+        continue;
       }
+      const devicesAfter = new Set(live.map((l) => deviceOf(l.member)));
+      const gone = new Set(leases.map((l) => deviceOf(l.member)).filter((d) => !devicesAfter.has(d)));
+      for (const d of gone) this.states.get(user)?.delete(d);
+      if (gone.size > 0) reaped.thinned.push(user);
     }
-    return offline;
+    return reaped;
   }
 
   async onlineAmong(users: readonly string[], now: number): Promise<Set<string>> {
@@ -46,14 +58,32 @@ export class MemoryPresence implements Presence {
 
   async countLive(user: string, now: number, exceptDevice?: string): Promise<number> {
     let n = 0;
-    for (const { member, exp } of this.users.get(user) ?? []) if (exp > now && member.split('|')[0] !== exceptDevice) n++;
+    for (const { member, exp } of this.users.get(user) ?? []) if (exp > now && deviceOf(member) !== exceptDevice) n++;
     return n;
   }
 
   async liveDevices(user: string, now: number): Promise<Set<string>> {
     const devices = new Set<string>();
-    for (const { member, exp } of this.users.get(user) ?? []) if (exp > now) devices.add(member.split('|')[0]!);
+    for (const { member, exp } of this.users.get(user) ?? []) if (exp > now) devices.add(deviceOf(member));
     return devices;
+  }
+
+  async setState(user: string, device: string, state: PresenceState, type: string | null): Promise<void> {
+    let mine = this.states.get(user);
+    if (!mine) this.states.set(user, (mine = new Map()));
+    mine.set(device, { state, type });
+  }
+
+  async describe(users: readonly string[], now: number): Promise<Map<string, UserPresence>> {
+    const out = new Map<string, UserPresence>();
+    for (const user of users) {
+      const live = await this.liveDevices(user, now);
+      const states = this.states.get(user);
+      const devices: LiveDevice[] = [...live].sort().map((device) => ({ device, state: states?.get(device)?.state ?? 'online', type: states?.get(device)?.type ?? null }));
+      const seenAt = devices.length === 0 ? this.seen.get(user) : undefined;
+      out.set(user, { devices, lastSeen: seenAt !== undefined && now - seenAt < LAST_SEEN_MS ? seenAt : undefined });
+    }
+    return out;
   }
 
   async close(): Promise<void> {}
@@ -73,3 +103,5 @@ export class MemoryPresence implements Presence {
     else this.users.set(lease.user, [{ member: m, exp }]);
   }
 }
+
+const deviceOf = (member: string): string => member.slice(0, member.indexOf('|'));

@@ -1,10 +1,12 @@
 import { Redis } from 'ioredis';
-import { leaseMember, type Lease, type Presence, type PresenceTiming } from './presence.ts';
+import { LAST_SEEN_MS, leaseMember, packState, unpackState, type Lease, type Presence, type PresenceState, type PresenceTiming, type Reaped, type UserPresence } from './presence.ts';
 
 /**
  * Presence in Redis, shared by every node.
  *   {prefix}:pres:u:{user}   sorted set: lease member (device|conn) -> expiry (ms)
  *   {prefix}:pres:leases     sorted set: user|device|conn -> expiry, the reaper's index
+ *   {prefix}:pres:s:{user}   hash: device -> state|type, while the user is online
+ *   {prefix}:pres:seen:{user} when the user last went offline (ms), kept LAST_SEEN_MS
  * Transitions that must be atomic (was the user online? is this the last
  * lease?) run as Lua scripts, so two nodes never both report the same
  * user coming online or going offline. The scripts touch keys they derive
@@ -29,9 +31,11 @@ if exp and tonumber(exp) > tonumber(ARGV[2]) then
 end
 return 0`;
 
+// A user whose last lease ends goes offline (its states dropped, its last-seen set); one that keeps
+// other devices but loses every lease of one is "thinned" (that device's state dropped).
 const REAP = `
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local offline = {}
+local offline, thinned, seen = {}, {}, {}
 for _, m in ipairs(expired) do
   redis.call('ZREM', KEYS[1], m)
   local sep = string.find(m, '|', 1, true)
@@ -43,18 +47,32 @@ for _, m in ipairs(expired) do
     redis.call('ZADD', KEYS[1], score, m)
   elseif score then
     redis.call('ZREM', key, member)
-    if redis.call('ZCOUNT', key, '(' .. ARGV[1], '+inf') == 0 then
-      redis.call('DEL', key)
+    local live = redis.call('ZRANGEBYSCORE', key, '(' .. ARGV[1], '+inf')
+    if #live == 0 then
+      redis.call('DEL', key, ARGV[4] .. user)
+      redis.call('SET', ARGV[5] .. user, ARGV[1], 'PX', ARGV[6])
       table.insert(offline, user)
+    else
+      local device = string.sub(member, 1, string.find(member, '|', 1, true))
+      local still = false
+      for _, other in ipairs(live) do
+        if string.sub(other, 1, #device) == device then still = true break end
+      end
+      if not still then
+        redis.call('HDEL', ARGV[4] .. user, string.sub(device, 1, #device - 1))
+        if not seen[user] then seen[user] = true table.insert(thinned, user) end
+      end
     end
   end
 end
-return offline`;
+return {offline, thinned}`;
 
 export class RedisPresence implements Presence {
   private readonly redis: Redis;
   private readonly userPrefix: string;
   private readonly index: string;
+  private readonly statePrefix: string;
+  private readonly seenPrefix: string;
 
   constructor(
     url: string,
@@ -66,6 +84,8 @@ export class RedisPresence implements Presence {
     this.redis.on('error', () => {});
     this.userPrefix = `${prefix}:pres:u:`;
     this.index = `${prefix}:pres:leases`;
+    this.statePrefix = `${prefix}:pres:s:`;
+    this.seenPrefix = `${prefix}:pres:seen:`;
     this.redis.defineCommand('presConnect', { numberOfKeys: 2, lua: CONNECT });
     this.redis.defineCommand('presDisconnect', { numberOfKeys: 2, lua: DISCONNECT });
     this.redis.defineCommand('presReap', { numberOfKeys: 1, lua: REAP });
@@ -87,6 +107,7 @@ export class RedisPresence implements Presence {
     for (const l of leases) {
       p.zadd(this.userKey(l.user), exp, leaseMember(l));
       p.pexpire(this.userKey(l.user), this.timing.ttlMs * 4);
+      p.pexpire(this.statePrefix + l.user, this.timing.ttlMs * 4);
       p.zadd(this.index, exp, this.indexMember(l));
     }
     // The index is rewritten on every refresh; the expiry only removes it once a whole cluster has gone quiet.
@@ -94,8 +115,10 @@ export class RedisPresence implements Presence {
     await p.exec();
   }
 
-  async reap(now: number): Promise<string[]> {
-    return (await this.call('presReap', this.index, now, 500, this.userPrefix)) as string[];
+  async reap(now: number): Promise<Reaped> {
+    const [offline, thinned] = (await this.call('presReap', this.index, now, 500, this.userPrefix, this.statePrefix, this.seenPrefix, LAST_SEEN_MS)) as [string[], string[]];
+    // A user thinned and then gone in the same pass is only offline.
+    return { offline, thinned: thinned.filter((u) => !offline.includes(u)) };
   }
 
   async onlineAmong(users: readonly string[], now: number): Promise<Set<string>> {
@@ -114,6 +137,32 @@ export class RedisPresence implements Presence {
   async liveDevices(user: string, now: number): Promise<Set<string>> {
     const members = await this.redis.zrangebyscore(this.userKey(user), `(${now}`, '+inf');
     return new Set(members.map((m) => m.split('|')[0]!));
+  }
+
+  async setState(user: string, device: string, state: PresenceState, type: string | null): Promise<void> {
+    const key = this.statePrefix + user;
+    await this.redis.multi().hset(key, device, packState(state, type)).pexpire(key, this.timing.ttlMs * 4).exec();
+  }
+
+  async describe(users: readonly string[], now: number): Promise<Map<string, UserPresence>> {
+    const out = new Map<string, UserPresence>();
+    if (users.length === 0) return out;
+    const p = this.redis.pipeline();
+    for (const u of users) {
+      p.zrangebyscore(this.userKey(u), `(${now}`, '+inf');
+      p.hgetall(this.statePrefix + u);
+    }
+    p.mget(users.map((u) => this.seenPrefix + u));
+    const res = (await p.exec()) ?? [];
+    const seen = (res[users.length * 2]?.[1] ?? []) as (string | null)[];
+    users.forEach((user, i) => {
+      const members = (res[i * 2]?.[1] ?? []) as string[];
+      const states = (res[i * 2 + 1]?.[1] ?? {}) as Record<string, string>;
+      const devices = [...new Set(members.map((m) => m.slice(0, m.indexOf('|'))))].sort().map((device) => ({ device, ...unpackState(states[device]) }));
+      const seenAt = devices.length === 0 && seen[i] ? Number(seen[i]) : undefined;
+      out.set(user, { devices, lastSeen: seenAt });
+    });
+    return out;
   }
 
   async ready(): Promise<void> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { presenceStates } from '../presence/presence.ts';
 import { ciphertextField, idField, isoTimestamp, labelField, MAX_DEVICES_PER_SEND, messageIdList } from './fields.ts';
 
 /**
@@ -88,6 +89,10 @@ export const clientFrameSchema = z.discriminatedUnion('type', [
   envelope('token_refresh', z.strictObject({ token: z.string().min(1).max(65_536) })),
   envelope('contact_add', z.strictObject({ user_id: idField })),
   envelope('contact_remove', z.strictObject({ user_id: idField })),
+  // This device's state as its contacts see it; a device that sets none is `online`.
+  envelope('presence', z.strictObject({ status: z.enum(presenceStates) })),
+  // Which mutual contacts are online now, with their devices (answered `online_contacts`).
+  envelope('online_contacts', emptyPayload),
   envelope('device_register', z.strictObject({ identity_key: z.string().length(44), device_name: z.string().min(1).max(64), device_type: labelField })),
   envelope('device_approve', z.strictObject({ request_id: idField, code: z.string().regex(/^[0-9]{6}$/, 'code is 6 digits'), signature: z.string().length(88) })),
   envelope('device_deny', z.strictObject({ request_id: idField })),

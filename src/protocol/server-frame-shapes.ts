@@ -29,6 +29,26 @@ export interface CallPayload {
   reason?: string;
 }
 
+/** One live device of a contact; `status` is the state that device set (`online` until it sets another). */
+export interface PresenceDevice {
+  device_id: string;
+  device_type: string | null;
+  status: 'online' | 'away' | 'busy';
+}
+
+/**
+ * A contact's presence. `status` is the user's: `busy` if any device says
+ * so, else `online` if any device is active, else `away`, or `offline`;
+ * `last_seen` only when offline and known.
+ */
+export interface ContactPresence {
+  user_id: string;
+  online: boolean;
+  status: 'online' | 'away' | 'busy' | 'offline';
+  last_seen?: string;
+  devices: PresenceDevice[];
+}
+
 /** Payload of each frame built by `encodeFrame`, by frame type. */
 export interface ServerPayloads {
   queue_empty: Record<string, never>;
@@ -42,8 +62,9 @@ export interface ServerPayloads {
   call_end: CallPayload;
   ice_candidate: CallPayload;
   call_busy: { call_id: string; user_id: string };
-  presence: { contacts: { user_id: string; online: boolean }[] };
-  user_online: { user_id: string };
+  presence: { contacts: ContactPresence[] };
+  online_contacts: { contacts: ContactPresence[] };
+  user_online: ContactPresence;
   user_offline: { user_id: string; last_seen?: string };
   device_approved: { request_id: string | null; device_id: string; primary?: true; approved_by?: string };
   device_approval_pending: { request_id: string; code: string | null; expires_at: string };

@@ -24,6 +24,7 @@ export const serverFrameTypes = [
   'error',
   'presence',
   'user_online',
+  'online_contacts',
   'user_offline',
   'device_approved',
   'device_approval_pending',

@@ -11,6 +11,7 @@ import { encodeError, encodeFrame } from '../protocol/server-frames.ts';
 import { handleCall } from './handlers/call.ts';
 import { handleContactAdd, handleContactRemove } from './handlers/contacts.ts';
 import { handleApprove, handleDeny, handleDevicesList, handleListSign, handleRegister, handleRevoke } from './handlers/devices.ts';
+import { handleOnlineContacts, handlePresence } from './handlers/presence.ts';
 import { handlePushRegister, handlePushUnregister } from './handlers/push.ts';
 import { handleDeliveryAck, handleReadReceipt } from './handlers/receipts.ts';
 import { handleSend } from './handlers/send.ts';
@@ -44,6 +45,8 @@ const handlers: { [T in ClientFrameType]: Handler<T> } = {
   token_refresh: handleTokenRefresh,
   contact_add: handleContactAdd,
   contact_remove: handleContactRemove,
+  presence: handlePresence,
+  online_contacts: handleOnlineContacts,
   device_register: handleRegister,
   device_approve: handleApprove,
   device_deny: handleDeny,

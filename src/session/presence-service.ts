@@ -1,7 +1,8 @@
 import type { Router } from '../delivery/router.ts';
 import type { ContactStore } from '../presence/contact-store.ts';
 import { LeaseKeeper } from '../presence/lease-keeper.ts';
-import type { Lease, Presence } from '../presence/presence.ts';
+import { presenceEntry } from '../presence/presence-entry.ts';
+import type { Lease, Presence, PresenceState } from '../presence/presence.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Hub } from './hub.ts';
@@ -15,6 +16,8 @@ export interface PresenceServiceOptions {
   log: Logger;
   now: () => number;
   nodeId: string;
+  /** The type a device registered with (what contacts see beside its state). */
+  deviceType: (user: string, device: string) => Promise<string | null>;
   ttlMs: number;
   reapIntervalMs: number;
 }
@@ -23,9 +26,14 @@ export interface PresenceServiceOptions {
  * Presence as users see it: an approved device that connects takes a lease
  * and gets a `presence` snapshot of its mutual contacts; a user's first
  * lease sends `user_online`, the end of its last sends `user_offline`, to
- * mutual contacts only. Presence never blocks delivery: every Redis call is
- * bounded and a failure is logged and skipped; after an outage the leases of
- * this node are taken again (`resync`).
+ * mutual contacts only. Between those, a `presence` entry tells contacts
+ * when the user's devices or their states change: a device sets a state, a
+ * device joins, or one leaves (the reaper finds it). A reconnect within the
+ * grace period changes nothing anyone sees, and sends nothing.
+ *
+ * Presence never blocks delivery: every Redis call is bounded and a failure
+ * is logged and skipped; after an outage the leases of this node are taken
+ * again (`resync`).
  */
 export class PresenceService {
   private readonly leases: LeaseKeeper;
@@ -40,8 +48,9 @@ export class PresenceService {
       now: o.now,
       ttlMs: o.ttlMs,
       reapIntervalMs: o.reapIntervalMs,
-      onReaped: (users) => {
-        for (const user of users) void this.guard('presence announce', () => this.announce(user, false));
+      onReaped: ({ offline, thinned }) => {
+        for (const user of offline) void this.guard('presence announce', () => this.announce(user, false));
+        for (const user of thinned) void this.guard('presence update', () => this.update(user));
       },
       onError: (what, err) => o.log.debug(`${what} skipped`, { err }),
     });
@@ -83,11 +92,16 @@ export class PresenceService {
    */
   private async confirm(s: Session, lease: Lease): Promise<void> {
     try {
+      s.deviceType ??= await this.o.deviceType(s.userId, s.deviceId);
+      const wasLive = (await this.o.presence.liveDevices(s.userId, this.o.now())).has(s.deviceId);
       const cameOnline = await this.o.presence.connect(lease, this.o.now());
+      // The session's own state, not 'online': a `presence` frame may have come first.
+      await this.o.presence.setState(s.userId, s.deviceId, s.presenceState, s.deviceType, this.o.now());
       const mutual = await this.o.contacts.mutual(s.userId);
-      const online = await this.o.presence.onlineAmong(mutual, this.o.now());
-      s.reply(encodeFrame('presence', this.iso(), { contacts: mutual.map((u) => ({ user_id: u, online: online.has(u) })) }));
+      const seen = await this.o.presence.describe(mutual, this.o.now());
+      s.reply(encodeFrame('presence', this.iso(), { contacts: mutual.map((u) => presenceEntry(u, seen.get(u))) }));
       if (cameOnline) await this.announce(s.userId, true, mutual);
+      else if (!wasLive) await this.update(s.userId, mutual);
     } catch (err) {
       this.o.log.debug('presence connect failed; will retry', { err });
       if (!s.closed && this.leases.get(s) === lease) this.unconfirmed.add(s);
@@ -103,10 +117,29 @@ export class PresenceService {
     }
   }
 
-  /** Tells `user`'s mutual contacts that it came online or went offline. */
+  /** A device of `s`'s user set its state: recorded, and its contacts told. */
+  async setState(s: Session, state: PresenceState): Promise<void> {
+    s.presenceState = state;
+    await this.o.presence.setState(s.userId, s.deviceId, state, s.deviceType ?? null, this.o.now());
+    await this.update(s.userId);
+  }
+
+  /** Tells `user`'s mutual contacts that it came online (with its devices) or went offline. */
   async announce(user: string, online: boolean, mutual?: string[]): Promise<void> {
     const contacts = mutual ?? (await this.o.contacts.mutual(user));
-    const frame = encodeFrame(online ? 'user_online' : 'user_offline', this.iso(), online ? { user_id: user } : { user_id: user, last_seen: this.iso() });
+    if (contacts.length === 0) return;
+    const frame = online
+      ? encodeFrame('user_online', this.iso(), presenceEntry(user, (await this.o.presence.describe([user], this.o.now())).get(user)))
+      : encodeFrame('user_offline', this.iso(), { user_id: user, last_seen: this.iso() });
+    for (const c of contacts) this.o.router.push(c, frame);
+  }
+
+  /** Tells `user`'s mutual contacts its current devices and status (one `presence` entry). */
+  async update(user: string, mutual?: string[]): Promise<void> {
+    const contacts = mutual ?? (await this.o.contacts.mutual(user));
+    if (contacts.length === 0) return;
+    const entry = presenceEntry(user, (await this.o.presence.describe([user], this.o.now())).get(user));
+    const frame = encodeFrame('presence', this.iso(), { contacts: [entry] });
     for (const c of contacts) this.o.router.push(c, frame);
   }
 

@@ -10,6 +10,7 @@ import { noStrikes, type StrikeState } from '../limits/strikes.ts';
 import { CloseCode, closeReason } from '../protocol/close-codes.ts';
 import { encodeFrame } from '../protocol/server-frames.ts';
 import { countFrameOut, storedFramesOut } from '../metrics/frames-out.ts';
+import type { PresenceState } from '../presence/presence.ts';
 import type { Logger } from '../util/logger.ts';
 import type { Connection } from './connection.ts';
 import type { Expiring } from './expiry-wheel.ts';
@@ -78,6 +79,10 @@ export class Session implements DeliveryTarget, Expiring {
   /** Rate budgets, made on the first frame so that idle sockets cost nothing, and dropped once refilled when the device answers a ping (dispatch.ts, onPong). */
   buckets: DeviceBuckets | undefined;
   closed = false;
+  /** The state this device last set (`presence` frame); written again with its lease at each confirm. */
+  presenceState: PresenceState = 'online';
+  /** The type this device registered with, read once for presence; undefined until read. */
+  deviceType: string | null | undefined;
   /** This device's prefix of recent-sends keys (RecentSends.prefix). */
   readonly sendKeyPrefix: string;
   private childLog: Logger | undefined;

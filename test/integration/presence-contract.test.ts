@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryPresence } from '../../src/presence/memory-presence.ts';
-import type { Presence, PresenceTiming } from '../../src/presence/presence.ts';
+import { userStatus, type Presence, type PresenceTiming } from '../../src/presence/presence.ts';
 import { RedisPresence } from '../../src/presence/redis-presence.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
 
@@ -43,6 +43,8 @@ afterAll(async () => {
 });
 
 const lease = (user: string, device: string, conn: string) => ({ user, device, conn });
+/** The users a reaper pass reports offline. */
+const off = async (p: Presence, now: number) => (await p.reap(now)).offline;
 
 describe.each(factories)('presence contract: $name', (f) => {
   const t0 = Date.now();
@@ -68,11 +70,11 @@ describe.each(factories)('presence contract: $name', (f) => {
     await b.connect(lease('v', 'd2', 'c2'), t0);
     await a.disconnect(lease('v', 'd1', 'c1'), t0 + 10);
     await b.disconnect(lease('v', 'd2', 'c2'), t0 + 20);
-    expect([...(await a.reap(t0 + 1000)), ...(await b.reap(t0 + 1000))]).toEqual([]);
+    expect([...(await off(a, t0 + 1000)), ...(await off(b, t0 + 1000))]).toEqual([]);
     expect(await a.onlineAmong(['v'], t0 + 1000)).toEqual(new Set(['v']));
-    const [r1, r2] = await Promise.all([a.reap(t0 + 2500), b.reap(t0 + 2500)]);
+    const [r1, r2] = await Promise.all([off(a, t0 + 2500), off(b, t0 + 2500)]);
     expect([...r1, ...r2]).toEqual(['v']);
-    expect(await a.reap(t0 + 3000)).toEqual([]);
+    expect(await off(a, t0 + 3000)).toEqual([]);
     expect(await a.onlineAmong(['v'], t0 + 3000)).toEqual(new Set());
   });
 
@@ -81,15 +83,15 @@ describe.each(factories)('presence contract: $name', (f) => {
     await a.connect(lease('w', 'd1', 'c1'), t0);
     await a.disconnect(lease('w', 'd1', 'c1'), t0 + 100);
     expect(await b.connect(lease('w', 'd1', 'c2'), t0 + 500)).toBe(false);
-    expect(await a.reap(t0 + 5000)).toEqual([]);
+    expect(await off(a, t0 + 5000)).toEqual([]);
     expect(await a.onlineAmong(['w'], t0 + 5000)).toEqual(new Set(['w']));
   });
 
   it('lets a lease that nobody refreshes (its node died) expire within the TTL', async () => {
     const [a, b] = await f.pair();
     await a.connect(lease('x', 'd1', 'c1'), t0);
-    expect(await b.reap(t0 + timing.ttlMs - 1)).toEqual([]);
-    expect(await b.reap(t0 + timing.ttlMs + 1)).toEqual(['x']);
+    expect(await off(b, t0 + timing.ttlMs - 1)).toEqual([]);
+    expect(await off(b, t0 + timing.ttlMs + 1)).toEqual(['x']);
   });
 
   it('counts live leases per user, optionally leaving one device out', async () => {
@@ -122,7 +124,54 @@ describe.each(factories)('presence contract: $name', (f) => {
     await b.connect(lease('y', 'd1', 'new'), t0 + 1);
     await a.disconnect(lease('y', 'd1', 'old'), t0 + 2);
     await b.refresh([lease('y', 'd1', 'new')], t0 + timing.ttlMs / 2);
-    expect(await a.reap(t0 + timing.ttlMs + 1)).toEqual([]);
+    expect(await off(a, t0 + timing.ttlMs + 1)).toEqual([]);
     expect(await a.onlineAmong(['y'], t0 + timing.ttlMs + 1)).toEqual(new Set(['y']));
+  });
+  it('describes live devices with the state each set (online until it says otherwise), on every node', async () => {
+    const [a, b] = await f.pair();
+    await a.connect(lease('s', 'phone', 'c1'), t0);
+    await b.connect(lease('s', 'web', 'c2'), t0);
+    await b.setState('s', 'web', 'online', 'web', t0);
+    await a.setState('s', 'phone', 'busy', 'mobile', t0 + 1);
+    const seen = await b.describe(['s', 'nobody'], t0 + 2);
+    expect(seen.get('s')).toEqual({
+      devices: [
+        { device: 'phone', state: 'busy', type: 'mobile' },
+        { device: 'web', state: 'online', type: 'web' },
+      ],
+      lastSeen: undefined,
+    });
+    expect(seen.get('nobody')).toEqual({ devices: [], lastSeen: undefined });
+    expect(userStatus(seen.get('s')!.devices)).toBe('busy');
+    // A device with no state recorded shows as online, type unknown.
+    await a.connect(lease('s', 'tablet', 'c3'), t0 + 3);
+    expect((await a.describe(['s'], t0 + 4)).get('s')!.devices.find((d) => d.device === 'tablet')).toEqual({ device: 'tablet', state: 'online', type: null });
+  });
+
+  it('reports a device that left while its user stays online as thinned, once, and drops its state', async () => {
+    const [a, b] = await f.pair();
+    await a.connect(lease('th', 'd1', 'c1'), t0);
+    await a.connect(lease('th', 'd2', 'c2'), t0);
+    await a.setState('th', 'd2', 'away', 'mobile', t0);
+    await a.disconnect(lease('th', 'd2', 'c2'), t0 + 10);
+    const [r1, r2] = await Promise.all([a.reap(t0 + timing.graceMs + 100), b.reap(t0 + timing.graceMs + 100)]);
+    expect([...r1.thinned, ...r2.thinned]).toEqual(['th']);
+    expect([...r1.offline, ...r2.offline]).toEqual([]);
+    expect((await b.describe(['th'], t0 + timing.graceMs + 200)).get('th')!.devices.map((d) => d.device)).toEqual(['d1']);
+    // It comes back with no state of its own: online again.
+    await b.connect(lease('th', 'd2', 'c3'), t0 + timing.graceMs + 300);
+    expect((await a.describe(['th'], t0 + timing.graceMs + 400)).get('th')!.devices.find((d) => d.device === 'd2')!.state).toBe('online');
+  });
+
+  it('keeps a last-seen time for a user once offline, and none while online', async () => {
+    const [a, b] = await f.pair();
+    await a.connect(lease('ls', 'd1', 'c1'), t0);
+    await a.setState('ls', 'd1', 'away', null, t0);
+    await a.disconnect(lease('ls', 'd1', 'c1'), t0 + 10);
+    const gone = t0 + timing.graceMs + 100;
+    expect(await off(b, gone)).toEqual(['ls']);
+    expect((await a.describe(['ls'], gone + 1)).get('ls')).toEqual({ devices: [], lastSeen: gone });
+    await b.connect(lease('ls', 'd1', 'c2'), gone + 50);
+    expect((await a.describe(['ls'], gone + 60)).get('ls')).toEqual({ devices: [{ device: 'd1', state: 'online', type: null }], lastSeen: undefined });
   });
 });

@@ -40,7 +40,7 @@ describe('presence between mutual contacts', () => {
     const a = await accounts.online(alice, 'a1');
     expect(await b.next((f) => f.type === 'user_online' && f.payload['user_id'] === alice)).toBeTruthy();
     const snapshot = await a.next('presence');
-    expect(snapshot.payload['contacts']).toEqual([{ user_id: bob, online: true }]);
+    expect(snapshot.payload['contacts']).toEqual([{ user_id: bob, online: true, status: 'online', devices: [{ device_id: 'b1', device_type: 'test', status: 'online' }] }]);
     await a.close();
     expect(await b.next((f) => f.type === 'user_offline' && f.payload['user_id'] === alice, 5000)).toBeTruthy();
     expect(c.frames.filter((f) => f.type === 'user_online' || f.type === 'user_offline')).toEqual([]);

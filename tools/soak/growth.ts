@@ -8,6 +8,9 @@ export interface Sample {
   t: number;
   rssMiB: number;
   heapMiB: number;
+  /** V8's whole heap and the memory outside it (Buffers, native addons): where RSS goes when the used heap does not grow. */
+  heapTotalMiB?: number;
+  externalMiB?: number;
   loopLagMs: number;
   writeQueue: number;
 }

@@ -23,7 +23,17 @@ import { soakChart } from './soak-chart.ts';
  * kept growing, or a message with a sent_ack was lost. Writes the table
  * and an SVG of the memory beside it under bench/results/.
  */
-const { values } = parseArgs({ options: { minutes: { type: 'string', default: '30' }, pairs: { type: 'string', default: '20' }, rate: { type: 'string', default: '10' }, seed: { type: 'string', default: '1' } } });
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    pairs: { type: 'string', default: '20' },
+    rate: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '1' },
+    // KEY=VALUE for the relay's environment, repeatable (MALLOC_ARENA_MAX=2, say, to compare allocators).
+    env: { type: 'string', multiple: true, default: [] },
+  },
+});
+const extraEnv = Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 const durationMs = Number(values.minutes) * 60_000;
 const pairsN = Number(values.pairs);
 const rate = Number(values.rate);
@@ -42,6 +52,7 @@ const relay = await startRelay({
   RATE_MESSAGES_BURST: '1000',
   RATE_FRAMES_PER_SECOND: '10000',
   RATE_FRAMES_BURST: '10000',
+  ...extraEnv,
 }).catch(async (err: unknown) => {
   await pg.stop();
   throw err;
@@ -98,6 +109,8 @@ try {
       t: elapsed() / 1000,
       rssMiB: sample(m, 'relay_process_resident_memory_bytes') / 2 ** 20,
       heapMiB: sample(m, 'relay_nodejs_heap_size_used_bytes') / 2 ** 20,
+      heapTotalMiB: sample(m, 'relay_nodejs_heap_size_total_bytes') / 2 ** 20,
+      externalMiB: sample(m, 'relay_nodejs_external_memory_bytes') / 2 ** 20,
       loopLagMs: sample(m, 'relay_event_loop_lag_seconds') * 1000,
       writeQueue: sample(m, 'relay_write_queue_depth'),
     });
@@ -126,9 +139,13 @@ try {
     '',
     `## Soak: ${values.minutes} min, ${pairsN} pairs at ${rate} msg/s, typing, drops and churn`,
     '',
-    '| minute | RSS (MiB) | heap used (MiB) | loop lag (ms) | write queue |',
-    '|---|---|---|---|---|',
-    ...samples.filter((_, i) => i % 6 === 0 || i === samples.length - 1).map((x) => `| ${(x.t / 60).toFixed(1)} | ${x.rssMiB.toFixed(1)} | ${x.heapMiB.toFixed(1)} | ${x.loopLagMs.toFixed(1)} | ${x.writeQueue} |`),
+    `Relay environment added: ${values.env.length ? values.env.join(' ') : 'none'}`,
+    '',
+    '| minute | RSS (MiB) | heap used (MiB) | heap total (MiB) | external (MiB) | loop lag (ms) | write queue |',
+    '|---|---|---|---|---|---|---|',
+    ...samples
+      .filter((_, i) => i % 6 === 0 || i === samples.length - 1)
+      .map((x) => `| ${(x.t / 60).toFixed(1)} | ${x.rssMiB.toFixed(1)} | ${x.heapMiB.toFixed(1)} | ${(x.heapTotalMiB ?? 0).toFixed(1)} | ${(x.externalMiB ?? 0).toFixed(1)} | ${x.loopLagMs.toFixed(1)} | ${x.writeQueue} |`),
     '',
     `After the first ${defaultBounds.warmupShare * 100}%: RSS ${v.rssMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.rssMiBPerHour}), heap ${v.heapMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.heapMiBPerHour}); most loop lag ${v.maxLoopLagMs.toFixed(1)} ms; write queue at the end ${v.writeQueueAtEnd}.`,
     `Messages: sent ${s.sent}, acked ${s.acked}, delivered ${s.delivered}, lost **${s.lost}**, duplicates ${s.duplicates}, order breaks ${s.orderBreaks}; ${churned} short-lived devices.`,

@@ -1,4 +1,6 @@
 import type { FrameOf } from '../../protocol/client-frames.ts';
+import { presenceEntry } from '../../presence/presence-entry.ts';
+import type { UserPresence } from '../../presence/presence.ts';
 import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
@@ -16,9 +18,10 @@ export async function handleContactAdd(s: Session, frame: FrameOf<'contact_add'>
     return s.reply(encodeError('contact_limit', { id: frame.id, timestamp: isoNow(svc), extra: { max: svc.config.MAX_CONTACTS_PER_USER } }));
   }
   if (!(await svc.contacts.isMutual(s.userId, other))) return;
-  const online = await svc.presenceStore.onlineAmong([other, s.userId], svc.now()).catch(() => new Set<string>());
-  s.reply(encodeFrame('presence', isoNow(svc), { contacts: [{ user_id: other, online: online.has(other) }] }));
-  svc.router.push(other, encodeFrame('presence', isoNow(svc), { contacts: [{ user_id: s.userId, online: online.has(s.userId) }] }));
+  // Presence never fails a contact change: with Redis unreachable both sides see the other offline until the next update.
+  const seen = await svc.presenceStore.describe([other, s.userId], svc.now()).catch(() => new Map<string, UserPresence>());
+  s.reply(encodeFrame('presence', isoNow(svc), { contacts: [presenceEntry(other, seen.get(other))] }));
+  svc.router.push(other, encodeFrame('presence', isoNow(svc), { contacts: [presenceEntry(s.userId, seen.get(s.userId))] }));
 }
 
 export async function handleContactRemove(s: Session, frame: FrameOf<'contact_remove'>, svc: Services): Promise<void> {
