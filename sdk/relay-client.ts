@@ -1,5 +1,5 @@
 import type { ClientFrame } from '../src/protocol/client-frames.ts';
-import type { ErrorFrame, MessageFrame, ServerFrame, ServerFrameOf, ServerFrameType, SentAckFrame, StatusUpdateFrame } from '../src/protocol/server-frame-shapes.ts';
+import type { ContactPresence, ErrorFrame, MessageFrame, ServerFrame, ServerFrameOf, ServerFrameType, SentAckFrame, StatusUpdateFrame } from '../src/protocol/server-frame-shapes.ts';
 import { storedFrameTypes } from '../src/protocol/server-frame-shapes.ts';
 import { DedupWindow } from './dedup-window.ts';
 import { ClientStoppedError, RelayError, RequestTimeoutError } from './errors.ts';
@@ -128,6 +128,8 @@ export class RelayClient {
   private acks = new Map<string, string[]>();
   private ackCount = 0;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The state chosen with setPresence: each connection starts `online` at the relay, so it is sent again on each. */
+  private presenceStatus: 'online' | 'away' | 'busy' = 'online';
 
   constructor(options: RelayClientOptions) {
     const WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -263,6 +265,23 @@ export class RelayClient {
     await this.request({ type: 'push_unregister', payload: {} }, (f: ServerFrame): f is ServerFrameOf<'push_unregistered'> => f.type === 'push_unregistered', { resend: true });
   }
 
+  /**
+   * This device's state as the user's mutual contacts see it (docs/protocol.md,
+   * Presence). Kept across reconnects: every new connection is set to it
+   * again once approved.
+   */
+  setPresence(status: 'online' | 'away' | 'busy'): void {
+    const changed = status !== this.presenceStatus;
+    this.presenceStatus = status;
+    if (changed && this.approvedHere) this.write({ type: 'presence', payload: { status } });
+  }
+
+  /** The mutual contacts online now, each with its status and live devices, wherever they are connected. */
+  async onlineContacts(): Promise<ContactPresence[]> {
+    const f = await this.request({ type: 'online_contacts', payload: {} }, (x: ServerFrame): x is ServerFrameOf<'online_contacts'> => x.type === 'online_contacts', { resend: true });
+    return f.payload.contacts;
+  }
+
   /** Sends a frame that has no answer beyond a possible `error`, once the connection is approved. */
   async post(frame: ClientFrame): Promise<void> {
     await this.approved();
@@ -279,6 +298,7 @@ export class RelayClient {
   private markApproved(): void {
     if (this.approvedHere) return;
     this.approvedHere = true;
+    if (this.presenceStatus !== 'online') this.write({ type: 'presence', payload: { status: this.presenceStatus } });
     for (const f of this.outbox.frames()) this.write(f);
     for (const [id, r] of this.requests) if (r.timer === undefined) this.dispatch(id, r);
     for (const w of this.approvedWaiters.splice(0)) w.resolve();

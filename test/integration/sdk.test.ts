@@ -92,6 +92,29 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
   };
 
 
+  it('sets a presence state that contacts see and that survives a reconnect, and lists online contacts', async () => {
+    const [aliceId, bobId] = [uid('alice'), uid('bob')];
+    const alice = await primary(aliceId);
+    const bob = await primary(bobId);
+    const seen: ClientEvents['presence'][] = [];
+    bob.client.on('presence', (f) => void seen.push(f));
+    await alice.client.post({ type: 'contact_add', payload: { user_id: bobId } });
+    await bob.client.post({ type: 'contact_add', payload: { user_id: aliceId } });
+    await until(async () => (await bob.client.onlineContacts()).some((c) => c.user_id === aliceId), 10_000, 'alice among bob\'s online contacts');
+    alice.client.setPresence('busy');
+    const aliceIs = (status: string) => () => seen.some((f) => f.payload.contacts.some((c) => c.user_id === aliceId && c.status === status));
+    await until(aliceIs('busy'), 10_000, 'bob sees alice busy');
+    expect(await bob.client.onlineContacts()).toEqual([{ user_id: aliceId, online: true, status: 'busy', devices: [{ device_id: 'phone', device_type: 'test', status: 'busy' }] }]);
+    // The relay starts every connection online; the SDK sets the chosen state again after reconnecting.
+    seen.length = 0;
+    const connects = alice.connects;
+    (alice.client as unknown as { ws: WebSocket }).ws.terminate();
+    await until(() => alice.connects > connects, 10_000, 'alice reconnected');
+    // A reconnect within the grace period sends contacts nothing by itself: this entry is the SDK's presence frame.
+    await until(aliceIs('busy'), 10_000, 'bob told alice is busy after her reconnect');
+    expect((await bob.client.onlineContacts())[0]!.devices).toEqual([{ device_id: 'phone', device_type: 'test', status: 'busy' }]);
+  });
+
   it('renews a short token on the open socket before exp, so the connection outlives it', async () => {
     const alice = await primary(uid('alice'), 'phone', 4);
     const bob = await primary(uid('bob'));
