@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { presenceStates } from '../presence/presence.ts';
-import { ciphertextField, idField, isoTimestamp, labelField, MAX_DEVICES_PER_SEND, messageIdList } from './fields.ts';
+import { ciphertextField, GROUP_RECIPIENTS_HARD_MAX, idField, isoTimestamp, labelField, MAX_DEVICES_PER_SEND, messageIdList } from './fields.ts';
 
 /**
  * Frames a client may send. Every object is strict: an extra key is an
@@ -25,6 +25,17 @@ const sendPayload = z.strictObject({
   messages: deviceCiphertexts,
   message_type: labelField.optional(),
   group_id: idField.optional(),
+  media_id: idField.optional(),
+});
+
+/** One `send` to several users (a group): each recipient with a ciphertext per device, stored and acked as one message. */
+const groupSendPayload = z.strictObject({
+  recipients: z
+    .array(z.strictObject({ to: idField, messages: deviceCiphertexts }))
+    .min(1)
+    .max(GROUP_RECIPIENTS_HARD_MAX),
+  group_id: idField,
+  message_type: labelField.optional(),
   media_id: idField.optional(),
 });
 
@@ -68,7 +79,7 @@ const pushRegisterPayload = z.discriminatedUnion('kind', [
 ]);
 
 export const clientFrameSchema = z.discriminatedUnion('type', [
-  identified('send', sendPayload),
+  identified('send', z.union([sendPayload, groupSendPayload])),
   identified('media_key', mediaKeyPayload),
   envelope('delivery_ack', z.strictObject({ message_ids: messageIdList, sender_id: idField.optional() })),
   envelope('read_receipt', z.strictObject({ to: idField, message_ids: messageIdList })),

@@ -16,6 +16,7 @@ export const errorCodes = {
   overloaded: { retryable: true, text: 'the relay is overloaded; retry later' },
   id_reused: { retryable: false, text: 'this id was used lately for a different frame from this device; send it with a new id' },
   too_many_receipts: { retryable: false, text: 'this read_receipt would store too many rows; send its ids in smaller frames (max_ids)' },
+  group_too_large: { retryable: false, text: 'this group send addresses too many users or devices (max_recipients, max_rows); split it' },
   contact_limit: { retryable: false, text: 'the user has the maximum number of contacts' },
   store_failed: { retryable: true, text: 'the message could not be stored; retry with the same id' },
   unavailable: { retryable: true, text: 'the relay could not reach its database or Redis; retry later with the same id' },

@@ -36,5 +36,7 @@ export const labelField = z.string().min(1).max(LABEL_MAX).regex(labelPattern, '
 
 /** The most recipient devices one send may address; a user has far fewer. */
 export const MAX_DEVICES_PER_SEND = 64;
+/** The schema's bound on a group send's recipients; MAX_GROUP_RECIPIENTS (at most this) is the configured one. */
+export const GROUP_RECIPIENTS_HARD_MAX = 1000;
 
 export const isoTimestamp = z.iso.datetime({ offset: true });

@@ -113,7 +113,8 @@ export interface MessageFrameOf<T extends MessageFrameType> {
   sender_id: string;
   sender_device: string;
   timestamp: string;
-  payload: { ciphertext?: string; message_type?: string; group_id?: string; media_id?: string; algorithm?: string; device_id?: string };
+  /** `group_size` (users the sender addressed) marks a group send; a `group_id` alone may come from a client that fans out itself. */
+  payload: { ciphertext?: string; message_type?: string; group_id?: string; group_size?: number; media_id?: string; algorithm?: string; device_id?: string };
 }
 
 export interface SentAckFrame {
