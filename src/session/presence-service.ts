@@ -92,7 +92,8 @@ export class PresenceService {
    */
   private async confirm(s: Session, lease: Lease): Promise<void> {
     try {
-      s.deviceType ??= await this.o.deviceType(s.userId, s.deviceId);
+      // Only shown to contacts: a database that cannot say leaves it unknown rather than holding presence up.
+      s.deviceType ??= await this.o.deviceType(s.userId, s.deviceId).catch(() => null);
       const wasLive = (await this.o.presence.liveDevices(s.userId, this.o.now())).has(s.deviceId);
       const cameOnline = await this.o.presence.connect(lease, this.o.now());
       // The session's own state, not 'online': a `presence` frame may have come first.
