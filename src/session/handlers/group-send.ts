@@ -49,12 +49,10 @@ export function handleGroupSend(s: Session, frame: GroupSendFrame, svc: Services
 async function checkThenStore(s: Session, frame: GroupSendFrame, svc: Services, unsure: GroupSendFrame['payload']['recipients'], key: string, digest: number): Promise<void> {
   const mismatchOf = async (r: (typeof unsure)[number], fresh: boolean): Promise<DeviceMismatch | undefined> =>
     mismatchedDevices(recipientDevices(await svc.devices.devicesOf(r.to, fresh), r.to, s.userId, s.deviceId), r.messages.map((m) => m.device_id));
-  const mismatches: (DeviceMismatch & { user_id: string })[] = [];
-  for (const r of unsure) {
-    // The cache may be behind: only a fresh read decides that the sender is wrong.
-    const m = (await mismatchOf(r, false)) && (await mismatchOf(r, true));
-    if (m) mismatches.push({ user_id: r.to, ...m });
-  }
+  // The members' device sets are read side by side, not one after another; the cache may be behind,
+  // so only a fresh read decides that the sender is wrong.
+  const found = await Promise.all(unsure.map(async (r) => ((await mismatchOf(r, false)) && (await mismatchOf(r, true))) || undefined));
+  const mismatches = unsure.flatMap((r, i) => (found[i] ? [{ user_id: r.to, ...found[i] }] : []));
   if (mismatches.length > 0) {
     // Nothing is stored and the id is not taken (newSendKey records nothing): the corrected message may use it.
     s.reply(encodeError('mismatched_devices', { id: frame.id, timestamp: isoNow(svc), extra: { mismatches } }));
