@@ -210,6 +210,7 @@ async function main(): Promise<void> {
       drainPageSize: config.DRAIN_PAGE_SIZE,
       bufferedHighWater: Math.floor(config.MAX_BACKPRESSURE_BYTES / 2),
       slowConsumerMs: config.SLOW_CONSUMER_SECONDS * 1000,
+      listening: (user) => bus.listening(user),
     },
     admit: (p) => devices.touch(p.userId, p.deviceId),
     userConnections,

@@ -36,7 +36,8 @@ export async function startThrowawayRedis(cpu?: number): Promise<ThrowawayRedis>
     throw new Error('throwaway redis-server did not start');
   };
   const kill = async () => {
-    if (!child || child.exitCode !== null) return;
+    // A child killed by a signal keeps exitCode null: signalCode tells that it is gone.
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child!.once('exit', r));
     child.kill('SIGKILL');
     await exited;

@@ -26,6 +26,15 @@ export interface Bus {
   subscribe(topic: string): void;
   unsubscribe(topic: string): void;
   /**
+   * True once every message published to the topic from now on reaches this
+   * node: the broker confirmed the subscription. Until then, a promise that
+   * resolves when it does, or when the topic is unsubscribed. A session
+   * goes live only after this (session.ts): before, a message published by
+   * another node could pass this node by while a later one, sent from here,
+   * reached the device.
+   */
+  listening(topic: string): true | Promise<void>;
+  /**
    * `reached`, when given, is called on a later turn with the message and
    * the number of other nodes it reached: 0 when none subscribes to the
    * topic or the bus is down. It is a hint, never a guarantee: a node that

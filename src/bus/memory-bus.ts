@@ -36,6 +36,11 @@ export class MemoryBus implements Bus {
     this.topics.delete(topic);
   }
 
+  /** A subscription here takes effect at once. */
+  listening(): true {
+    return true;
+  }
+
   publish(topic: string, msg: BusMessage, reached?: Reached): void {
     if (!this.hasPeers) {
       if (reached) setImmediate(reached, msg, 0);

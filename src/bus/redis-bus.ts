@@ -7,6 +7,22 @@ import { decodeBusBatch, encodeBusBatch, type BusBatch } from './bus-codec.ts';
 const RESYNC_GAP_MS = 1000;
 /** Least time between two warnings about payloads this node cannot read. */
 const UNREADABLE_WARN_GAP_MS = 60_000;
+/** Wait before asking again for subscriptions that Redis refused or never answered. */
+const SUBSCRIBE_RETRY_MS = 250;
+/** Channels per SUBSCRIBE when asking again for many. */
+const SUBSCRIBE_CHUNK = 1000;
+
+/**
+ * A topic this node wants. `confirmed` once Redis answered its SUBSCRIBE;
+ * `waiters` resolve then (or when the topic is given up). A topic given up
+ * and wanted again gets a new object, so a late answer to the old
+ * SUBSCRIBE confirms nothing.
+ */
+interface Wanted {
+  confirmed: boolean;
+  waiters: Promise<void> | undefined;
+  resolve: (() => void) | undefined;
+}
 
 /** A turn's publishes, by topic. */
 type Outgoing = Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; reached: Reached }[] | undefined }>;
@@ -41,7 +57,7 @@ export class RedisBus implements Bus {
   readonly hasPeers = true;
   private readonly pub: Redis;
   private readonly sub: Redis;
-  private readonly topics = new Set<string>();
+  private readonly topics = new Map<string, Wanted>();
   private readonly handlers: ((topic: string, msg: BusMessage) => void)[] = [];
   private readonly resyncHandlers: (() => void)[] = [];
   private readonly lossHandlers: (() => void)[] = [];
@@ -54,6 +70,9 @@ export class RedisBus implements Bus {
   /** Running while a resync was made lately; `resyncOwed` when another was asked for meanwhile. */
   private resyncGap: NodeJS.Timeout | undefined;
   private resyncOwed = false;
+  /** Topics whose SUBSCRIBE failed, to ask for again (askSubscribe). */
+  private refused: (readonly [string, Wanted])[] = [];
+  private resubscribeTimer: NodeJS.Timeout | undefined;
   private readonly prefix: string;
   /** When an unreadable payload was last logged (ms since the epoch; logging only). */
   private warnedUnreadableAt = -Infinity;
@@ -71,6 +90,7 @@ export class RedisBus implements Bus {
       this.lostSubscriber = true;
     });
     this.sub.on('ready', () => {
+      this.resubscribe();
       if (!this.lostSubscriber) return;
       this.lostSubscriber = false;
       opts.log.info('bus reconnected; resynchronising');
@@ -90,13 +110,67 @@ export class RedisBus implements Bus {
 
   subscribe(topic: string): void {
     if (this.topics.has(topic)) return;
-    this.topics.add(topic);
-    this.sub.subscribe(this.prefix + topic).catch(() => {});
+    const w: Wanted = { confirmed: false, waiters: undefined, resolve: undefined };
+    this.topics.set(topic, w);
+    this.askSubscribe([[topic, w]]);
   }
 
   unsubscribe(topic: string): void {
-    if (!this.topics.delete(topic)) return;
+    const w = this.topics.get(topic);
+    if (!w) return;
+    this.topics.delete(topic);
+    w.resolve?.();
     this.sub.unsubscribe(this.prefix + topic).catch(() => {});
+  }
+
+  listening(topic: string): true | Promise<void> {
+    const w = this.topics.get(topic);
+    if (!w || w.confirmed) return true;
+    return (w.waiters ??= new Promise<void>((resolve) => (w.resolve = resolve)));
+  }
+
+  /**
+   * Sends SUBSCRIBE for topics until Redis confirms them. One asked while
+   * the subscriber is away is refused when ioredis gives up its offline
+   * queue, and on reconnect ioredis resubscribes only to channels Redis had
+   * confirmed: without asking again, the topic would stay deaf for as long
+   * as the node keeps it. Refused topics are asked for again together, once
+   * the subscriber is ready (at once if it is, after a short wait).
+   */
+  private askSubscribe(topics: readonly (readonly [string, Wanted])[]): void {
+    for (let i = 0; i < topics.length; i += SUBSCRIBE_CHUNK) {
+      const chunk = topics.slice(i, i + SUBSCRIBE_CHUNK);
+      const wanted = () => chunk.filter(([topic, w]) => this.topics.get(topic) === w && !w.confirmed);
+      this.sub.subscribe(...chunk.map(([topic]) => this.prefix + topic)).then(
+        () => {
+          for (const [, w] of wanted()) {
+            w.confirmed = true;
+            w.resolve?.();
+            w.waiters = w.resolve = undefined;
+          }
+        },
+        () => {
+          for (const t of wanted()) this.refused.push(t);
+          this.scheduleResubscribe();
+        },
+      );
+    }
+  }
+
+  private scheduleResubscribe(): void {
+    if (this.resubscribeTimer || this.refused.length === 0) return;
+    this.resubscribeTimer = setTimeout(() => {
+      this.resubscribeTimer = undefined;
+      // Not ready: the subscriber's ready event asks.
+      if (this.sub.status === 'ready') this.resubscribe();
+    }, SUBSCRIBE_RETRY_MS);
+    this.resubscribeTimer.unref();
+  }
+
+  private resubscribe(): void {
+    const refused = this.refused;
+    this.refused = [];
+    this.askSubscribe(refused.filter(([topic, w]) => this.topics.get(topic) === w && !w.confirmed));
   }
 
   publish(topic: string, msg: BusMessage, reached?: Reached): void {
@@ -128,6 +202,7 @@ export class RedisBus implements Bus {
 
   async close(): Promise<void> {
     clearTimeout(this.resyncGap);
+    clearTimeout(this.resubscribeTimer);
     this.flush();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
   }

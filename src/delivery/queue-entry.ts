@@ -33,20 +33,26 @@ export interface QueueEntry {
   readonly createdAt: Date;
   /** The node whose writer holds this entry, when that is not this node: its ack is sent back there. */
   readonly origin: string | undefined;
+  /**
+   * Another node's entry whose copy was published at its commit (the
+   * entry is in the database), rather than the first copy published before
+   * it. False for this node's own entries, whose `state` says as much.
+   */
+  readonly storedCopy: boolean;
   state: EntryState;
   /** Called once: when the entry is durable or acked by its recipient, whichever comes first (true), or when its batch failed before either (false). */
   onSettled: ((ok: boolean) => void) | undefined;
 }
 
 /** What a caller supplies; the rest is made here. */
-type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin' | 'recipientKey'>;
+type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin' | 'recipientKey' | 'storedCopy'>;
 
 /**
  * Builds the entry field by field rather than by spreading `fields`, so
  * that every entry has the same shape from the start (this runs for every
  * message and receipt).
  */
-function makeEntry(f: EntryFields, state: EntryState, onSettled: ((ok: boolean) => void) | undefined, origin?: string): QueueEntry {
+function makeEntry(f: EntryFields, state: EntryState, onSettled: ((ok: boolean) => void) | undefined, origin?: string, storedCopy = false): QueueEntry {
   return {
     recipientUser: f.recipientUser,
     recipientDevice: f.recipientDevice,
@@ -59,6 +65,7 @@ function makeEntry(f: EntryFields, state: EntryState, onSettled: ((ok: boolean) 
     frame: f.frame,
     createdAt: f.createdAt,
     origin,
+    storedCopy,
     state,
     onSettled,
   };
@@ -73,9 +80,9 @@ export function committedEntry(fields: EntryFields): QueueEntry {
   return makeEntry(fields, 'committed', undefined);
 }
 
-/** A copy of an entry that node `origin` holds, published to this node for a device connected here. */
-export function remoteEntry(fields: EntryFields, origin: string): QueueEntry {
-  return makeEntry(fields, 'remote', undefined, origin);
+/** A copy of an entry that node `origin` holds, published to this node for a device connected here; `stored` for the copy published at its commit. */
+export function remoteEntry(fields: EntryFields, origin: string, stored = false): QueueEntry {
+  return makeEntry(fields, 'remote', undefined, origin, stored);
 }
 
 export function settle(entry: QueueEntry, ok: boolean): void {

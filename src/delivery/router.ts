@@ -154,7 +154,7 @@ export class Router {
         const target = this.local.find(w.recipientUser, w.recipientDevice);
         if (target) {
           // Only a second copy can follow an ack made here: a first copy is what a device here would ack.
-          if (!(msg.again && this.acks.ackedHere(w))) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node));
+          if (!(msg.again && this.acks.ackedHere(w))) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node, msg.again === true));
         } else if (msg.s !== undefined) (absent ??= []).push([w.recipientUser, w.recipientDevice, w.dedupKey]);
       }
       // Another device of the user is here, not this one: the origin need not wait for an ack from here.

@@ -16,6 +16,14 @@ import type { Connection } from './connection.ts';
 import type { Expiring } from './expiry-wheel.ts';
 import { RenewingMap, RenewingSet } from '../util/renewing-collections.ts';
 
+/** Another node's first copies a session may pass over at once (passOver); past that the device is dropped (1013) and reads its queue on reconnect. */
+const PASSED_OVER_MAX = 10_000;
+/** How long a passed-over entry is awaited (its origin may have died before the commit); past that it no longer holds first copies back. */
+const PASSED_OVER_TTL_MS = 30_000;
+
+/** A copy of another node's entry published before its commit: it may not be in the database yet. */
+const isFirstCopy = (e: QueueEntry): boolean => e.origin !== undefined && !e.storedCopy;
+
 export interface SessionDeps {
   writer: GroupCommitWriter;
   acks: AckRouter;
@@ -30,6 +38,8 @@ export interface SessionDeps {
   bufferedHighWater: number;
   /** How long the socket may stay backed up before the device is dropped (close 1013); its messages stay queued. */
   slowConsumerMs: number;
+  /** Whether the bus carries the user's topic to this node yet (Bus.listening). */
+  listening: (user: string) => true | Promise<void>;
 }
 
 /**
@@ -68,6 +78,10 @@ export class Session implements DeliveryTarget, Expiring {
   /** Set when the in-flight window fills; cleared once acks free half of it, so a full window is not reopened one ack at a time. */
   private windowFull = false;
   private roomWaiters: (() => void)[] = [];
+  /** Dedup keys of other nodes' first copies this session let go, and when (passOver). */
+  private passedOver: Map<string, number> | undefined;
+  /** Resolved on close: a drain waiting for the bus stops waiting. */
+  private closeWaiters: (() => void)[] | undefined;
   private slowTimer: NodeJS.Timeout | undefined;
   /** The tail of the frame handlers' chain; none while no handler is queued. */
   private inbox: Promise<void> | undefined;
@@ -122,6 +136,7 @@ export class Session implements DeliveryTarget, Expiring {
 
   offer(entry: QueueEntry): void {
     if (this.closed || !this.isApproved || this.inflightKeys?.has(entry.dedupKey)) return;
+    if (this.passedOver !== undefined && isFirstCopy(entry) && this.stillPassingOver()) return this.passOver(entry);
     if (this.mode === 'draining') return this.hold(entry);
     if (!this.hasRoom()) {
       // An entry of this node is in the writer or the database already: the drain picks it up.
@@ -230,6 +245,7 @@ export class Session implements DeliveryTarget, Expiring {
           await this.deliverPaced(held.filter((e) => e.state !== 'acked' && e.state !== 'failed'));
           if (this.closed) return;
         }
+        if (!this.heldOverflow && !this.readAgain && !this.closed) await this.untilListening();
       } while ((this.heldOverflow || this.readAgain) && !this.closed);
       this.mode = 'live';
       if (!this.caughtUp) {
@@ -243,6 +259,24 @@ export class Session implements DeliveryTarget, Expiring {
     } finally {
       this.drainRunning = false;
     }
+  }
+
+  /**
+   * Going live needs the bus to carry this user's topic here. Until Redis
+   * confirms the subscription, a message another node publishes passes this
+   * node by (it is written to the queue, unheard), and a later one sent from
+   * this node would reach the device first. So the drain waits, holding
+   * what arrives, and once the subscription holds it reads the queue again
+   * (readAgain): whatever was committed before is in the queue, whatever is
+   * committed after comes over the bus. No timeout of its own: the bus asks
+   * again until Redis answers (each ask has Redis's command deadline), and a
+   * close ends the wait; meanwhile the backlog read so far has been sent.
+   */
+  private async untilListening(): Promise<void> {
+    const listening = this.deps.listening(this.userId);
+    if (listening === true) return;
+    await Promise.race([listening, new Promise<void>((resolve) => (this.closeWaiters ??= []).push(resolve))]);
+    this.readAgain = true;
   }
 
   /**
@@ -276,11 +310,15 @@ export class Session implements DeliveryTarget, Expiring {
   onClose(): void {
     this.closed = true;
     clearTimeout(this.slowTimer);
+    this.passedOver = undefined;
     this.held = [];
     this.heldBytes = 0;
     const waiters = this.roomWaiters;
     this.roomWaiters = [];
     for (const w of waiters) w();
+    const closing = this.closeWaiters ?? [];
+    this.closeWaiters = undefined;
+    for (const w of closing) w();
   }
 
   get inflightSize(): number {
@@ -333,16 +371,55 @@ export class Session implements DeliveryTarget, Expiring {
     this.inflightBytes += e.frame.length;
     if (++this.inflightCount >= this.deps.inflightMax || this.inflightBytes >= this.deps.inflightMaxBytes) this.windowFull = true;
     storedFramesOut[e.kind]++;
+    if (this.passedOver?.delete(e.dedupKey) && this.passedOver.size === 0) this.passedOver = undefined;
     this.conn.send(e.frame);
   }
 
+  /**
+   * Lets go of another node's first copy (no room to hold it). It may not
+   * be in the database yet, so the next read of the queue can miss it,
+   * while a later first copy from the same sender reaches the device: an
+   * order break. So once one is let go, every first copy is, until each
+   * of them has been delivered: its origin writes it (no ack comes) and
+   * publishes it again at the commit, and those copies, like the queue,
+   * come in commit order. Meanwhile the device gets its messages a write
+   * delay later, nothing more. An entry acked here lately is a duplicate,
+   * not awaited; one not seen within PASSED_OVER_TTL_MS (its node died
+   * before the commit, and its sender never sent it again) is given up.
+   */
+  private passOver(e: QueueEntry): void {
+    if (this.deps.acks.ackedHere(e)) return;
+    const m = (this.passedOver ??= new Map());
+    if (m.has(e.dedupKey)) return;
+    if (m.size >= PASSED_OVER_MAX) return this.close(CloseCode.tryAgainLater, 'slow consumer');
+    m.set(e.dedupKey, this.deps.now());
+  }
+
+  /** Whether passed-over entries are still awaited, after giving up those awaited too long (oldest first, in the map's order). */
+  private stillPassingOver(): boolean {
+    const m = this.passedOver!;
+    const cutoff = this.deps.now() - PASSED_OVER_TTL_MS;
+    for (const [key, at] of m) {
+      if (at > cutoff) break;
+      m.delete(key);
+    }
+    if (m.size > 0) return true;
+    this.passedOver = undefined;
+    return false;
+  }
+
   private hold(entry: QueueEntry): void {
-    if (this.heldOverflow) return;
+    if (this.heldOverflow) {
+      if (isFirstCopy(entry)) this.passOver(entry);
+      return;
+    }
     // By bytes only once something is held: one frame larger than the bound still goes through.
     const tooManyBytes = this.held.length > 0 && this.heldBytes + entry.frame.length > this.deps.inflightMaxBytes;
     if (this.held.length >= this.deps.inflightMax || tooManyBytes) {
       // Too much arrived during the drain: forget it and read it from the queue on the next pass.
       this.heldOverflow = true;
+      for (const e of this.held) if (isFirstCopy(e)) this.passOver(e);
+      if (isFirstCopy(entry)) this.passOver(entry);
       this.held = [];
       this.heldBytes = 0;
       return;

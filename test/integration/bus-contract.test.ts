@@ -111,6 +111,20 @@ describe.each(factories)('bus contract: $name', (factory) => {
     expect(gotB).toEqual([]);
   });
 
+  it('says when a subscription holds: every publish after that reaches the node', async () => {
+    reset();
+    b.subscribe('ivy');
+    const ready = b.listening('ivy');
+    if (ready !== true) await ready;
+    // No settling: the promise alone says the next publish is heard.
+    a.publish('ivy', push('first'));
+    await settle();
+    expect(gotB).toEqual([{ topic: 'ivy', msg: push('first') }]);
+    expect(b.listening('ivy')).toBe(true);
+    // A topic nobody asked for needs no wait.
+    expect(b.listening('never-asked')).toBe(true);
+  });
+
   it('says it has peers when other nodes share it', () => {
     expect([a.hasPeers, b.hasPeers, c.hasPeers]).toEqual([true, true, true]);
   });
@@ -205,6 +219,54 @@ describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
       expect(seen.indexOf('loss')).toBeLessThan(seen.lastIndexOf('next'));
     } finally {
       await Promise.all([b, ...senders].map((n) => n.close()));
+      await r.stop();
+    }
+  });
+});
+
+describe.skipIf(!hasRedisServer)('redis bus subscribing while Redis is down', () => {
+  it('asks again until Redis confirms, and says so only then', async () => {
+    const r = await startThrowawayRedis();
+    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'down', commandTimeoutMs: 300, log });
+    const [a, b] = [node('a'), node('b')];
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      const gotB = collect(b);
+      await r.kill();
+      b.subscribe('zoe');
+      const waiting = b.listening('zoe');
+      expect(waiting).not.toBe(true);
+      let heard = false;
+      void (waiting as Promise<void>).then(() => (heard = true));
+      // ioredis gives up the SUBSCRIBE it queued while the server was away.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      expect(heard).toBe(false);
+      await r.restart();
+      await waiting;
+      a.publish('zoe', push('after'));
+      for (let i = 0; gotB.length === 0 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 30));
+      expect(gotB).toEqual([{ topic: 'zoe', msg: push('after') }]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await r.stop();
+    }
+  });
+
+  it('stops waiting when the topic is given up', async () => {
+    const r = await startThrowawayRedis();
+    const b = new RedisBus({ url: r.url, nodeId: 'b', prefix: 'gone', commandTimeoutMs: 300, log });
+    try {
+      await b.ready();
+      r.pause();
+      b.subscribe('yan');
+      const waiting = b.listening('yan');
+      expect(waiting).not.toBe(true);
+      b.unsubscribe('yan');
+      await waiting;
+      expect(b.listening('yan')).toBe(true);
+    } finally {
+      r.resume();
+      await b.close();
       await r.stop();
     }
   });

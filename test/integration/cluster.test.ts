@@ -224,6 +224,47 @@ describe.skipIf(!postgresUrl || !hasRedisServer)('a Redis outage', () => {
     }
   }, 60_000);
 
+  it('a device that connected while Redis was down hears the other nodes once it is back, in order', async () => {
+    await Accounts.ready();
+    const db = await createTestDatabase('postgres');
+    const r = await startThrowawayRedis();
+    const env = { ...db.env, JWT_SECRET: TEST_SECRET, REDIS_URL: r.url, REDIS_TIMEOUT_MS: '300' };
+    const [n1, n2] = await Promise.all([startRelay({ ...env, DATA_DIR: tempDir('d1'), NODE_ID: 'd1' }), startRelay({ ...env, DATA_DIR: tempDir('d2'), NODE_ID: 'd2' })]);
+    try {
+      const accounts = new Accounts(n1.url);
+      const a = await accounts.online('alice', 'a1', n1.url);
+      const carl = await accounts.online('carl', 'c1', n2.url);
+      await (await accounts.online('bob', 'b1', n2.url)).close();
+      send(a, 'stored', 'bob', ['b1']);
+      await a.next(isFor('stored'));
+
+      // Bob's first device on node 2 comes while Redis is down: that node's subscription to him is asked for then.
+      await r.kill();
+      const b = await TestClient.connect(n2.url, 'bob', 'b1');
+      // His backlog comes at once; live traffic (and queue_empty) waits for the bus.
+      expect(await b.next(isFor('stored'), 10_000)).toMatchObject({ type: 'deliver' });
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(b.all('queue_empty')).toHaveLength(0);
+      await r.restart();
+      await b.next('queue_empty', 10_000);
+
+      // From node 1 through the bus, then from node 2 directly: bob gets them as sent.
+      send(a, 'remote', 'bob', ['b1']);
+      await a.next(isFor('remote'));
+      send(carl, 'local', 'bob', ['b1']);
+      await carl.next(isFor('local'));
+      // Out of order, the wait for `remote` would pass `local` by, and the wait for `local` fail.
+      await b.next(isFor('remote'), 10_000);
+      await b.next(isFor('local'), 3000);
+      expect(b.all('deliver').map((f) => f.message_id)).toEqual(['stored', 'remote', 'local']);
+      await Promise.all([a, carl, b].map((c) => c.close()));
+    } finally {
+      await Promise.all([n1.stop('SIGKILL'), n2.stop('SIGKILL')]);
+      await r.stop();
+      await db.drop();
+    }
+  }, 60_000);
+
   it('announces a device that connected while Redis stalled, once Redis answers again', async () => {
     await Accounts.ready();
     const db = await createTestDatabase('postgres');
@@ -243,9 +284,10 @@ describe.skipIf(!postgresUrl || !hasRedisServer)('a Redis outage', () => {
       // Bob comes back while Redis is stalled: his presence write times out (300 ms) and is retried.
       r.pause();
       const again = await TestClient.connect(n1.url, 'bob', 'b1');
-      await again.next('queue_empty');
       await new Promise((resolve) => setTimeout(resolve, 800));
       r.resume();
+      // Live (and queue_empty) waits for Redis to confirm the node's subscription to bob.
+      await again.next('queue_empty', 8000);
       expect(await a.next((f) => f.type === 'user_online' && f.payload['user_id'] === 'bob', 8000)).toBeTruthy();
       expect(await again.next('presence', 8000)).toMatchObject({ payload: { contacts: [{ user_id: 'alice', online: true }] } });
       await Promise.all([a.close(), again.close()]);

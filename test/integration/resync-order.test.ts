@@ -50,7 +50,7 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
     const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
     const bus = new MemoryBus('n1');
     const socket = new RecordingSocket();
-    const deps = { writer, acks: new AckRouter(writer, bus), store: t.store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000 };
+    const deps = { writer, acks: new AckRouter(writer, bus), store: t.store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => true as const };
     const s = new Session('bob', 'b1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
     const resync = new BacklogResync({ sessions: () => [s], store: t.store, log, chunk: 500, concurrency: 4 });
     await s.drain();
@@ -74,6 +74,63 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
     expect(ids()).toEqual(['before', 'lost', 'after', 'later']);
   });
 
+  it('stays draining until the bus carries the user here, then reads the queue again before going live', async () => {
+    const dora = (id: string) => ({ ...fields(id), recipientUser: 'dora', recipientDevice: 'd1' });
+    const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
+    const socket = new RecordingSocket();
+    let heard!: () => void;
+    const subscribed = new Promise<void>((resolve) => (heard = resolve));
+    let listening: true | Promise<void> = subscribed;
+    const deps = { writer, acks: new AckRouter(writer, new MemoryBus('n1')), store: t.store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => listening };
+    const s = new Session('dora', 'd1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
+    await t.store.commit([newEntry(dora('old'))], []);
+    const draining = s.drain();
+    const types = () => socket.sent.map((f) => (JSON.parse(f) as { type: string; message_id?: string })).map((f) => f.message_id ?? f.type);
+    for (let i = 0; !types().includes('old') && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
+    // The backlog goes out at once. Then another node commits `missed` (its copy passed this node by,
+    // unsubscribed), and a later message arrives: it waits.
+    await t.store.commit([newEntry(dora('missed'))], []);
+    s.offer(remoteEntry(dora('after'), 'n2'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(types()).toEqual(['old']);
+    listening = true;
+    heard();
+    await draining;
+    expect(types()).toEqual(['old', 'missed', 'after', 'queue_empty']);
+  });
+
+  it('a first copy from another node that found no room holds the later first copies back until it comes again, stored', async () => {
+    const erin = (id: string) => ({ ...fields(id), recipientUser: 'erin', recipientDevice: 'e1' });
+    const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
+    const socket = new RecordingSocket();
+    const deps = { writer, acks: new AckRouter(writer, new MemoryBus('n1')), store: t.store, log, now: () => Date.now(), inflightMax: 2, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => true as const };
+    const s = new Session('erin', 'e1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
+    await s.drain();
+    const ids = () => socket.sent.map((f) => (JSON.parse(f) as { type: string; message_id?: string })).filter((f) => f.type === 'deliver').map((f) => f.message_id);
+    const flush = () => new Promise((r) => setTimeout(r, 30));
+    // A burst from n2, not committed there yet: two fill the window, two are held, the rest find no room.
+    for (let i = 1; i <= 8; i++) s.offer(remoteEntry(erin(`m${i}`), 'n2'));
+    expect(ids()).toEqual(['m1', 'm2']);
+    s.ack(['m1', 'm2']);
+    await flush();
+    s.ack(ids().slice(2) as string[]);
+    await flush();
+    // Nothing of the rest is in the queue yet, and the next first copy must not pass them.
+    s.offer(remoteEntry(erin('m9'), 'n2'));
+    await flush();
+    expect(ids()).not.toContain('m9');
+    // n2 commits them in order and publishes each again (m1 and m2 were acked in time: never written).
+    for (let i = 3; i <= 9; i++) {
+      s.offer(remoteEntry(erin(`m${i}`), 'n2', true));
+      s.ack([`m${i}`]);
+    }
+    await flush();
+    expect(ids()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9']);
+    // All came: first copies go straight out again.
+    s.offer(remoteEntry(erin('m10'), 'n2'));
+    expect(ids().at(-1)).toBe('m10');
+  });
+
   it('lets a device with nothing stored go live again after the probe, without reading its queue', async () => {
     const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
     const socket = new RecordingSocket();
@@ -84,7 +141,7 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
         return t.store.readBacklog(...a);
       },
     });
-    const deps = { writer, acks: new AckRouter(writer, new MemoryBus('n1')), store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000 };
+    const deps = { writer, acks: new AckRouter(writer, new MemoryBus('n1')), store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => true as const };
     const s = new Session('carol', 'c1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
     await s.drain();
     const readsBefore = reads;
