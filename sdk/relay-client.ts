@@ -192,6 +192,18 @@ export class RelayClient {
     return this.sendStored({ type: 'send', id, payload: { to, messages, ...meta } });
   }
 
+  /**
+   * One message to several users (a group): for each user, one ciphertext
+   * per device, exactly as for `send`. One `sent_ack` once every device of
+   * every user has it; a `mismatched_devices` answer names the users whose
+   * device sets differ (`payload.mismatches`), and nothing was stored.
+   * Kept and resent with its id after reconnects, like `send`.
+   */
+  sendGroup(groupId: string, recipients: { to: string; messages: { device_id: string; ciphertext: string }[] }[], opts: { id?: string; message_type?: string; media_id?: string } = {}): Promise<SentAckFrame> {
+    const { id = this.newId(), ...meta } = opts;
+    return this.sendStored({ type: 'send', id, payload: { recipients, group_id: groupId, ...meta } });
+  }
+
   /** Any stored frame (`send`, `media_key`, `sync_*`): kept until `sent_ack`, resent with its id after reconnects. */
   sendStored(frame: StoredClientFrame): Promise<SentAckFrame> {
     if (this.stopped) return Promise.reject(new ClientStoppedError('stopped'));

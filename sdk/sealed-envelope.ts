@@ -11,9 +11,10 @@ import type { DeviceIdentity } from './device-identity.ts';
  *
  * What this gives: confidentiality against the relay and the network,
  * sender authenticity (the signature), and binding to the intended
- * recipient and message id (a recipient cannot pass a message on as if it
- * had been written to someone else, and the relay cannot replay it under
- * another id).
+ * recipient, message id and group (a recipient cannot pass a message on
+ * as if it had been written to someone else, and the relay cannot replay
+ * it under another id or show a direct message as a group's, or the
+ * reverse).
  * What it does not give: forward secrecy or recovery after a key
  * compromise (a stolen identity key opens every past box sealed for it),
  * deniability, or hiding metadata (the relay still sees who talks to whom
@@ -26,6 +27,8 @@ export interface SealedContent {
   to_user: string;
   to_device: string;
   message_id: string;
+  /** Set for a group message: which group, so the relay cannot move it to another. */
+  group_id?: string;
   body: string;
 }
 
@@ -42,7 +45,7 @@ export function seal(content: SealedContent, sender: DeviceIdentity, recipientKe
   return encodeBase64(sodium.crypto_box_seal(plain, sodium.crypto_sign_ed25519_pk_to_curve25519(recipientKey)));
 }
 
-export type OpenResult = { ok: true; content: SealedContent } | { ok: false; reason: 'not_for_us' | 'malformed' | 'bad_signature' | 'wrong_sender' | 'wrong_recipient' | 'wrong_id' };
+export type OpenResult = { ok: true; content: SealedContent } | { ok: false; reason: 'not_for_us' | 'malformed' | 'bad_signature' | 'wrong_sender' | 'wrong_recipient' | 'wrong_id' | 'wrong_group' };
 
 /**
  * Opens a box sealed for `me`, and checks it against what the relay claims
@@ -52,7 +55,7 @@ export type OpenResult = { ok: true; content: SealedContent } | { ok: false; rea
 export function open(
   ciphertext: string,
   me: { userId: string; deviceId: string; identity: DeviceIdentity },
-  claimed: { senderId: string; senderDevice: string; messageId: string },
+  claimed: { senderId: string; senderDevice: string; messageId: string; groupId?: string | undefined },
   senderKey: Uint8Array,
 ): OpenResult {
   const box = decodeBase64(ciphertext);
@@ -81,5 +84,6 @@ export function open(
   if (content.from_user !== claimed.senderId || content.from_device !== claimed.senderDevice) return { ok: false, reason: 'wrong_sender' };
   if (content.to_user !== me.userId || content.to_device !== me.deviceId) return { ok: false, reason: 'wrong_recipient' };
   if (content.message_id !== claimed.messageId) return { ok: false, reason: 'wrong_id' };
+  if (content.group_id !== claimed.groupId) return { ok: false, reason: 'wrong_group' };
   return { ok: true, content };
 }

@@ -12,6 +12,8 @@ export interface TextMessage {
   fromDevice: string;
   body: string;
   timestamp: string;
+  /** Set for a group message (sendGroupText). */
+  groupId?: string;
 }
 
 export class UntrustedDevicesError extends Error {
@@ -161,6 +163,37 @@ export class SecureMessenger {
   }
 
   /**
+   * Seals `body` for every device of every member of a group (our own
+   * user's other devices included when `members` lists us) and sends it as
+   * one group message: one `sent_ack`, one id for all. The group id is
+   * sealed in each box. Members whose device sets the relay reports as
+   * different are fetched again and the whole message re-sealed under the
+   * same id. The member list is the application's: the relay keeps none.
+   */
+  async sendGroupText(groupId: string, members: readonly string[], body: string, id = this.client.newId()): Promise<{ id: string }> {
+    for (let attempt = 0; ; attempt++) {
+      const recipients = await Promise.all(
+        [...new Set(members)].map(async (to) => ({
+          to,
+          messages: (await this.devicesOf(to))
+            .filter((d) => !(to === this.me.userId && d.deviceId === this.me.deviceId))
+            .map((d) => ({
+              device_id: d.deviceId,
+              ciphertext: seal({ v: 1, from_user: this.me.userId, from_device: this.me.deviceId, to_user: to, to_device: d.deviceId, message_id: id, group_id: groupId, body }, this.me.identity, d.publicKey),
+            })),
+        })),
+      );
+      try {
+        await this.client.sendGroup(groupId, recipients.filter((r) => r.messages.length > 0), { id, message_type: 'text' });
+        return { id };
+      } catch (err) {
+        if (!(err instanceof RelayError) || err.code !== 'mismatched_devices' || attempt >= MAX_DEVICE_LIST_RETRIES) throw err;
+        for (const m of err.payload.mismatches ?? members.map((user_id) => ({ user_id }))) this.lists.delete(m.user_id);
+      }
+    }
+  }
+
+  /**
    * Calls `handler` with each message that opens and verifies. The relay
    * acks it once the handler resolved. A message that cannot be opened
    * (not for this device, forged, unknown sender device) goes to
@@ -186,12 +219,13 @@ export class SecureMessenger {
         onRejected(f, 'unknown_sender_device');
         return;
       }
-      const opened = open(f.payload.ciphertext, this.me, { senderId: f.sender_id, senderDevice: f.sender_device, messageId: f.message_id }, sender.publicKey);
+      const opened = open(f.payload.ciphertext, this.me, { senderId: f.sender_id, senderDevice: f.sender_device, messageId: f.message_id, groupId: f.payload.group_id }, sender.publicKey);
       if (!opened.ok) {
         onRejected(f, opened.reason);
         return;
       }
-      await handler({ id: f.message_id, from: f.sender_id, fromDevice: f.sender_device, body: opened.content.body, timestamp: f.timestamp });
+      const groupId = opened.content.group_id;
+      await handler({ id: f.message_id, from: f.sender_id, fromDevice: f.sender_device, body: opened.content.body, timestamp: f.timestamp, ...(groupId === undefined ? {} : { groupId }) });
     });
   }
 

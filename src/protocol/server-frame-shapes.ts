@@ -135,7 +135,19 @@ export interface ErrorFrame {
   type: 'error';
   id?: string;
   timestamp: string;
-  payload: { error_code: ErrorCode; message: string; retry_after?: number; missing?: string[]; extra?: string[]; attempts_left?: number; call_id?: string };
+  payload: {
+    error_code: ErrorCode;
+    message: string;
+    retry_after?: number;
+    missing?: string[];
+    extra?: string[];
+    /** A group send's device-set differences, one per user whose set differs. */
+    mismatches?: { user_id: string; missing: string[]; extra: string[] }[];
+    max_recipients?: number;
+    max_rows?: number;
+    attempts_left?: number;
+    call_id?: string;
+  };
 }
 
 export type ServerFrame =

@@ -115,6 +115,35 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     expect((await bob.client.onlineContacts())[0]!.devices).toEqual([{ device_id: 'phone', device_type: 'test', status: 'busy' }]);
   });
 
+  it('sends a group message to three users, re-sealed once for a member who gained a device meanwhile', async () => {
+    const [aliceId, bobId, carolId] = [uid('alice'), uid('bob'), uid('carol')];
+    const alice = await primary(aliceId);
+    const alicePad = await (async () => {
+      const { device: pad, code, request } = await pendingDevice(alice, 'pad');
+      await alice.messenger.approve(request, code);
+      await pad.client.ready();
+      return pad;
+    })();
+    const bob = await primary(bobId);
+    const carol = await primary(carolId);
+    const members = [aliceId, bobId, carolId];
+    await alice.messenger.sendGroupText('g-trip', members, 'first');
+    await until(() => [alicePad, bob, carol].every((d) => d.received.length === 1), 10_000, 'the first group message at every member device');
+    for (const d of [alicePad, bob, carol]) expect(d.received[0]).toMatchObject({ from: aliceId, body: 'first', groupId: 'g-trip' });
+    expect(alice.received).toEqual([]);
+
+    // Carol approves a laptop; alice's cached list of carol is stale, and the relay names carol.
+    const { device: laptop, code, request } = await pendingDevice(carol, 'laptop');
+    await carol.messenger.approve(request, code);
+    await laptop.client.ready();
+    let carolLists = 0;
+    alice.client.on('devices', (f) => void (f.payload.user_id === carolId && carolLists++));
+    const { id } = await alice.messenger.sendGroupText('g-trip', members, 'second');
+    expect(carolLists).toBe(1);
+    await until(() => [alicePad, bob, carol, laptop].every((d) => d.received.some((m) => m.id === id)), 10_000, 'the second group message at every member device');
+    for (const d of [alicePad, bob, carol, laptop]) expect(d.received.filter((m) => m.id === id)).toEqual([expect.objectContaining({ body: 'second', groupId: 'g-trip' })]);
+  });
+
   it('renews a short token on the open socket before exp, so the connection outlives it', async () => {
     const alice = await primary(uid('alice'), 'phone', 4);
     const bob = await primary(uid('bob'));
