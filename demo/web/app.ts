@@ -15,14 +15,18 @@ import {
 
 /**
  * The demo page: sign in as a user and device, chat end to end encrypted
- * with contacts, watch ticks and presence, approve this user's new devices.
+ * with contacts and in groups, set a presence state and see the contacts',
+ * watch ticks, approve this user's new devices.
  * Everything shown comes from the SDK; the page only renders it. Text from
  * the network is set with textContent, never as HTML.
  */
 
 type Status = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
+type PresenceState = 'online' | 'away' | 'busy';
 interface ChatLine {
   id: string;
+  /** The author's user id. */
+  from: string;
   mine: boolean;
   body: string;
   at: Date;
@@ -43,9 +47,27 @@ const show = (id: string) => {
 const rank: Record<Status, number> = { failed: -1, sending: 0, sent: 1, delivered: 2, read: 3 };
 const ticks: Record<Status, string> = { failed: '!', sending: '…', sent: '✓', delivered: '✓✓', read: '✓✓' };
 
+/**
+ * A group as this page knows it. The relay keeps no member lists: each
+ * group message carries the group's name and members inside its sealed
+ * body, and a member learns the group from the first one it gets.
+ */
+interface Group {
+  name: string;
+  members: string[];
+}
+interface GroupBody {
+  demo_group: Group;
+  text: string;
+}
+
+/** Chats by key: a contact's user id, or `#` and a group id (`#` is not allowed in ids). */
 const chats = new Map<string, ChatLine[]>();
-const online = new Map<string, boolean>();
+/** Each contact's presence: a state while online, 'offline' otherwise. */
+const presence = new Map<string, PresenceState | 'offline'>();
 const unread = new Map<string, number>();
+/** The chat each of this device's own messages is in, for its ticks. */
+const sentIn = new Map<string, string>();
 let current: string | undefined;
 let me: { userId: string; deviceId: string; identity: DeviceIdentity };
 let client: RelayClient;
@@ -53,6 +75,16 @@ let messenger: SecureMessenger;
 
 const contactsKey = () => `relay-demo/contacts/${me.userId}`;
 const contactList = (): string[] => JSON.parse(localStorage.getItem(contactsKey()) ?? '[]') as string[];
+const groupsKey = () => `relay-demo/groups/${me.userId}`;
+const groupList = (): Record<string, Group> => JSON.parse(localStorage.getItem(groupsKey()) ?? '{}') as Record<string, Group>;
+const saveGroup = (id: string, g: Group) => localStorage.setItem(groupsKey(), JSON.stringify({ ...groupList(), [id]: g }));
+const groupOf = (key: string): { id: string; group: Group } | undefined => {
+  if (!key.startsWith('#')) return undefined;
+  const group = groupList()[key.slice(1)];
+  return group && { id: key.slice(1), group };
+};
+const stateOf = (user: string) => presence.get(user) ?? 'offline';
+const dot = (user: string) => el('span', `dot ${stateOf(user)}`);
 const lines = (user: string) => {
   let l = chats.get(user);
   if (!l) chats.set(user, (l = []));
@@ -71,15 +103,17 @@ function loadIdentity(userId: string, deviceId: string): DeviceIdentity {
 function renderContacts(): void {
   const ul = $('contacts');
   ul.replaceChildren();
-  for (const user of contactList()) {
-    const li = el('li', `contact${user === current ? ' active' : ''}`);
-    li.dataset['user'] = user;
-    li.append(el('span', `dot${online.get(user) ? ' online' : ''}`), el('span', 'name', user));
-    const n = unread.get(user) ?? 0;
+  const entry = (key: string, head: HTMLElement, name: string) => {
+    const li = el('li', `contact${key === current ? ' active' : ''}`);
+    li.append(head, el('span', 'name', name));
+    const n = unread.get(key) ?? 0;
     if (n > 0) li.append(el('span', 'unread', String(n)));
-    li.onclick = () => openChat(user);
+    li.onclick = () => openChat(key);
     ul.append(li);
-  }
+    return li;
+  };
+  for (const [id, g] of Object.entries(groupList())) entry(`#${id}`, el('span', 'group-mark', '#'), g.name).dataset['group'] = id;
+  for (const user of contactList()) entry(user, dot(user), user).dataset['user'] = user;
 }
 
 function renderChat(): void {
@@ -87,10 +121,13 @@ function renderChat(): void {
   ol.replaceChildren();
   if (!current) return;
   const title = $('chat-title');
-  title.replaceChildren(el('span', `dot${online.get(current) ? ' online' : ''}`), el('span', '', current), el('span', 'meta', online.get(current) ? 'online' : 'offline'));
+  const g = groupOf(current);
+  if (g) title.replaceChildren(el('span', 'group-mark', '#'), el('span', '', g.group.name), el('span', 'meta', g.group.members.join(', ')));
+  else title.replaceChildren(dot(current), el('span', '', current), el('span', 'meta', stateOf(current)));
   for (const line of lines(current)) {
     const li = el('li', `msg${line.mine ? ' mine' : ''}`);
     li.dataset['id'] = line.id;
+    if (g && !line.mine) li.append(el('span', 'author', line.from));
     li.append(el('span', 'body', line.body), el('span', 'meta', line.at.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })));
     if (line.mine) {
       const t = el('span', 'ticks', ticks[line.status]);
@@ -103,9 +140,9 @@ function renderChat(): void {
   ol.scrollTop = ol.scrollHeight;
 }
 
-function openChat(user: string): void {
-  current = user;
-  unread.delete(user);
+function openChat(key: string): void {
+  current = key;
+  unread.delete(key);
   ($('composer-input') as HTMLInputElement).disabled = false;
   ($('composer-send') as HTMLButtonElement).disabled = false;
   renderContacts();
@@ -113,23 +150,26 @@ function openChat(user: string): void {
   markVisibleRead();
 }
 
-/** Read receipts for the open chat's incoming lines, once each. */
+/** Read receipts for the open chat's incoming lines, once each, to each line's author. */
 const receipted = new Set<string>();
 function markVisibleRead(): void {
   if (!current || document.visibilityState !== 'visible') return;
-  const ids = lines(current)
-    .filter((l) => !l.mine && !receipted.has(l.id))
-    .map((l) => l.id);
-  if (ids.length === 0) return;
-  for (const id of ids) receipted.add(id);
-  void messenger.markRead(current, ids).catch(() => ids.forEach((id) => receipted.delete(id)));
+  const byAuthor = new Map<string, string[]>();
+  for (const l of lines(current)) {
+    if (l.mine || receipted.has(l.id)) continue;
+    receipted.add(l.id);
+    byAuthor.set(l.from, [...(byAuthor.get(l.from) ?? []), l.id]);
+  }
+  for (const [author, ids] of byAuthor) void messenger.markRead(author, ids).catch(() => ids.forEach((id) => receipted.delete(id)));
 }
 
-function setStatus(user: string, id: string, status: Status): void {
-  const line = lines(user).find((l) => l.id === id);
+/** A tick for one of this device's messages; in a group, the furthest any member got. */
+function setStatus(id: string, status: Status): void {
+  const key = sentIn.get(id);
+  const line = key === undefined ? undefined : lines(key).find((l) => l.id === id);
   if (!line || rank[status] <= rank[line.status]) return;
   line.status = status;
-  if (user === current) renderChat();
+  if (key === current) renderChat();
 }
 
 function addContact(user: string): void {
@@ -139,18 +179,37 @@ function addContact(user: string): void {
   renderContacts();
 }
 
+/** A group message's body: the text, and the group as its sender knows it. */
+function readGroupBody(groupId: string, body: string): GroupBody {
+  try {
+    const parsed = JSON.parse(body) as Partial<GroupBody>;
+    if (typeof parsed.text === 'string' && parsed.demo_group && Array.isArray(parsed.demo_group.members)) return parsed as GroupBody;
+  } catch {
+    // Not this page's format: show it as it came.
+  }
+  return { demo_group: { name: groupId, members: [] }, text: body };
+}
+
 function onText(m: TextMessage): void {
-  const list = lines(m.from);
+  let key = m.from;
+  let text = m.body;
+  if (m.groupId !== undefined) {
+    const body = readGroupBody(m.groupId, m.body);
+    key = `#${m.groupId}`;
+    text = body.text;
+    saveGroup(m.groupId, { name: body.demo_group.name, members: [...new Set([...body.demo_group.members, m.from])] });
+  }
+  const list = lines(key);
   if (list.some((l) => l.id === m.id)) return;
-  list.push({ id: m.id, mine: false, body: m.body, at: new Date(m.timestamp), status: 'sent' });
-  if (!contactList().includes(m.from)) addContact(m.from);
-  if (m.from === current) {
+  list.push({ id: m.id, from: m.from, mine: m.from === me.userId, body: text, at: new Date(m.timestamp), status: 'sent' });
+  if (m.groupId === undefined && !contactList().includes(m.from)) addContact(m.from);
+  if (key === current) {
     renderChat();
     markVisibleRead();
   } else {
-    unread.set(m.from, (unread.get(m.from) ?? 0) + 1);
-    renderContacts();
+    unread.set(key, (unread.get(key) ?? 0) + 1);
   }
+  renderContacts();
 }
 
 function showApproval(f: ServerFrameOf<'device_approval_request'>): void {
@@ -264,22 +323,19 @@ async function signIn(userId: string, deviceId: string): Promise<void> {
     c.dataset['state'] = state;
     c.textContent = { idle: 'not connected', connecting: 'connecting…', open: 'connected', ready: 'online', waiting: 'reconnecting…', stopped: 'disconnected' }[state];
   });
-  client.on('status_update', (f) => setStatus(f.payload.recipient_id, f.message_id, f.payload.status));
+  client.on('status_update', (f) => setStatus(f.message_id, f.payload.status));
+  const seen = (user: string, state: PresenceState | 'offline') => {
+    presence.set(user, state);
+    renderContacts();
+    if (current === user) renderChat();
+  };
   client.on('presence', (f) => {
-    for (const c of f.payload.contacts) online.set(c.user_id, c.online);
+    for (const c of f.payload.contacts) presence.set(c.user_id, c.online ? c.status : 'offline');
     renderContacts();
     renderChat();
   });
-  client.on('user_online', (f) => {
-    online.set(f.payload.user_id, true);
-    renderContacts();
-    if (current === f.payload.user_id) renderChat();
-  });
-  client.on('user_offline', (f) => {
-    online.set(f.payload.user_id, false);
-    renderContacts();
-    if (current === f.payload.user_id) renderChat();
-  });
+  client.on('user_online', (f) => seen(f.payload.user_id, f.payload.status));
+  client.on('user_offline', (f) => seen(f.payload.user_id, 'offline'));
   client.on('device_approval_request', showApproval);
   client.on('stopped', ({ why }) => {
     if (away) return;
@@ -288,6 +344,7 @@ async function signIn(userId: string, deviceId: string): Promise<void> {
   });
 
   client.connect();
+  client.setPresence(($('my-state') as HTMLSelectElement).value as PresenceState);
   const registered = await client.register(me.identity.identityKey, deviceId, 'web').catch((err: unknown) => {
     if (err instanceof RelayError && err.code === 'already_registered') return undefined;
     throw err;
@@ -306,6 +363,19 @@ async function signIn(userId: string, deviceId: string): Promise<void> {
 }
 
 $('go-away').addEventListener('click', goAway);
+$('my-state').addEventListener('change', (e) => client?.setPresence((e.target as HTMLSelectElement).value as PresenceState));
+
+$('group-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const name = ($('group-name') as HTMLInputElement).value.trim();
+  const others = ($('group-members') as HTMLInputElement).value.split(/[\s,]+/).filter((u) => u && u !== me.userId);
+  if (!name || others.length === 0) return;
+  const id = `g-${crypto.randomUUID().slice(0, 8)}`;
+  saveGroup(id, { name, members: [me.userId, ...new Set(others)] });
+  ($('group-name') as HTMLInputElement).value = '';
+  ($('group-members') as HTMLInputElement).value = '';
+  openChat(`#${id}`);
+});
 $('come-back').addEventListener('click', comeBack);
 
 $('login-form').addEventListener('submit', (e) => {
@@ -337,10 +407,13 @@ $('composer').addEventListener('submit', (e) => {
   if (!body || !to) return;
   input.value = '';
   const id = client.newId();
-  lines(to).push({ id, mine: true, body, at: new Date(), status: 'sending' });
+  lines(to).push({ id, from: me.userId, mine: true, body, at: new Date(), status: 'sending' });
+  sentIn.set(id, to);
   renderChat();
-  messenger.sendText(to, body, id).then(
-    () => setStatus(to, id, 'sent'),
+  const g = groupOf(to);
+  const sent = g ? messenger.sendGroupText(g.id, g.group.members, JSON.stringify({ demo_group: g.group, text: body } satisfies GroupBody), id) : messenger.sendText(to, body, id);
+  sent.then(
+    () => setStatus(id, 'sent'),
     (err: unknown) => {
       console.warn('send failed', err);
       const line = lines(to).find((l) => l.id === id);
