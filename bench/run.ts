@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only saturation,fanout,backlog,latency,cross,storm] [-- --push]`:
+ * `npm run bench [-- --quick] [-- --only saturation,fanout,group,backlog,latency,cross,storm] [-- --push]`:
  * measures the relay against baselines in one run, on this machine, and
  * reports ratios. Every server under test runs on CPU 0 and the load
  * generators and this runner on CPU 1 (taskset); every target gets the same load from the
@@ -21,7 +21,7 @@ import { targetNames } from './lib/targets.ts';
 import { enablePush } from './lib/push-endpoint.ts';
 import { backlogDrain, type BacklogResult } from './scenarios/backlog.ts';
 import { connectStorm, type StormResult } from './scenarios/connect-storm.ts';
-import { fanOut, latencySweep, saturation, type PairsConfig, type PairsResult, type WriteStats } from './scenarios/pairs.ts';
+import { fanOut, groupFanOut, latencySweep, saturation, type PairsConfig, type PairsResult, type WriteStats } from './scenarios/pairs.ts';
 
 const quick = process.argv.includes('--quick');
 const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
@@ -98,6 +98,21 @@ let fan: Partial<Record<Target, Sat>> = {};
 if (wants('fanout')) {
   if (process.env['DATABASE_URL']) fan = await interleaved('fan-out', targets, (t) => fanOut(t, pairsCfg, fanDevices));
   else log('fan-out skipped: it seeds the relay\'s devices in Postgres; set DATABASE_URL');
+}
+
+// A 20-member group: one group send per message against a single send to each member, runs alternating.
+const groupSize = 20;
+const groupModes = ['group', 'singles'] as const;
+const group: Partial<Record<(typeof groupModes)[number], Sat>> = {};
+if (wants('group')) {
+  if (process.env['DATABASE_URL']) {
+    const all = new Map(groupModes.map((m) => [m, [] as PairsResult[]]));
+    for (let i = 0; i < runs; i++) for (const m of groupModes) all.get(m)!.push(await groupFanOut(pairsCfg, groupSize, m));
+    for (const m of groupModes) {
+      group[m] = summarise(all.get(m)!);
+      log(`group ${m}: ${fmt(group[m].msgPerSec)} deliveries/s (runs ${group[m].runs.join(', ')}, server CPU ${group[m].serverCpu.toFixed(2)})`);
+    }
+  } else log('group fan-out skipped: it seeds the relay\'s devices in Postgres; set DATABASE_URL');
 }
 
 const backlogPairs = 50;
@@ -259,6 +274,21 @@ if (fan.relay && fan.bare && fan.socketio) {
   );
 }
 
+if (group.group && group.singles) {
+  md.push(
+    `## Group of ${groupSize}`,
+    '',
+    `${pairsCfg.pairs} senders, each writing to ${groupSize} users of its own (one device each, created approved in the relay's database beforehand), every delivery acked. "group": one group send per message, about ${Math.max(1, Math.round(pairsCfg.window / groupSize))} in flight per sender; "singles": one send per member in turn, ${pairsCfg.window} in flight, so both keep about the same number of deliveries in flight. Median of ${runs}, the two taking turns.`,
+    '',
+    '| how | device deliveries/s | runs | server CPU (cores) | generator CPU (cores) |',
+    '|---|---|---|---|---|',
+    ...groupModes.map((m) => `| ${m} | ${fmt(group[m]!.msgPerSec)} | ${group[m]!.runs.join(', ')} | ${group[m]!.serverCpu.toFixed(2)} | ${group[m]!.generatorCpu.toFixed(2)} |`),
+    '',
+    `Group sends deliver **${(group.group.msgPerSec / group.singles.msgPerSec).toFixed(2)}x** as many messages per second as single sends to each member. ${writesLine(group.group.writes)}`,
+    '',
+  );
+}
+
 if (backlog) {
   const against = [
     sat.relay ? `${pct(backlog.drainedPerSec, sat.relay.msgPerSec)} of the relay's online 1:1 rate` : '',
@@ -302,7 +332,7 @@ if (targetsMet.length) md.push('## Targets', '', '| target | relay | |', '|---|-
 
 const dir = path.join(root, 'bench/results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, fanOut: fan, backlog, latency: lat, crossNode: cross, storm }, null, 2));
+writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, fanOut: fan, group, backlog, latency: lat, crossNode: cross, storm }, null, 2));
 writeFileSync(path.join(dir, 'latest.md'), `${md.join('\n')}\n`);
 if (lat.relay) {
   writeFileSync(

@@ -19,6 +19,11 @@
  * With `devices` > 1 each receiver user has that many devices, every send
  * addresses all of them, and every device's delivery counts; `seeded`
  * says the parent created the receiver users' devices beforehand.
+ * With `group` (the relay only, seeded), each sender writes to `size`
+ * users: one group send to all of them per message (`group`), or one
+ * single send to each in turn (`singles`). Both keep about the same
+ * number of deliveries in flight: a group sender's window is the window
+ * divided by the group's size.
  */
 import { randomBytes } from 'node:crypto';
 import { connectDevice, dialects, idOf, mintToken, type Target } from './dialects.ts';
@@ -43,6 +48,7 @@ interface Args {
   secret: string;
   /** The latency probe: its main thread moves to SCHED_FIFO once connected (start-gate.ts). */
   realtime?: boolean;
+  group?: { size: number; mode: 'group' | 'singles' };
 }
 const a = JSON.parse(process.argv[2]!) as Args;
 const d = dialects[a.target];
@@ -53,15 +59,22 @@ const deviceIds = Array.from({ length: a.devices ?? 1 }, (_, i) => `d${i + 1}`);
 const open = (user: string, port = a.port, device = 'd1', known = false) => connectDevice(d, port, user, mintToken(a.secret, user, device), device, known);
 // Seeded receiver users are named by the parent; others get a name unique to this run.
 const receiverName = (i: number) => (a.seeded ? `fan${a.first + i}` : `b${run}p${a.first + i}r`);
+const groupSize = a.group?.size ?? 0;
 const pairs = await Promise.all(
   Array.from({ length: a.count }, async (_, i) => {
+    // A group sender's members are seeded users of its own: fan<(first + i) * size + j>.
+    const members = Array.from({ length: groupSize }, (_, j) => `fan${(a.first + i) * groupSize + j}`);
     const r = receiverName(i);
     // The receivers first, so that a cluster knows where they are before anything is sent to them.
     const receivers = [];
-    for (const dev of deviceIds) receivers.push(await open(r, a.recvPort, dev, a.seeded));
-    return { sender: await open(`b${run}p${a.first + i}s`), receivers, to: r, seq: 0 };
+    if (a.group) for (const m of members) receivers.push(await open(m, a.recvPort, 'd1', true));
+    else for (const dev of deviceIds) receivers.push(await open(r, a.recvPort, dev, a.seeded));
+    const groupFrame = (id: string) =>
+      `{"type":"send","id":"${id}","payload":{"group_id":"g${a.first + i}","recipients":[${members.map((m) => `{"to":"${m}","messages":[{"device_id":"d1","ciphertext":"${ciphertext}"}]}`).join(',')}]}}`;
+    return { sender: await open(`b${run}p${a.first + i}s`), receivers, to: r, members, groupFrame, seq: 0 };
   }),
 );
+const window = a.group?.mode === 'group' ? Math.max(1, Math.round(a.window / groupSize)) : a.window;
 
 await waitForGate(a.realtime);
 
@@ -75,7 +88,11 @@ const latencies: number[] = [];
 const t0 = performance.now();
 
 const retryAfter = /"retry_after":(\d+)/;
-const send = (p: (typeof pairs)[number], id: string) => p.sender.send(d.send(id, p.to, ciphertext, deviceIds));
+const send = (p: (typeof pairs)[number], id: string) => {
+  if (!a.group) p.sender.send(d.send(id, p.to, ciphertext, deviceIds));
+  else if (a.group.mode === 'group') p.sender.send(p.groupFrame(id));
+  else p.sender.send(d.send(id, p.members[p.seq % groupSize]!, ciphertext, ['d1']));
+};
 for (const p of pairs) {
   const { sender, receivers } = p;
   sender.onMessage = (t) => {
@@ -106,7 +123,7 @@ for (const p of pairs) {
 
 let ticker: ReturnType<typeof setInterval> | undefined;
 if (a.rate === 0) {
-  for (const p of pairs) for (let i = 0; i < a.window; i++) send(p, `m${p.seq++}`);
+  for (const p of pairs) for (let i = 0; i < window; i++) send(p, `m${p.seq++}`);
 } else {
   // Every 2 ms, send what the schedule owes so far, round-robin over the pairs.
   const start = performance.now();

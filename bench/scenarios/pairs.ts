@@ -74,6 +74,8 @@ export interface PairsLoad {
   devices?: number;
   /** The receiver users exist already (seeded). */
   seeded?: boolean;
+  /** Each sender writes to a group of seeded users (pairs-worker.ts). */
+  group?: { size: number; mode: 'group' | 'singles' };
 }
 
 /**
@@ -102,7 +104,7 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
       1,
       'bench/load/pairs-worker.ts',
       [
-        JSON.stringify({ target, port: server.port, recvPort: server.ports.at(-1), devices: load.devices, seeded: load.seeded, first: pairFrom, count, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, window: cfg.window, rate: workerRate, realtime, secret: benchSecret }),
+        JSON.stringify({ target, port: server.port, recvPort: server.ports.at(-1), devices: load.devices, seeded: load.seeded, group: load.group, first: pairFrom, count, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, window: cfg.window, rate: workerRate, realtime, secret: benchSecret }),
       ],
       onLine,
       { gate },
@@ -179,5 +181,19 @@ export function fanOut(target: Target, cfg: PairsConfig, devices: number): Promi
       await seedFanOutUsers(server.databaseUrl, cfg.pairs, devices);
     }
     return runPairs(server, target, cfg, { rate: 0, first: 0, devices, seeded: true });
+  });
+}
+
+/**
+ * A group's fan-out on the relay: each sender writes to `size` users of
+ * its own (one device each), either as one group send per message or as
+ * one single send to each member in turn. Counts device deliveries; the
+ * members are seeded in the relay's database, so it needs Postgres.
+ */
+export function groupFanOut(cfg: PairsConfig, size: number, mode: 'group' | 'singles'): Promise<PairsResult> {
+  return withTarget('relay', {}, async (server) => {
+    if (!server.databaseUrl) throw new Error('the group scenario seeds the relay\'s database: set DATABASE_URL');
+    await seedFanOutUsers(server.databaseUrl, cfg.pairs * size, 1);
+    return runPairs(server, 'relay', cfg, { rate: 0, first: 0, seeded: true, group: { size, mode } });
   });
 }
