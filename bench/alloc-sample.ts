@@ -29,7 +29,10 @@ interface SampleNode {
 }
 
 const survivors = process.argv.includes('--survivors');
-const [afterMs = 7000, forMs = 4000, port = 9229] = process.argv.slice(2).filter((a) => !a.startsWith('--')).map(Number);
+const [afterMs = 7000, forMs = 4000, port = 9229] = process.argv
+  .slice(2)
+  .filter((a) => !a.startsWith('--'))
+  .map(Number);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function inspectorUrl(): Promise<string> {

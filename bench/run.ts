@@ -31,7 +31,13 @@ const wants = (s: string) => !only || only.has(s);
 const windowArg = process.argv[process.argv.indexOf('--window') + 1];
 // Quick runs measure 3 s per load and 2 s per latency rate (the probe still reads 2,000 messages), so that
 // the whole quick run, ten thousand registrations in the relay's storm included, stays under 3 minutes here.
-const pairsCfg: PairsConfig = { pairs: 50, workers: 2, window: process.argv.includes('--window') && windowArg ? Number(windowArg) : 32, warmupMs: quick ? 1000 : 3000, measureMs: quick ? 3000 : 10000 };
+const pairsCfg: PairsConfig = {
+  pairs: 50,
+  workers: 2,
+  window: process.argv.includes('--window') && windowArg ? Number(windowArg) : 32,
+  warmupMs: quick ? 1000 : 3000,
+  measureMs: quick ? 3000 : 10000,
+};
 const latencyCfg: PairsConfig = { ...pairsCfg, warmupMs: quick ? 1000 : 2000, measureMs: quick ? 2000 : 6000, probe: { pairs: 10, rate: 1000 } };
 const runsArg = process.argv[process.argv.indexOf('--runs') + 1];
 const runs = process.argv.includes('--runs') && runsArg ? Number(runsArg) : quick ? 1 : 3;
@@ -56,11 +62,19 @@ type Sat = { msgPerSec: number; generatorCpu: number; serverCpu: number; runs: n
 /** Medians of the runs; the write figures are those of the median run. */
 const summarise = (rs: PairsResult[]): Sat => {
   const mid = medianBy(rs, (r) => r.msgPerSec);
-  return { msgPerSec: mid.msgPerSec, generatorCpu: median(rs.map((r) => r.generatorCpu)), serverCpu: median(rs.map((r) => r.serverCpu)), runs: rs.map((r) => Math.round(r.msgPerSec)), ...(mid.writes ? { writes: mid.writes } : {}) };
+  return {
+    msgPerSec: mid.msgPerSec,
+    generatorCpu: median(rs.map((r) => r.generatorCpu)),
+    serverCpu: median(rs.map((r) => r.serverCpu)),
+    runs: rs.map((r) => Math.round(r.msgPerSec)),
+    ...(mid.writes ? { writes: mid.writes } : {}),
+  };
 };
 /** How the relay's group commit behaved, in words. */
 const writesLine = (w: WriteStats | undefined) =>
-  w ? `Relay's Postgres writes: ${fmt(w.batches)} batches, ${fmt(w.opsPerBatch, 1)} operations per batch, ${fmt(w.opsPerMessage, 2)} written operations per delivered message (an insert and a delete each for the message and its status_update when nothing is acked in time: 4).` : '';
+  w
+    ? `Relay's Postgres writes: ${fmt(w.batches)} batches, ${fmt(w.opsPerBatch, 1)} operations per batch, ${fmt(w.opsPerMessage, 2)} written operations per delivered message (an insert and a delete each for the message and its status_update when nothing is acked in time: 4).`
+    : '';
 
 /**
  * Runs `measure` for every target, `runs` rounds, the targets taking turns
@@ -75,7 +89,9 @@ async function interleaved(name: string, ts: Target[], measure: (t: Target) => P
   for (const t of ts) {
     out[t] = summarise(all.get(t)!);
     const w = out[t].writes;
-    log(`${name} ${t}: ${fmt(out[t].msgPerSec)} msg/s (runs ${out[t].runs.join(', ')}, server CPU ${out[t].serverCpu.toFixed(2)})${w ? `, ${fmt(w.opsPerMessage, 2)} writes/msg, ${fmt(w.opsPerBatch, 0)} ops/batch` : ''}`);
+    log(
+      `${name} ${t}: ${fmt(out[t].msgPerSec)} msg/s (runs ${out[t].runs.join(', ')}, server CPU ${out[t].serverCpu.toFixed(2)})${w ? `, ${fmt(w.opsPerMessage, 2)} writes/msg, ${fmt(w.opsPerBatch, 0)} ops/batch` : ''}`,
+    );
   }
   return out;
 }
@@ -97,7 +113,7 @@ const fanDevices = 4;
 let fan: Partial<Record<Target, Sat>> = {};
 if (wants('fanout')) {
   if (process.env['DATABASE_URL']) fan = await interleaved('fan-out', targets, (t) => fanOut(t, pairsCfg, fanDevices));
-  else log('fan-out skipped: it seeds the relay\'s devices in Postgres; set DATABASE_URL');
+  else log("fan-out skipped: it seeds the relay's devices in Postgres; set DATABASE_URL");
 }
 
 // A 20-member group: one group send per message against a single send to each member, runs alternating.
@@ -112,7 +128,7 @@ if (wants('group')) {
       group[m] = summarise(all.get(m)!);
       log(`group ${m}: ${fmt(group[m].msgPerSec)} deliveries/s (runs ${group[m].runs.join(', ')}, server CPU ${group[m].serverCpu.toFixed(2)})`);
     }
-  } else log('group fan-out skipped: it seeds the relay\'s devices in Postgres; set DATABASE_URL');
+  } else log("group fan-out skipped: it seeds the relay's devices in Postgres; set DATABASE_URL");
 }
 
 const backlogPairs = 50;
@@ -127,7 +143,9 @@ const lat: Partial<Record<Target, (PairsResult & { offered: number })[]>> = {};
 if (wants('latency')) {
   for (const t of targets) {
     lat[t] = await latencySweep(t, latencyCfg, rates);
-    log(`latency ${t}: ${lat[t].map((r) => `${r.offered / 1000}k → p99 ${fmt(r.p99, 2)} ms (generators ${fmt(r.loadP99 ?? null, 2)}${r.refusedPerSec > 0 ? `, delivered ${fmt(r.msgPerSec)}, refused ${fmt(r.refusedPerSec)} msg/s` : ''})`).join(', ')}`);
+    log(
+      `latency ${t}: ${lat[t].map((r) => `${r.offered / 1000}k → p99 ${fmt(r.p99, 2)} ms (generators ${fmt(r.loadP99 ?? null, 2)}${r.refusedPerSec > 0 ? `, delivered ${fmt(r.msgPerSec)}, refused ${fmt(r.refusedPerSec)} msg/s` : ''})`).join(', ')}`,
+    );
   }
 }
 
@@ -167,7 +185,9 @@ if (wants('storm')) {
       readyPerSec: median(rs.map((r) => r.readyPerSec)),
       rssRuns: rs.map((r) => r.rssPerConnection),
     };
-    log(`storm ${t}: ${fmt(storm[t].connectsPerSec)} connects/s, ${t === 'relay' ? `${fmt(storm[t].readyPerSec)} registrations/s, ` : ''}${fmt(storm[t].rssPerConnection / 1024, 1)} KiB per idle connection (runs ${storm[t].rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')}), ${storm[t].failed} failed`);
+    log(
+      `storm ${t}: ${fmt(storm[t].connectsPerSec)} connects/s, ${t === 'relay' ? `${fmt(storm[t].readyPerSec)} registrations/s, ` : ''}${fmt(storm[t].rssPerConnection / 1024, 1)} KiB per idle connection (runs ${storm[t].rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')}), ${storm[t].failed} failed`,
+    );
   }
 }
 
@@ -216,21 +236,27 @@ if (sat.relay && sat.bare && sat.socketio) {
     ...heldBack(sat.bare, 'bare forwarder'),
   );
   check('throughput ≥ 50% of bare uWS', sat.relay.msgPerSec >= 0.5 * sat.bare.msgPerSec, pct(sat.relay.msgPerSec, sat.bare.msgPerSec));
-  check('throughput ≥ 2x socket.io', sat.relay.msgPerSec >= 2 * sat.socketio.msgPerSec, `${(sat.relay.msgPerSec / sat.socketio.msgPerSec).toFixed(2)}x${beyondCeiling(2 * sat.socketio.msgPerSec, [bareCeiling])}`);
+  check(
+    'throughput ≥ 2x socket.io',
+    sat.relay.msgPerSec >= 2 * sat.socketio.msgPerSec,
+    `${(sat.relay.msgPerSec / sat.socketio.msgPerSec).toFixed(2)}x${beyondCeiling(2 * sat.socketio.msgPerSec, [bareCeiling])}`,
+  );
 }
 
 if (lat.relay && lat.bare && lat.socketio) {
   md.push(
     `## Latency at a fixed offered rate`,
     '',
-    `Open loop: the generators send on a fixed schedule whatever the answers. Latency is send to deliver, measured by a probe: one more generator process of ${latencyCfg.probe!.pairs} pairs sending ${fmt(latencyCfg.probe!.rate)} msg/s of the offered rate (a quarter of it at most), ${hasRealtime ? 'its main thread under SCHED_FIFO on the generators\' core, so that it reads each frame as it comes instead of waiting for the load generators\' turn' : '**at the load generators\' priority: this machine does not allow SCHED_FIFO, so its figures hold their queueing too**'}. The last column is the p99 the load generators saw themselves, their own queueing on a busy core included. Past its capacity the relay refuses a share of sends as \`overloaded\` (admission control, see SECURITY.md); percentiles are those of the messages delivered. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s; every generator starts its load at the same moment.`,
+    `Open loop: the generators send on a fixed schedule whatever the answers. Latency is send to deliver, measured by a probe: one more generator process of ${latencyCfg.probe!.pairs} pairs sending ${fmt(latencyCfg.probe!.rate)} msg/s of the offered rate (a quarter of it at most), ${hasRealtime ? "its main thread under SCHED_FIFO on the generators' core, so that it reads each frame as it comes instead of waiting for the load generators' turn" : "**at the load generators' priority: this machine does not allow SCHED_FIFO, so its figures hold their queueing too**"}. The last column is the p99 the load generators saw themselves, their own queueing on a busy core included. Past its capacity the relay refuses a share of sends as \`overloaded\` (admission control, see SECURITY.md); percentiles are those of the messages delivered. ${latencyCfg.measureMs / 1000} s per rate after ${latencyCfg.warmupMs / 1000} s; every generator starts its load at the same moment.`,
     '',
     '| offered msg/s | target | delivered msg/s | refused as overloaded, msg/s | p50 ms | p99 ms | p99.9 ms | server CPU | generator CPU | relay writes per message | p99 seen by the load generators, ms |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rates.flatMap((rate, i) => targets.map((t) => {
-      const r = lat[t]![i]!;
-      return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.refusedPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} | ${fmt(r.loadP99 ?? null, 2)} |`;
-    })),
+    ...rates.flatMap((rate, i) =>
+      targets.map((t) => {
+        const r = lat[t]![i]!;
+        return `| ${fmt(rate)} | ${targetNames[t]} | ${fmt(r.msgPerSec)} | ${fmt(r.refusedPerSec)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${fmt(r.p999, 2)} | ${r.serverCpu.toFixed(2)} | ${r.generatorCpu.toFixed(2)} | ${r.writes ? fmt(r.writes.opsPerMessage, 2) : ''} | ${fmt(r.loadP99 ?? null, 2)} |`;
+      }),
+    ),
     '',
     '![p99 latency against offered load](latest.svg)',
     '',
@@ -247,7 +273,10 @@ if (storm.relay && storm.bare && storm.socketio) {
     '',
     '| target | connects/s | RSS per idle connection | runs (KiB) | failed | generator CPU |',
     '|---|---|---|---|---|---|',
-    ...targets.map((t) => `| ${targetNames[t]} | ${fmt(storm[t]!.connectsPerSec)} | ${fmt(storm[t]!.rssPerConnection / 1024, 2)} KiB | ${storm[t]!.rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')} | ${storm[t]!.failed} | ${storm[t]!.generatorCpu.toFixed(2)} |`),
+    ...targets.map(
+      (t) =>
+        `| ${targetNames[t]} | ${fmt(storm[t]!.connectsPerSec)} | ${fmt(storm[t]!.rssPerConnection / 1024, 2)} KiB | ${storm[t]!.rssRuns.map((b) => fmt(b / 1024, 1)).join(', ')} | ${storm[t]!.failed} | ${storm[t]!.generatorCpu.toFixed(2)} |`,
+    ),
     '',
     `The relay's devices then registered at ${fmt(storm.relay.readyPerSec)} per second (each a transaction, a device list, a backlog read and a presence lease).`,
     '',
@@ -321,7 +350,11 @@ if (cross.relay && cross['naive-redis']) {
     writesLine(cross.relay.writes),
     '',
   );
-  check('cross-node ≥ 1.5x naive PUBLISH forwarder', cross.relay.msgPerSec >= 1.5 * cross['naive-redis'].msgPerSec, `${(cross.relay.msgPerSec / cross['naive-redis'].msgPerSec).toFixed(2)}x${beyondCeiling(1.5 * cross['naive-redis'].msgPerSec, [[sat.relay, "the relay's own rate on one node"], bareCeiling])}`);
+  check(
+    'cross-node ≥ 1.5x naive PUBLISH forwarder',
+    cross.relay.msgPerSec >= 1.5 * cross['naive-redis'].msgPerSec,
+    `${(cross.relay.msgPerSec / cross['naive-redis'].msgPerSec).toFixed(2)}x${beyondCeiling(1.5 * cross['naive-redis'].msgPerSec, [[sat.relay, "the relay's own rate on one node"], bareCeiling])}`,
+  );
 }
 
 if (push) {
@@ -332,7 +365,10 @@ if (targetsMet.length) md.push('## Targets', '', '| target | relay | |', '|---|-
 
 const dir = path.join(root, 'bench/results');
 mkdirSync(dir, { recursive: true });
-writeFileSync(path.join(dir, 'latest.json'), JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, fanOut: fan, group, backlog, latency: lat, crossNode: cross, storm }, null, 2));
+writeFileSync(
+  path.join(dir, 'latest.json'),
+  JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, fanOut: fan, group, backlog, latency: lat, crossNode: cross, storm }, null, 2),
+);
 writeFileSync(path.join(dir, 'latest.md'), `${md.join('\n')}\n`);
 if (lat.relay) {
   writeFileSync(

@@ -6,12 +6,7 @@ import { sql, type Kysely } from 'kysely';
  * device row.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .createIndex('devices_unregistered_seen')
-    .on('devices')
-    .column('last_seen_at')
-    .where(sql.ref('status'), '=', 'unregistered')
-    .execute();
+  await db.schema.createIndex('devices_unregistered_seen').on('devices').column('last_seen_at').where(sql.ref('status'), '=', 'unregistered').execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

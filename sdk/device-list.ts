@@ -34,7 +34,12 @@ export function signedListValid(userId: string, list: SignedDeviceList): boolean
 export function currentStatement(p: DevicesPayload): DeviceListStatement | undefined {
   const primary = p.devices.find((d) => d.primary);
   if (!primary || p.devices.some((d) => !d.identity_key)) return undefined;
-  return { version: (p.signed_list?.version ?? 0) + 1, primary: primary.device_id, devices: p.devices.map((d) => ({ device_id: d.device_id, identity_key: d.identity_key! })), revoked: [...p.revoked] };
+  return {
+    version: (p.signed_list?.version ?? 0) + 1,
+    primary: primary.device_id,
+    devices: p.devices.map((d) => ({ device_id: d.device_id, identity_key: d.identity_key! })),
+    revoked: [...p.revoked],
+  };
 }
 
 /** Whether the signed list says exactly what the current one does (the version aside). */

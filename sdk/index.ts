@@ -3,10 +3,31 @@
  * Browser-safe: nothing here uses a Node-only API (checked by
  * `npm run typecheck`, which compiles the SDK against the DOM library only).
  */
-export { RelayClient, dedupKey, fetchVapidPublicKey, type PushRegistration, type ClientEvents, type ConnectionState, type RelayClientOptions, type WebSocketConstructor, type WebSocketLike } from './relay-client.ts';
+export {
+  RelayClient,
+  dedupKey,
+  fetchVapidPublicKey,
+  type PushRegistration,
+  type ClientEvents,
+  type ConnectionState,
+  type RelayClientOptions,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from './relay-client.ts';
 export { RelayError, ClientStoppedError, RequestTimeoutError } from './errors.ts';
 export { adviseOnClose, backoffDelay, defaultBackoff, type BackoffOptions, type CloseAdvice } from './reconnect-policy.ts';
-export { generateIdentity, exportIdentity, importIdentity, signApproval, verifyApproval, verifyDeviceList, sodiumReady, type DeviceIdentity, type DeviceListCheck, type VerifiedDevice } from './device-identity.ts';
+export {
+  generateIdentity,
+  exportIdentity,
+  importIdentity,
+  signApproval,
+  verifyApproval,
+  verifyDeviceList,
+  sodiumReady,
+  type DeviceIdentity,
+  type DeviceListCheck,
+  type VerifiedDevice,
+} from './device-identity.ts';
 export { checkTransition, currentStatement, listCovers, signDeviceList, signedListValid, type TransitionProblem } from './device-list.ts';
 export type { DeviceListStatement, SignedDeviceList } from '../src/protocol/device-list-message.ts';
 export { seal, open, type SealedContent, type OpenResult } from './sealed-envelope.ts';

@@ -199,7 +199,11 @@ export class RelayClient {
    * device sets differ (`payload.mismatches`), and nothing was stored.
    * Kept and resent with its id after reconnects, like `send`.
    */
-  sendGroup(groupId: string, recipients: { to: string; messages: { device_id: string; ciphertext: string }[] }[], opts: { id?: string; message_type?: string; media_id?: string } = {}): Promise<SentAckFrame> {
+  sendGroup(
+    groupId: string,
+    recipients: { to: string; messages: { device_id: string; ciphertext: string }[] }[],
+    opts: { id?: string; message_type?: string; media_id?: string } = {},
+  ): Promise<SentAckFrame> {
     const { id = this.newId(), ...meta } = opts;
     return this.sendStored({ type: 'send', id, payload: { recipients, group_id: groupId, ...meta } });
   }
@@ -434,19 +438,29 @@ export class RelayClient {
     const provider = this.opts.token;
     const exp = tokenExpiresAt(token);
     if (typeof provider === 'string' || exp === undefined) return;
-    this.refreshTimer = setTimeout(() => {
-      void (async () => {
-        let next: string;
-        try {
-          next = await provider();
-        } catch {
-          return;
-        }
-        if (generation !== this.generation || tokenExpiresAt(next) === undefined) return;
-        const reply = this.request({ type: 'token_refresh', payload: { token: next } }, (f): f is ServerFrameOf<'token_refreshed'> => f.type === 'token_refreshed', { when: 'open' });
-        if ((await reply.then(() => true, () => false)) && generation === this.generation) this.scheduleTokenRefresh(next, generation);
-      })();
-    }, refreshDelay(exp, this.opts.now()));
+    this.refreshTimer = setTimeout(
+      () => {
+        void (async () => {
+          let next: string;
+          try {
+            next = await provider();
+          } catch {
+            return;
+          }
+          if (generation !== this.generation || tokenExpiresAt(next) === undefined) return;
+          const reply = this.request({ type: 'token_refresh', payload: { token: next } }, (f): f is ServerFrameOf<'token_refreshed'> => f.type === 'token_refreshed', { when: 'open' });
+          if (
+            (await reply.then(
+              () => true,
+              () => false,
+            )) &&
+            generation === this.generation
+          )
+            this.scheduleTokenRefresh(next, generation);
+        })();
+      },
+      refreshDelay(exp, this.opts.now()),
+    );
   }
 
   private startHeartbeat(generation: number): void {

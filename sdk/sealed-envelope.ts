@@ -62,11 +62,7 @@ export function open(
   if (!box) return { ok: false, reason: 'malformed' };
   let plain: Uint8Array;
   try {
-    plain = sodium.crypto_box_seal_open(
-      box,
-      sodium.crypto_sign_ed25519_pk_to_curve25519(me.identity.publicKey),
-      sodium.crypto_sign_ed25519_sk_to_curve25519(me.identity.secretKey),
-    );
+    plain = sodium.crypto_box_seal_open(box, sodium.crypto_sign_ed25519_pk_to_curve25519(me.identity.publicKey), sodium.crypto_sign_ed25519_sk_to_curve25519(me.identity.secretKey));
   } catch {
     return { ok: false, reason: 'not_for_us' };
   }

@@ -95,7 +95,10 @@ export class SecureMessenger {
     const signature = signDeviceList(this.me.identity, this.me.userId, current);
     // A stale version (another list got signed first) is answered with a newer `devices` frame, which signs again.
     void this.client
-      .request({ type: 'device_list_sign', payload: { version: current.version, signature } }, (f: ServerFrame): f is ServerFrameOf<'device_list_signed'> => f.type === 'device_list_signed' && f.payload.version === current.version)
+      .request(
+        { type: 'device_list_sign', payload: { version: current.version, signature } },
+        (f: ServerFrame): f is ServerFrameOf<'device_list_signed'> => f.type === 'device_list_signed' && f.payload.version === current.version,
+      )
       .then(() => (this.lastSignedList = { ...current, signer: this.me.deviceId, signature }))
       .catch(() => {})
       .finally(() => {
@@ -179,12 +182,20 @@ export class SecureMessenger {
             .filter((d) => !(to === this.me.userId && d.deviceId === this.me.deviceId))
             .map((d) => ({
               device_id: d.deviceId,
-              ciphertext: seal({ v: 1, from_user: this.me.userId, from_device: this.me.deviceId, to_user: to, to_device: d.deviceId, message_id: id, group_id: groupId, body }, this.me.identity, d.publicKey),
+              ciphertext: seal(
+                { v: 1, from_user: this.me.userId, from_device: this.me.deviceId, to_user: to, to_device: d.deviceId, message_id: id, group_id: groupId, body },
+                this.me.identity,
+                d.publicKey,
+              ),
             })),
         })),
       );
       try {
-        await this.client.sendGroup(groupId, recipients.filter((r) => r.messages.length > 0), { id, message_type: 'text' });
+        await this.client.sendGroup(
+          groupId,
+          recipients.filter((r) => r.messages.length > 0),
+          { id, message_type: 'text' },
+        );
         return { id };
       } catch (err) {
         if (!(err instanceof RelayError) || err.code !== 'mismatched_devices' || attempt >= MAX_DEVICE_LIST_RETRIES) throw err;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { createTokenVerifier } from './auth/token-verifier.ts';
 import { CallRegistry } from './calls/call-registry.ts';
-import { ConfigError, loadConfig } from './config/config.ts';
+import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import { resolveJwtKey } from './config/jwt-key.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
@@ -60,7 +60,7 @@ import { withTimeout } from './util/with-timeout.ts';
  */
 async function main(): Promise<void> {
   tuneGarbageCollector();
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (err) {
@@ -117,7 +117,18 @@ async function main(): Promise<void> {
   // Connection leases end at once on close: the cap counts open sockets, not recent ones.
   const connectionLeases = openLeaseStore(config, 'conns', { ttlMs: timing.ttlMs, graceMs: 0 });
   const userConnections = new UserConnections({ leases: connectionLeases, cap: config.MAX_CONNECTIONS_PER_USER, nodeId, now, ttlMs: timing.ttlMs, log });
-  const presence = new PresenceService({ presence: presenceStore, contacts, router, hub, log, now, nodeId, deviceType: (user, device) => devices.typeOf(user, device), ttlMs: timing.ttlMs, reapIntervalMs: config.PRESENCE_REAP_MS });
+  const presence = new PresenceService({
+    presence: presenceStore,
+    contacts,
+    router,
+    hub,
+    log,
+    now,
+    nodeId,
+    deviceType: (user, device) => devices.typeOf(user, device),
+    ttlMs: timing.ttlMs,
+    reapIntervalMs: config.PRESENCE_REAP_MS,
+  });
   const push = openPush({
     config,
     db: database.db,

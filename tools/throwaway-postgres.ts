@@ -9,7 +9,9 @@ import { freePort } from './relay-process.ts';
 function serverBin(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).filter((v) => existsSync(path.join(base, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(path.join(base, v, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
   return versions[0] === undefined ? undefined : path.join(base, versions[0], 'bin');
 }
 
@@ -68,7 +70,10 @@ export async function startThrowawayPostgres(database = 'relay'): Promise<Throwa
   const signalAll = (sig: NodeJS.Signals) => {
     if (!child?.pid) return;
     // The postmaster first when stopping (no new backends), last when resuming.
-    const children = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+    const children = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)
+      .map(Number);
     const order = sig === 'SIGSTOP' ? [child.pid, ...children] : [...children, child.pid];
     for (const pid of order) {
       try {

@@ -57,4 +57,3 @@ async function pingable(port: number): Promise<boolean> {
     s.on('error', () => resolve(false));
   });
 }
-

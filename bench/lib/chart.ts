@@ -11,7 +11,12 @@ export interface Series {
 const colors = ['#2f6fed', '#1a9b53', '#c53030', '#c77700'];
 
 export function latencyChart(series: Series[], title: string): string {
-  const W = 860, H = 420, L = 90, R = 250, T = 40, B = 50;
+  const W = 860,
+    H = 420,
+    L = 90,
+    R = 250,
+    T = 40,
+    B = 50;
   const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const ys = series.flatMap((s) => s.points.flatMap((p) => (p.y === null ? [] : [p.y])));
   const xMax = Math.max(...xs) * 1.05;

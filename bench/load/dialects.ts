@@ -75,8 +75,7 @@ const relay: Dialect = {
       };
       if (!known) ws.send(JSON.stringify({ type: 'device_register', payload: { identity_key: randomBytes(32).toString('base64'), device_name: 'bench', device_type: 'bench' } }));
     }),
-  send: (id, to, ct, devices = ['d1']) =>
-    `{"type":"send","id":"${id}","payload":{"to":"${to}","messages":[${devices.map((d) => `{"device_id":"${d}","ciphertext":"${ct}"}`).join(',')}]}}`,
+  send: (id, to, ct, devices = ['d1']) => `{"type":"send","id":"${id}","payload":{"to":"${to}","messages":[${devices.map((d) => `{"device_id":"${d}","ciphertext":"${ct}"}`).join(',')}]}}`,
   ack: (id) => `{"type":"delivery_ack","payload":{"message_ids":["${id}"]}}`,
   isDeliver: (t) => t.startsWith('{"type":"deliver"'),
   isSentAck: (t) => t.startsWith('{"type":"sent_ack"'),

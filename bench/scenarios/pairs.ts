@@ -104,7 +104,22 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
       1,
       'bench/load/pairs-worker.ts',
       [
-        JSON.stringify({ target, port: server.port, recvPort: server.ports.at(-1), devices: load.devices, seeded: load.seeded, group: load.group, first: pairFrom, count, warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, window: cfg.window, rate: workerRate, realtime, secret: benchSecret }),
+        JSON.stringify({
+          target,
+          port: server.port,
+          recvPort: server.ports.at(-1),
+          devices: load.devices,
+          seeded: load.seeded,
+          group: load.group,
+          first: pairFrom,
+          count,
+          warmupMs: cfg.warmupMs,
+          measureMs: cfg.measureMs,
+          window: cfg.window,
+          rate: workerRate,
+          realtime,
+          secret: benchSecret,
+        }),
       ],
       onLine,
       { gate },
@@ -177,7 +192,7 @@ async function untilNotShedding(ports: readonly number[]): Promise<void> {
 export function fanOut(target: Target, cfg: PairsConfig, devices: number): Promise<PairsResult> {
   return withTarget(target, {}, async (server) => {
     if (target === 'relay') {
-      if (!server.databaseUrl) throw new Error('the fan-out scenario seeds the relay\'s database: set DATABASE_URL');
+      if (!server.databaseUrl) throw new Error("the fan-out scenario seeds the relay's database: set DATABASE_URL");
       await seedFanOutUsers(server.databaseUrl, cfg.pairs, devices);
     }
     return runPairs(server, target, cfg, { rate: 0, first: 0, devices, seeded: true });
@@ -192,7 +207,7 @@ export function fanOut(target: Target, cfg: PairsConfig, devices: number): Promi
  */
 export function groupFanOut(cfg: PairsConfig, size: number, mode: 'group' | 'singles'): Promise<PairsResult> {
   return withTarget('relay', {}, async (server) => {
-    if (!server.databaseUrl) throw new Error('the group scenario seeds the relay\'s database: set DATABASE_URL');
+    if (!server.databaseUrl) throw new Error("the group scenario seeds the relay's database: set DATABASE_URL");
     await seedFanOutUsers(server.databaseUrl, cfg.pairs * size, 1);
     return runPairs(server, 'relay', cfg, { rate: 0, first: 0, seeded: true, group: { size, mode } });
   });

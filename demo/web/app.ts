@@ -160,7 +160,10 @@ function markVisibleRead(): void {
     receipted.add(l.id);
     byAuthor.set(l.from, [...(byAuthor.get(l.from) ?? []), l.id]);
   }
-  for (const [author, ids] of byAuthor) void messenger.markRead(author, ids).catch(() => ids.forEach((id) => receipted.delete(id)));
+  for (const [author, ids] of byAuthor)
+    void messenger.markRead(author, ids).catch(() => {
+      for (const id of ids) receipted.delete(id);
+    });
 }
 
 /** A tick for one of this device's messages; in a group, the furthest any member got. */

@@ -67,8 +67,6 @@ export function matchAdminRoute(method: string, path: string): RouteMatch {
 /** The method and path that ask for `request` (the CLI's side of matchAdminRoute). */
 export function adminRequestPath(request: AdminRequest): { method: string; path: string } {
   const route = adminRoutes[request.action];
-  const path = route.path
-    .replace(':user', encodeURIComponent(request.user))
-    .replace(':device', 'device' in request ? encodeURIComponent(request.device) : '');
+  const path = route.path.replace(':user', encodeURIComponent(request.user)).replace(':device', 'device' in request ? encodeURIComponent(request.device) : '');
   return { method: route.method, path };
 }

@@ -16,10 +16,7 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifyResult>;
 }
 
-export type KeySource =
-  | { kind: 'secret'; secret: string }
-  | { kind: 'public-key'; pem: string }
-  | { kind: 'jwks'; url: string };
+export type KeySource = { kind: 'secret'; secret: string } | { kind: 'public-key'; pem: string } | { kind: 'jwks'; url: string };
 
 export interface VerifierOptions {
   key: KeySource;

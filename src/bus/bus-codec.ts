@@ -106,8 +106,7 @@ export function decodeBusBatch(text: string): BusBatch {
       const ack: Extract<BusMessage, { k: 'ack' }> = { k: 'ack', user: r.string(), device: r.string(), key: r.string() };
       if (r.string() === '1') ack.delivered = { sender: r.string(), senderDevice: r.string(), messageId: r.string() };
       m.push(ack);
-    }
-    else if (tag === 'J') m.push(JSON.parse(r.string()) as BusMessage);
+    } else if (tag === 'J') m.push(JSON.parse(r.string()) as BusMessage);
     else throw new Error('unknown bus message');
   }
   return resync ? { n, r: true, m } : { n, m };

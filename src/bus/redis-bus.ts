@@ -80,7 +80,13 @@ export class RedisBus implements Bus {
   constructor(private readonly opts: RedisBusOptions) {
     this.nodeId = opts.nodeId;
     this.prefix = `${opts.prefix}:bus:`;
-    const common = { commandTimeout: opts.commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: false, retryStrategy: (n: number) => Math.min(50 * 2 ** Math.min(n, 6), 2000) };
+    const common = {
+      commandTimeout: opts.commandTimeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: false,
+      retryStrategy: (n: number) => Math.min(50 * 2 ** Math.min(n, 6), 2000),
+    };
     // No auto-pipelining: flush writes a turn's PUBLISHes in one go itself (see there).
     this.pub = new Redis(opts.url, { ...common, connectionName: `relay-pub-${opts.nodeId}` });
     // The subscriber keeps its own queue of SUBSCRIBE commands across reconnects (autoResubscribe).

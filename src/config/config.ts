@@ -10,11 +10,10 @@ import { checkPushConfig, pushConfigFields } from './push-config.ts';
  * typo in a deployment fails loudly instead of running on a default.
  */
 
-
 /** The hot-path limits, one entry per row of the limits table (src/limits/limits-table.ts). */
-const limitEntries = Object.fromEntries(
-  Object.values(limitsTable).map((l) => [l.env, z.preprocess(emptyAsUndefined, z.coerce.number().min(l.min).max(l.max).default(l.default))]),
-) as unknown as { [K in (typeof limitsTable)[keyof typeof limitsTable]['env']]: z.ZodType<number, unknown> };
+const limitEntries = Object.fromEntries(Object.values(limitsTable).map((l) => [l.env, z.preprocess(emptyAsUndefined, z.coerce.number().min(l.min).max(l.max).default(l.default))])) as unknown as {
+  [K in (typeof limitsTable)[keyof typeof limitsTable]['env']]: z.ZodType<number, unknown>;
+};
 
 export const configSchema = z
   .object({
@@ -35,7 +34,13 @@ export const configSchema = z
     JWT_ISSUER: optionalString,
     JWT_AUDIENCE: optionalString,
     // Every Redis key and channel starts with this, so deployments (and test runs) can share a server.
-    REDIS_PREFIX: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9_:-]{1,64}$/).default('relay')),
+    REDIS_PREFIX: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_:-]{1,64}$/)
+        .default('relay'),
+    ),
     // Bound on any Redis command: the hot path never waits on Redis longer than this.
     REDIS_TIMEOUT_MS: int(1000, 50, 60_000),
     // A connection's presence lease lasts this long unless refreshed (every third of it); a dead node's users go offline within it.
@@ -81,7 +86,13 @@ export const configSchema = z
     // Browser origins allowed to connect, exact match, comma-separated; unset allows any (native apps send none).
     ALLOWED_ORIGINS: z.preprocess(emptyAsUndefined, commaList.optional()),
     // The cookie that may carry the token, read only from a browser whose Origin is in ALLOWED_ORIGINS.
-    TOKEN_COOKIE: z.preprocess(emptyAsUndefined, z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'a cookie name').default('relay_token')),
+    TOKEN_COOKIE: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/, 'a cookie name')
+        .default('relay_token'),
+    ),
     // Proxies (CIDRs or addresses, comma-separated) whose Forwarded / X-Forwarded-For headers name the client; unset trusts none.
     TRUSTED_PROXIES: z.preprocess(
       emptyAsUndefined,

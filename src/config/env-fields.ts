@@ -7,8 +7,12 @@ export const emptyAsUndefined = (v: unknown): unknown => (v === '' ? undefined :
 
 export const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 
-export const int = (def: number, min: number, max: number) =>
-  z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
+export const int = (def: number, min: number, max: number) => z.preprocess(emptyAsUndefined, z.coerce.number().int().min(min).max(max).default(def));
 
 /** A comma-separated list, each entry trimmed, empty entries dropped. Wrap it in `z.preprocess(emptyAsUndefined, ...)`. */
-export const commaList = z.string().transform((v) => v.split(',').map((o) => o.trim()).filter((o) => o.length > 0));
+export const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0),
+);

@@ -6,10 +6,28 @@ import { commaList, emptyAsUndefined, int } from './env-fields.ts';
 
 export const pushConfigFields = {
   // VAPID key pair (base64url, as `npx web-push generate-vapid-keys` prints); unset: generated under DATA_DIR in development.
-  VAPID_PUBLIC_KEY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9_-]{87}$/, 'a base64url P-256 public key (87 characters)').optional()),
-  VAPID_PRIVATE_KEY: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url P-256 private key (43 characters)').optional()),
+  VAPID_PUBLIC_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{87}$/, 'a base64url P-256 public key (87 characters)')
+      .optional(),
+  ),
+  VAPID_PRIVATE_KEY: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url P-256 private key (43 characters)')
+      .optional(),
+  ),
   // Contact for push services, a mailto: or https: URL.
-  VAPID_SUBJECT: z.preprocess(emptyAsUndefined, z.string().regex(/^(mailto:|https:\/\/)/, 'must start with mailto: or https://').default('mailto:relay@localhost')),
+  VAPID_SUBJECT: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^(mailto:|https:\/\/)/, 'must start with mailto: or https://')
+      .default('mailto:relay@localhost'),
+  ),
   // Web Push services the relay may call (origins, `https://*.host` for subdomains); a device's endpoint elsewhere is refused.
   PUSH_WEBPUSH_ORIGINS: z.preprocess(emptyAsUndefined, commaList.default([...DEFAULT_PUSH_ORIGINS])),
   // The operator's push service (bridging to APNs/FCM); unset: `webhook` registrations are refused.

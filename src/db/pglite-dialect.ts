@@ -41,7 +41,7 @@ class PGliteConnection implements DatabaseConnection {
     const res = await this.db.query<R>(q.sql, q.parameters as unknown[]);
     return { rows: res.rows, numAffectedRows: res.affectedRows === undefined ? undefined : BigInt(res.affectedRows) };
   }
-  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+  streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming is not supported on PGlite');
   }
 }

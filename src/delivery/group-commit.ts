@@ -337,7 +337,10 @@ export class GroupCommitWriter {
         for (const e of inserts) e.state = 'flushing';
         try {
           const started = performance.now();
-          this.committing = this.store.commit(inserts, deletes.map((d) => d.key));
+          this.committing = this.store.commit(
+            inserts,
+            deletes.map((d) => d.key),
+          );
           await this.committing;
           this.batches++;
           this.committedOps += inserts.length + deletes.length;

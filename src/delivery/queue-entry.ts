@@ -111,5 +111,4 @@ export function deliveredReceiptOf(e: QueueEntry): DeliveredReceipt | undefined 
  */
 export const dedupKey = (...parts: string[]): string => parts.join('|');
 
-export const messageDedupKey = (kind: StoredKind, senderUser: string, senderDevice: string, messageId: string): string =>
-  dedupKey(kind, senderUser, senderDevice, messageId);
+export const messageDedupKey = (kind: StoredKind, senderUser: string, senderDevice: string, messageId: string): string => dedupKey(kind, senderUser, senderDevice, messageId);

@@ -167,7 +167,12 @@ export class QueueStore {
   /** Entries waiting for a device (tests and metrics). */
   async countFor(user: string, device: string): Promise<number> {
     const row = await withTimeout(
-      this.db.selectFrom('queue').select((eb) => eb.fn.countAll<string>().as('n')).where('recipient_user', '=', user).where('recipient_device', '=', device).executeTakeFirstOrThrow(),
+      this.db
+        .selectFrom('queue')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('recipient_user', '=', user)
+        .where('recipient_device', '=', device)
+        .executeTakeFirstOrThrow(),
       this.timeoutMs,
       'queue count',
     );

@@ -55,11 +55,7 @@ export class DeviceDirectory {
    * request); a device that comes back gets its row again.
    */
   async pruneUnregistered(cutoff: Date): Promise<number> {
-    const res = await withTimeout(
-      this.db.deleteFrom('devices').where('status', '=', 'unregistered').where('last_seen_at', '<', cutoff).executeTakeFirst(),
-      this.timeoutMs,
-      'unregistered prune',
-    );
+    const res = await withTimeout(this.db.deleteFrom('devices').where('status', '=', 'unregistered').where('last_seen_at', '<', cutoff).executeTakeFirst(), this.timeoutMs, 'unregistered prune');
     return Number(res.numDeletedRows);
   }
 

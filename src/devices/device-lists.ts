@@ -50,7 +50,11 @@ export class DeviceLists {
       });
       if (decision.kind !== 'sign' || !statement) return decision.kind === 'sign' ? { kind: 'bad_signature' } : decision;
       const row = { version: input.version, signer: input.deviceId, signature: input.signature, statement: JSON.stringify(statement), signed_at: new Date(now) };
-      await tx.insertInto('device_lists').values({ user_id: input.userId, ...row }).onConflict((oc) => oc.column('user_id').doUpdateSet(row)).execute();
+      await tx
+        .insertInto('device_lists')
+        .values({ user_id: input.userId, ...row })
+        .onConflict((oc) => oc.column('user_id').doUpdateSet(row))
+        .execute();
       return { kind: 'signed', version: input.version };
     });
   }
@@ -60,7 +64,10 @@ export class DeviceLists {
     const stored = await db.selectFrom('device_lists').selectAll().where('user_id', '=', userId).executeTakeFirst();
     return {
       devices: rows.filter((r) => r.status === 'approved').map(toRecord),
-      revoked: rows.filter((r) => r.status === 'revoked').map((r) => r.device_id).sort(),
+      revoked: rows
+        .filter((r) => r.status === 'revoked')
+        .map((r) => r.device_id)
+        .sort(),
       signed: stored ? { ...(JSON.parse(stored.statement) as DeviceListStatement), version: Number(stored.version), signer: stored.signer, signature: stored.signature } : null,
     };
   }

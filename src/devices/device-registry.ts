@@ -71,7 +71,12 @@ export type RegisterResult =
   | { kind: 'primary'; devices: DeviceRecord[] }
   | { kind: 'pending'; requestId: string; code: string; expiresAt: Date; primaries: string[] };
 
-export type ApproveResult = RateLimited | Exclude<ApprovalDecision, { kind: 'approve' | 'expired' | 'wrong_code' }> | { kind: 'approve'; deviceId: string } | { kind: 'expired'; deviceId: string; closed: boolean } | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean; deviceId: string };
+export type ApproveResult =
+  | RateLimited
+  | Exclude<ApprovalDecision, { kind: 'approve' | 'expired' | 'wrong_code' }>
+  | { kind: 'approve'; deviceId: string }
+  | { kind: 'expired'; deviceId: string; closed: boolean }
+  | { kind: 'wrong_code'; attemptsLeft: number; deny: boolean; deviceId: string };
 
 export type DenyResult = RateLimited | { kind: 'not_found' | 'not_primary' | 'not_pending' } | { kind: 'denied'; deviceId: string };
 
@@ -90,17 +95,18 @@ export class DeviceRegistry {
     private readonly newCode: () => string,
   ) {}
 
-  register(
-    input: { userId: string; deviceId: string; identityKey: string; name: string; type: string; ip: string; userAgent: string },
-    now: number,
-    limit: AttemptLimit,
-  ): Promise<RegisterResult> {
+  register(input: { userId: string; deviceId: string; identityKey: string; name: string; type: string; ip: string; userAgent: string }, now: number, limit: AttemptLimit): Promise<RegisterResult> {
     return this.limitedTx(input.userId, 'device registration', limit, async (tx) => {
       // The device's status and the user's approved count in one round trip, read under the user's lock.
       const facts = await tx
         .selectNoFrom((eb) => [
           eb.selectFrom('devices').select('status').where('user_id', '=', input.userId).where('device_id', '=', input.deviceId).as('status'),
-          eb.selectFrom('devices').select((c) => c.fn.countAll<string>().as('n')).where('user_id', '=', input.userId).where('status', '=', 'approved').as('approved'),
+          eb
+            .selectFrom('devices')
+            .select((c) => c.fn.countAll<string>().as('n'))
+            .where('user_id', '=', input.userId)
+            .where('status', '=', 'approved')
+            .as('approved'),
         ])
         .executeTakeFirstOrThrow();
       const decision = decideRegistration(facts.status ?? 'unregistered', Number(facts.approved), this.opts.maxDevices);
@@ -166,7 +172,12 @@ export class DeviceRegistry {
           return { kind: 'expired', deviceId, closed: decision.closed };
         case 'wrong_code':
           if (decision.deny) await this.closeRequest(tx, request.request_id, 'denied', now);
-          else await tx.updateTable('approval_requests').set({ attempts: request.attempts + 1 }).where('request_id', '=', request.request_id).execute();
+          else
+            await tx
+              .updateTable('approval_requests')
+              .set({ attempts: request.attempts + 1 })
+              .where('request_id', '=', request.request_id)
+              .execute();
           return { ...decision, deviceId };
         case 'approve':
           await tx
@@ -175,7 +186,11 @@ export class DeviceRegistry {
             .where('user_id', '=', request.user_id)
             .where('device_id', '=', deviceId)
             .execute();
-          await tx.updateTable('approval_requests').set({ status: 'approved', decided_at: new Date(now) }).where('request_id', '=', request.request_id).execute();
+          await tx
+            .updateTable('approval_requests')
+            .set({ status: 'approved', decided_at: new Date(now) })
+            .where('request_id', '=', request.request_id)
+            .execute();
           return { kind: 'approve', deviceId };
         default:
           return decision;
@@ -215,21 +230,30 @@ export class DeviceRegistry {
       if (input.actor === 'operator') allowed = operatorMayRevoke(target);
       else {
         const actor = await this.deviceRow(tx, input.userId, input.actor.deviceId);
-        allowed = actor !== undefined && mayRevoke(
-          { userId: input.userId, deviceId: input.actor.deviceId, status: actor.status, isPrimary: actor.is_primary },
-          target && { userId: input.userId, deviceId: input.target, status: target.status },
-        );
+        allowed =
+          actor !== undefined &&
+          mayRevoke(
+            { userId: input.userId, deviceId: input.actor.deviceId, status: actor.status, isPrimary: actor.is_primary },
+            target && { userId: input.userId, deviceId: input.target, status: target.status },
+          );
       }
       const heir = input.promote === undefined ? undefined : await this.deviceRow(tx, input.userId, input.promote);
       if (input.promote !== undefined && (heir?.status !== 'approved' || input.promote === input.target)) allowed = false;
       if (!allowed || !target) return { kind: 'forbidden' };
-      await tx.updateTable('devices').set({ status: 'revoked', is_primary: false, revoked_at: new Date(now) }).where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
+      await tx
+        .updateTable('devices')
+        .set({ status: 'revoked', is_primary: false, revoked_at: new Date(now) })
+        .where('user_id', '=', input.userId)
+        .where('device_id', '=', input.target)
+        .execute();
       await this.cancelPending(tx, input.userId, input.target, now);
       await deleteDeviceQueue(tx, input.userId, input.target);
       await tx.deleteFrom('push_targets').where('user_id', '=', input.userId).where('device_id', '=', input.target).execute();
       let promoted: string | undefined;
       if (target.is_primary) {
-        const next = input.promote ?? (await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').orderBy('approved_at').limit(1).executeTakeFirst())?.device_id;
+        const next =
+          input.promote ??
+          (await tx.selectFrom('devices').select('device_id').where('user_id', '=', input.userId).where('status', '=', 'approved').orderBy('approved_at').limit(1).executeTakeFirst())?.device_id;
         if (next !== undefined) {
           await tx.updateTable('devices').set({ is_primary: true }).where('user_id', '=', input.userId).where('device_id', '=', next).execute();
           promoted = next;
@@ -309,8 +333,19 @@ export class DeviceRegistry {
   }
 
   private async closeRequest(tx: Transaction<Database>, requestId: string, status: 'denied' | 'expired', now: number): Promise<void> {
-    const r = await tx.updateTable('approval_requests').set({ status, decided_at: new Date(now) }).where('request_id', '=', requestId).returning(['user_id', 'device_id']).executeTakeFirstOrThrow();
-    await tx.updateTable('devices').set({ status: 'denied' as DeviceStatus }).where('user_id', '=', r.user_id).where('device_id', '=', r.device_id).where('status', '=', 'pending').execute();
+    const r = await tx
+      .updateTable('approval_requests')
+      .set({ status, decided_at: new Date(now) })
+      .where('request_id', '=', requestId)
+      .returning(['user_id', 'device_id'])
+      .executeTakeFirstOrThrow();
+    await tx
+      .updateTable('devices')
+      .set({ status: 'denied' as DeviceStatus })
+      .where('user_id', '=', r.user_id)
+      .where('device_id', '=', r.device_id)
+      .where('status', '=', 'pending')
+      .execute();
   }
 
   private async cancelPending(tx: Transaction<Database>, userId: string, deviceId: string, now: number): Promise<void> {
@@ -328,7 +363,12 @@ export class DeviceRegistry {
   }
 
   private async approvedCount(tx: Transaction<Database>, userId: string): Promise<number> {
-    const row = await tx.selectFrom('devices').select((eb) => eb.fn.countAll<string>().as('n')).where('user_id', '=', userId).where('status', '=', 'approved').executeTakeFirstOrThrow();
+    const row = await tx
+      .selectFrom('devices')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('user_id', '=', userId)
+      .where('status', '=', 'approved')
+      .executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

@@ -73,7 +73,8 @@ export class TouchBatcher {
     // Built inside a promise so that even a synchronous failure reaches the callers, not the event loop.
     // `fresh` numbers each user's new ids in batch order; one is admitted while the user's unregistered
     // rows plus those numbered before it stay under the cap. Known devices pass untouched by the count.
-    const work = Promise.resolve().then(() => sql<{ user_id: string; device_id: string; status: DeviceStatus }>`
+    const work = Promise.resolve().then(() =>
+      sql<{ user_id: string; device_id: string; status: DeviceStatus }>`
       with input as (
         select u, d, n from unnest(${batch.map((b) => b.user)}::text[], ${batch.map((b) => b.device)}::text[]) with ordinality as t(u, d, n)
       ), fresh as (
@@ -91,7 +92,8 @@ export class TouchBatcher {
       select u, d, ${at}::timestamptz, ${at}::timestamptz from admitted
       order by n
       on conflict (user_id, device_id) do update set last_seen_at = excluded.last_seen_at
-      returning user_id, device_id, status`.execute(this.db));
+      returning user_id, device_id, status`.execute(this.db),
+    );
     withTimeout(work, this.timeoutMs, 'device upsert').then(
       ({ rows }) => {
         const status = new Map(rows.map((r) => [deviceKey(r.user_id, r.device_id), r.status]));

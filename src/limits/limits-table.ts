@@ -1,3 +1,4 @@
+// biome-ignore-all format: the limits read as a table, one per line
 /**
  * Every hot-path limit of the relay in one table: the environment variable
  * that sets it, its default and why, and what a client sees when it breaks

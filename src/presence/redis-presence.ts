@@ -80,7 +80,13 @@ export class RedisPresence implements Presence {
     private readonly timing: PresenceTiming,
     commandTimeoutMs: number,
   ) {
-    this.redis = new Redis(url, { commandTimeout: commandTimeoutMs, enableOfflineQueue: false, maxRetriesPerRequest: 0, enableAutoPipelining: true, retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 6), 2000) });
+    this.redis = new Redis(url, {
+      commandTimeout: commandTimeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      enableAutoPipelining: true,
+      retryStrategy: (n) => Math.min(50 * 2 ** Math.min(n, 6), 2000),
+    });
     this.redis.on('error', () => {});
     this.userPrefix = `${prefix}:pres:u:`;
     this.index = `${prefix}:pres:leases`;
@@ -141,7 +147,11 @@ export class RedisPresence implements Presence {
 
   async setState(user: string, device: string, state: PresenceState, type: string | null): Promise<void> {
     const key = this.statePrefix + user;
-    await this.redis.multi().hset(key, device, packState(state, type)).pexpire(key, this.timing.ttlMs * 4).exec();
+    await this.redis
+      .multi()
+      .hset(key, device, packState(state, type))
+      .pexpire(key, this.timing.ttlMs * 4)
+      .exec();
   }
 
   async describe(users: readonly string[], now: number): Promise<Map<string, UserPresence>> {

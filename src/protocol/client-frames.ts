@@ -8,12 +8,10 @@ import { ciphertextField, GROUP_RECIPIENTS_HARD_MAX, idField, isoTimestamp, labe
  * silently ignored.
  */
 
-const envelope = <T extends string, P extends z.ZodType>(type: T, payload: P) =>
-  z.strictObject({ type: z.literal(type), id: idField.optional(), timestamp: isoTimestamp.optional(), payload });
+const envelope = <T extends string, P extends z.ZodType>(type: T, payload: P) => z.strictObject({ type: z.literal(type), id: idField.optional(), timestamp: isoTimestamp.optional(), payload });
 
 /** Frames whose `id` is the message id: it is required, the sender dedupes and acks on it. */
-const identified = <T extends string, P extends z.ZodType>(type: T, payload: P) =>
-  z.strictObject({ type: z.literal(type), id: idField, timestamp: isoTimestamp.optional(), payload });
+const identified = <T extends string, P extends z.ZodType>(type: T, payload: P) => z.strictObject({ type: z.literal(type), id: idField, timestamp: isoTimestamp.optional(), payload });
 
 const deviceCiphertexts = z
   .array(z.strictObject({ device_id: idField, ciphertext: ciphertextField }))
@@ -56,8 +54,14 @@ const callPayload = z.strictObject({
   call_type: labelField.optional(),
   ciphertext: ciphertextField.optional(),
   // SDP and ICE text are passed through untouched; clients that encrypt them use `ciphertext`.
-  sdp: z.string().max(32 * 1024).optional(),
-  candidate: z.string().max(4 * 1024).optional(),
+  sdp: z
+    .string()
+    .max(32 * 1024)
+    .optional(),
+  candidate: z
+    .string()
+    .max(4 * 1024)
+    .optional(),
   reason: labelField.optional(),
 });
 

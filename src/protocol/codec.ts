@@ -3,9 +3,7 @@ import { errorCodes, type ErrorCode } from './error-codes.ts';
 import { fastDeliveryAck, fastSend, isObj } from './fast-frames.ts';
 import { ID_MAX } from './fields.ts';
 
-export type DecodeResult =
-  | { ok: true; frame: ClientFrame }
-  | { ok: false; code: ErrorCode; message: string; id?: string };
+export type DecodeResult = { ok: true; frame: ClientFrame } | { ok: false; code: ErrorCode; message: string; id?: string };
 
 /** Deepest nesting a valid frame has is 4 (frame, payload, messages, entry); anything past 8 is garbage. */
 export const MAX_JSON_DEPTH = 8;

@@ -150,12 +150,7 @@ export interface ErrorFrame {
   };
 }
 
-export type ServerFrame =
-  | MessageFrame
-  | SentAckFrame
-  | StatusUpdateFrame
-  | ErrorFrame
-  | { [T in keyof ServerPayloads]: Simple<T> }[keyof ServerPayloads];
+export type ServerFrame = MessageFrame | SentAckFrame | StatusUpdateFrame | ErrorFrame | { [T in keyof ServerPayloads]: Simple<T> }[keyof ServerPayloads];
 
 export type ServerFrameType = ServerFrame['type'];
 export type ServerFrameOf<T extends ServerFrameType> = Extract<ServerFrame, { type: T }>;

@@ -3,9 +3,7 @@
  * anything about messages: the relay only ever tells the endpoint that
  * something is waiting, and how many.
  */
-export type PushTarget =
-  | { kind: 'webpush'; endpoint: string; p256dh: string; auth: string }
-  | { kind: 'webhook'; token: string };
+export type PushTarget = { kind: 'webpush'; endpoint: string; p256dh: string; auth: string } | { kind: 'webhook'; token: string };
 
 export type PushKind = PushTarget['kind'];
 
@@ -45,9 +43,4 @@ export function endpointAllowed(endpoint: string, allowed: readonly string[]): b
 }
 
 /** Push services of the browsers in use today (Chrome and Edge, Firefox, Safari, Windows). */
-export const DEFAULT_PUSH_ORIGINS: readonly string[] = [
-  'https://fcm.googleapis.com',
-  'https://updates.push.services.mozilla.com',
-  'https://web.push.apple.com',
-  'https://*.notify.windows.com',
-];
+export const DEFAULT_PUSH_ORIGINS: readonly string[] = ['https://fcm.googleapis.com', 'https://updates.push.services.mozilla.com', 'https://web.push.apple.com', 'https://*.notify.windows.com'];

@@ -178,4 +178,3 @@ function handlerFailed(s: Session, frame: ClientFrame, svc: Services, err: unkno
   const code = slow ? 'overloaded' : down ? 'unavailable' : 'internal_error';
   s.reply(encodeError(code, { id: frame.id, timestamp: isoNow(svc), ...(slow || down ? { extra: { retry_after: 1 } } : {}) }));
 }
-

@@ -85,7 +85,11 @@ function forwardedFor(header: string): string[] {
   return header.split(',').map((element) => {
     for (const pair of element.split(';')) {
       const eq = pair.indexOf('=');
-      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'for') return pair.slice(eq + 1).trim().replace(/^"|"$/g, '');
+      if (eq > 0 && pair.slice(0, eq).trim().toLowerCase() === 'for')
+        return pair
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"|"$/g, '');
     }
     return 'unknown';
   });

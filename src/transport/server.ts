@@ -129,7 +129,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       if (origins && origin && !origins.has(origin)) return refuseUpgrade(res, 403, 'origin not allowed');
       const verdict = gate.attempt(ipKey, svc.now());
       if (verdict !== 'ok') return refuseUpgrade(res, 429, verdict === 'too_many_attempts' ? 'too many connection attempts' : 'too many connections from this address');
-      const token = extractToken(creds, { maxBytes: config.MAX_TOKEN_BYTES, cookieName: config.TOKEN_COOKIE, originAllowed: origins !== undefined && origins.has(origin) });
+      const token = extractToken(creds, { maxBytes: config.MAX_TOKEN_BYTES, cookieName: config.TOKEN_COOKIE, originAllowed: origins?.has(origin) === true });
       if (!token.ok) return refuseUpgrade(res, 401, token.reason === 'cookie_without_allowed_origin' ? 'a token in a cookie needs an Origin listed in ALLOWED_ORIGINS' : `token ${token.reason}`);
 
       void (async () => {

@@ -187,7 +187,6 @@ export class KeyRing {
     }
     this.slots[hole] = EMPTY;
   }
-
 }
 
 /**

@@ -17,7 +17,7 @@ export class KeyedSets<K, V> {
   /** Removes one value; true when it was there. */
   delete(key: K, value: V): boolean {
     const set = this.map.get(key);
-    if (!set || !set.delete(value)) return false;
+    if (!set?.delete(value)) return false;
     if (set.size === 0) this.map.delete(key);
     return true;
   }

@@ -8,7 +8,14 @@
 const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 /** SQLSTATEs: class 08 (connection exception), shutdown and start-up (57P01-57P03), too many connections (53300). */
 const unavailableStates = /^(08|57P0[123]$|53300$)/;
-const unavailableMessages = [/^Connection terminated/, /^Connection is closed/, /enableOfflineQueue options is false/, /^Reached the max retries per request limit/, /^Client was closed/, /^timeout exceeded when trying to connect/];
+const unavailableMessages = [
+  /^Connection terminated/,
+  /^Connection is closed/,
+  /enableOfflineQueue options is false/,
+  /^Reached the max retries per request limit/,
+  /^Client was closed/,
+  /^timeout exceeded when trying to connect/,
+];
 
 export function isServiceUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {

@@ -29,7 +29,13 @@ describe.skipIf(!can)('chaos, short', () => {
       (e: { code?: number; stdout?: string }) => ({ code: e.code ?? -1, out: e.stdout ?? '' }),
     );
     const report = JSON.parse(readFileSync(json, 'utf8')) as { faults: unknown[]; summary: { acked: number; delivered: number; lost: number; orderBreaks: number } };
-    expect(run.code, run.out.split('\n').filter((l) => !l.startsWith('[node')).join('\n')).toBe(0);
+    expect(
+      run.code,
+      run.out
+        .split('\n')
+        .filter((l) => !l.startsWith('[node'))
+        .join('\n'),
+    ).toBe(0);
     expect(report.faults.length).toBeGreaterThanOrEqual(8);
     expect(report.summary.acked).toBeGreaterThan(4000);
     expect(report.summary.lost).toBe(0);

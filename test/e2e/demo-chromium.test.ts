@@ -71,7 +71,7 @@ describe.skipIf(!haveChromium)('web demo in headless Chromium', () => {
 
   const bubble = (page: Page, text: string) => page.locator('.msg .body', { hasText: text });
 
-  it('shows a contact\'s presence state, and three users chat in a group', async () => {
+  it("shows a contact's presence state, and three users chat in a group", async () => {
     const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
     const secrets = [`group plans for saturday ${uid('s')}`, `count me in ${uid('s')}`];
     const [a, b, c] = [await signIn(alice, 'laptop'), await signIn(bob, 'phone'), await signIn(carol, 'tablet')];

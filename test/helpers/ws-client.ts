@@ -25,7 +25,11 @@ export class TestClient {
   readonly closed: Promise<number>;
 
   /** Listeners are attached before the socket opens: the first frame can arrive in the same tick as `open`. */
-  private constructor(readonly ws: WebSocket, readonly user: string, readonly device: string) {
+  private constructor(
+    readonly ws: WebSocket,
+    readonly user: string,
+    readonly device: string,
+  ) {
     ws.on('message', (data) => {
       this.frames.push(JSON.parse(String(data)) as Frame);
       this.wake();
@@ -43,7 +47,12 @@ export class TestClient {
   }
 
   /** `carrier: 'none'` adds no token: the test puts it in `headers` itself (a cookie, say). */
-  static async connect(url: string, user: string, device: string, opts: { token?: string; carrier?: 'query' | 'header' | 'subprotocol' | 'none'; headers?: Record<string, string> } = {}): Promise<TestClient> {
+  static async connect(
+    url: string,
+    user: string,
+    device: string,
+    opts: { token?: string; carrier?: 'query' | 'header' | 'subprotocol' | 'none'; headers?: Record<string, string> } = {},
+  ): Promise<TestClient> {
     const jwt = opts.token ?? (await token(user, device));
     const carrier = opts.carrier ?? 'header';
     const ws =

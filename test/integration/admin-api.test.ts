@@ -34,8 +34,7 @@ describe.skipIf(skip)('admin API on two nodes', () => {
     });
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
-  const send = (c: TestClient, id: string, to: string, device: string) =>
-    c.send({ type: 'send', id, payload: { to, messages: [{ device_id: device, ciphertext: b64(id) }] } });
+  const send = (c: TestClient, id: string, to: string, device: string) => c.send({ type: 'send', id, payload: { to, messages: [{ device_id: device, ciphertext: b64(id) }] } });
 
   it('refuses every request without the admin token, a client JWT included, and counts the refusals', async () => {
     const before = await scrape(node(0).metricsPort);
@@ -73,7 +72,9 @@ describe.skipIf(skip)('admin API on two nodes', () => {
     expect(sample(metrics, 'relay_admin_requests_total{action="kick_user",outcome="ok"}')).toBe(1);
     expect(sample(metrics, 'relay_admin_requests_total{action="kick_device",outcome="unknown_device"}')).toBe(1);
     // Each action is logged on the node that ran it, with who it was about; refusals are logged as warnings.
-    const logged = node(0).logs.filter((l) => l.includes('"admin action"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const logged = node(0)
+      .logs.filter((l) => l.includes('"admin action"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(logged).toContainEqual(expect.objectContaining({ level: 'info', action: 'kick_device', outcome: 'ok', user: alice, device: 'a1', status: 200 }));
     expect(node(0).logs.some((l) => l.includes('"admin request refused"') && l.includes('"level":"warn"'))).toBe(true);
     // The kicked node counted the close code.
@@ -137,9 +138,7 @@ describe.skipIf(skip)('admin API on two nodes', () => {
       ['d3', true],
     ]);
     expect((await call(1, 'POST', `/v1/users/${dave}/devices/d1/revoke`)).status).toBe(409);
-    expect((await call(1, 'GET', `/v1/users/${dave}/devices`)).body['devices']).toEqual(
-      expect.arrayContaining([expect.objectContaining({ device_id: 'd1', status: 'revoked', connected: false })]),
-    );
+    expect((await call(1, 'GET', `/v1/users/${dave}/devices`)).body['devices']).toEqual(expect.arrayContaining([expect.objectContaining({ device_id: 'd1', status: 'revoked', connected: false })]));
     await Promise.all([d2.close(), d3.close()]);
   });
 

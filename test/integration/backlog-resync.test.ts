@@ -68,7 +68,10 @@ describe.each(backends)('backlog resync on %s', (kind) => {
   it('a pass re-reads only the devices that have a backlog, chunk by chunk, a bounded number at a time', async () => {
     const devices = Array.from({ length: 1200 }, (_, i) => new Device(`c-u${i}`, 'd1'));
     const backlog = [3, 499, 500, 777, 1100, 1101, 1102, 1103, 1104, 1105, 1106, 1107, 1108, 1109, 1110, 1111, 1112, 1113, 1114, 1115];
-    await t.store.commit(backlog.map((i) => stored(`c-u${i}`, 'd1')), []);
+    await t.store.commit(
+      backlog.map((i) => stored(`c-u${i}`, 'd1')),
+      [],
+    );
     // Not approved yet, or closed: never re-read, even with a backlog.
     devices[3]!.isApproved = false;
     devices[777]!.closed = true;
@@ -97,7 +100,10 @@ describe.each(backends)('backlog resync on %s', (kind) => {
 
   it('requests during a pass make exactly one more pass', async () => {
     const devices = Array.from({ length: 10 }, (_, i) => new Device(`a-u${i}`, 'd1', 30));
-    await t.store.commit(devices.map((d) => stored(d.userId, 'd1')), []);
+    await t.store.commit(
+      devices.map((d) => stored(d.userId, 'd1')),
+      [],
+    );
     const resync = new BacklogResync({ sessions: () => devices, store: t.store, log, chunk: 500, concurrency: 16 });
     resync.request();
     resync.request();

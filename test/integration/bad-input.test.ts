@@ -25,8 +25,7 @@ const tight = {
 
 describe('bad input', () => {
   const fx = useRelay('pglite', tight);
-  const jwt = (user: string, device: string, extra: Record<string, unknown> = {}, header: Record<string, unknown> = {}) =>
-    token(user, device, { claims: { ...claims, ...extra }, header });
+  const jwt = (user: string, device: string, extra: Record<string, unknown> = {}, header: Record<string, unknown> = {}) => token(user, device, { claims: { ...claims, ...extra }, header });
   const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
   const connect = async (user: string, device: string) => TestClient.connect(fx.relay.url, user, device, { token: await jwt(user, device) });
   const online = async (user: string, device: string) => {
@@ -147,7 +146,11 @@ describe('bad input', () => {
       ['a wrong field type', JSON.stringify({ type: 'typing', payload: { to: 'x', conversation_id: 'c', is_typing: 'yes' } }), 'invalid_message'],
       ['a huge number', '{"type":"typing","payload":{"to":"x","conversation_id":"c","is_typing":1e999}}', 'invalid_message'],
       ['a huge integer id', '{"type":"send","id":123456789012345678901234567890,"payload":{}}', 'invalid_message'],
-      ['a sender field claiming another user', JSON.stringify({ type: 'send', id: 's1', sender_id: 'victim', payload: { to: 'x', messages: [{ device_id: 'd', ciphertext: 'aGk=' }] } }), 'invalid_message'],
+      [
+        'a sender field claiming another user',
+        JSON.stringify({ type: 'send', id: 's1', sender_id: 'victim', payload: { to: 'x', messages: [{ device_id: 'd', ciphertext: 'aGk=' }] } }),
+        'invalid_message',
+      ],
       ['a sender inside the payload', JSON.stringify({ type: 'send', id: 's2', payload: { to: 'x', sender_id: 'victim', messages: [{ device_id: 'd', ciphertext: 'aGk=' }] } }), 'invalid_message'],
       ['a non-base64 ciphertext', JSON.stringify({ type: 'send', id: 's3', payload: { to: 'x', messages: [{ device_id: 'd', ciphertext: '<script>' }] } }), 'invalid_message'],
     ])('%s -> %s', async (_n, frame, code) => {
@@ -188,7 +191,7 @@ describe('bad input', () => {
       expect(await u.closed).toBe(1006);
     });
 
-    it('an ack for another device\'s message removes nothing', async () => {
+    it("an ack for another device's message removes nothing", async () => {
       const [sender, target, thief] = [uid('s'), uid('t'), uid('x')];
       const t = await online(target, 't1');
       t.ws.terminate();

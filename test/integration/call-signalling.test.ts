@@ -15,7 +15,10 @@ describe.each(backends)('call signalling on %s', (kind) => {
   const isCall = (f: Frame) => f.type.startsWith('call_') || f.type === 'ice_candidate';
   /** Makes two users mutual contacts (each adds the other); a heartbeat marks each add as handled. */
   const befriend = async (x: TestClient, y: TestClient) => {
-    for (const [c, other] of [[x, y.user], [y, x.user]] as const) {
+    for (const [c, other] of [
+      [x, y.user],
+      [y, x.user],
+    ] as const) {
       c.send({ type: 'contact_add', payload: { user_id: other } });
       await settled(c);
     }
@@ -101,7 +104,7 @@ describe.each(backends)('call signalling on %s', (kind) => {
     await Promise.all([a, b, m].map((x) => x.close()));
   });
 
-  it('answers a stranger\'s offer to an offline or busy user with nothing, and rings an online one', async () => {
+  it("answers a stranger's offer to an offline or busy user with nothing, and rings an online one", async () => {
     const { bob, mallory, dave, a, b, m } = await cast();
     // Offline callee: no target_offline, and the caller may end its call like any other.
     m.send({ type: 'call_offer', id: 'o1', payload: { to: dave, call_id: 'spam-1', sdp: 'v=0' } });

@@ -17,8 +17,7 @@ const redis = await testRedis();
 const skip = !postgresUrl || !redis;
 if (skip) console.warn(`cluster tests skipped: ${!postgresUrl ? 'DATABASE_URL is not set (several nodes need one shared Postgres)' : redisSkipReason}`);
 
-const send = (c: TestClient, id: string, to: string, devices: string[]) =>
-  c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
+const send = (c: TestClient, id: string, to: string, devices: string[]) => c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
 const isFor = (id: string) => (f: Frame) => f.message_id === id;
 
 describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
@@ -63,7 +62,12 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     b.send({ type: 'read_receipt', payload: { to: alice, message_ids: ['rx1', 'never-sent'] } });
     expect(await a.next(isRead)).toMatchObject({ message_id: 'rx1', payload: { recipient_id: bob } });
     await new Promise((r) => setTimeout(r, 500));
-    expect(a.all('status_update').filter(isRead).map((f) => [f.message_id, f.payload['recipient_id']])).toEqual([['rx1', bob]]);
+    expect(
+      a
+        .all('status_update')
+        .filter(isRead)
+        .map((f) => [f.message_id, f.payload['recipient_id']]),
+    ).toEqual([['rx1', bob]]);
     const rows = await cluster.db.query<{ n: number }>("select count(*)::int as n from queue where recipient_user = $1 and kind = 'status_update'", [alice]);
     // Two rows wait for Alice: delivered and read, both for rx1 from Bob; the forged receipts stored none.
     expect(rows[0]!.n).toBe(2);
@@ -79,7 +83,7 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('rings a callee\'s devices on other nodes, an answer on one stops the other, and only parties signal the call', async () => {
+  it("rings a callee's devices on other nodes, an answer on one stops the other, and only parties signal the call", async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await cluster.accounts.online(alice, 'a1', url(0));
     const b1 = await cluster.accounts.online(bob, 'b1', url(1));
@@ -166,7 +170,7 @@ describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
     await Promise.all([a, b2, c].map((x) => x.close()));
   });
 
-  it('delivers messages sent to a killed node\'s devices after they reconnect elsewhere, and its users go offline within the TTL', async () => {
+  it("delivers messages sent to a killed node's devices after they reconnect elsewhere, and its users go offline within the TTL", async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a = await cluster.accounts.online(alice, 'a1', url(0));
     const b = await cluster.accounts.online(bob, 'b1', url(2));

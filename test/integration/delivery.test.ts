@@ -83,7 +83,7 @@ describe.each(backends)('delivery on %s', (kind) => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it('acks only the named sender\'s frame when two senders used the same id', async () => {
+  it("acks only the named sender's frame when two senders used the same id", async () => {
     const [alice, carol, bob] = [uid('alice'), uid('carol'), uid('bob')];
     const a = await online(alice, 'a1');
     const c = await online(carol, 'c1');
@@ -149,7 +149,7 @@ describe.each(backends)('delivery on %s', (kind) => {
     await Promise.all([a.close(), again.close()]);
   });
 
-  it('writes to every recipient device, and to one\'s own other devices', async () => {
+  it("writes to every recipient device, and to one's own other devices", async () => {
     const [alice, bob] = [uid('alice'), uid('bob')];
     const a1 = await online(alice, 'a1');
     const a2 = await online(alice, 'a2');

@@ -75,7 +75,14 @@ describe('Kubernetes manifests', () => {
     for (const key of Object.keys(data)) expect(known, key).toContain(key);
     expect(() => configSchema.parse({ ...data, JWT_SECRET: TEST_SECRET })).not.toThrow();
 
-    const pod = (byKind('Deployment') as { spec: { selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: { containers: Container[]; securityContext: Record<string, unknown> } } } }).spec;
+    const pod = (
+      byKind('Deployment') as {
+        spec: {
+          selector: { matchLabels: Record<string, string> };
+          template: { metadata: { labels: Record<string, string> }; spec: { containers: Container[]; securityContext: Record<string, unknown> } };
+        };
+      }
+    ).spec;
     expect(pod.template.metadata.labels).toMatchObject(pod.selector.matchLabels);
     const service = byKind('Service') as { metadata: { labels: Record<string, string> }; spec: { selector: Record<string, string>; ports: { name: string; targetPort: string }[] } };
     expect(pod.template.metadata.labels).toMatchObject(service.spec.selector);
@@ -111,7 +118,17 @@ describe('Kubernetes manifests', () => {
     const container = (byKind('Deployment') as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!;
     const db = await createTestDatabase(process.env['DATABASE_URL'] ? 'postgres' : 'pglite');
     // Ports 0 and loopback: tests run in parallel on one machine. Everything else as the ConfigMap says.
-    const relay = await startRelay({ ...data, DATA_DIR: tempDir('deploy'), ...db.env, JWT_SECRET: TEST_SECRET, HOST: '127.0.0.1', METRICS_HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', ADMIN_PORT: '0' });
+    const relay = await startRelay({
+      ...data,
+      DATA_DIR: tempDir('deploy'),
+      ...db.env,
+      JWT_SECRET: TEST_SECRET,
+      HOST: '127.0.0.1',
+      METRICS_HOST: '127.0.0.1',
+      PORT: '0',
+      METRICS_PORT: '0',
+      ADMIN_PORT: '0',
+    });
     try {
       for (const probe of [container.readinessProbe, container.livenessProbe, container.startupProbe]) {
         expect(probe.httpGet.port).toBe('ws');

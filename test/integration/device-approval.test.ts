@@ -13,8 +13,7 @@ import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client
  * its own, runs with a 5-second approval TTL, no expiry sweeps and a cap of
  * two devices, for the tests that need those.
  */
-const approve = (primary: TestClient, requestId: string, code: string, signature: string) =>
-  primary.send({ type: 'device_approve', payload: { request_id: requestId, code, signature } });
+const approve = (primary: TestClient, requestId: string, code: string, signature: string) => primary.send({ type: 'device_approve', payload: { request_id: requestId, code, signature } });
 const errorCode = async (c: TestClient) => (await c.next('error')).payload.error_code;
 
 describe.each(backends)('device approval on %s', (kind) => {
@@ -52,7 +51,17 @@ describe.each(backends)('device approval on %s', (kind) => {
     c.send({ type: 'send', id: 'p1', payload: { to: other, messages: [{ device_id: 'o1', ciphertext: b64('x') }] } });
     expect(await errorCode(c)).toBe('device_not_approved');
     // Senders must not address it, and it gets neither stored nor ephemeral frames.
-    o.send({ type: 'send', id: 'to-pending', payload: { to: user, messages: [{ device_id: 'phone', ciphertext: b64('a') }, { device_id: 'laptop', ciphertext: b64('b') }] } });
+    o.send({
+      type: 'send',
+      id: 'to-pending',
+      payload: {
+        to: user,
+        messages: [
+          { device_id: 'phone', ciphertext: b64('a') },
+          { device_id: 'laptop', ciphertext: b64('b') },
+        ],
+      },
+    });
     expect(await o.next('error')).toMatchObject({ payload: { error_code: 'mismatched_devices', extra: ['laptop'] } });
     o.send({ type: 'send', id: 'to-user', payload: { to: user, messages: [{ device_id: 'phone', ciphertext: b64('a') }] } });
     o.send({ type: 'typing', payload: { to: user, conversation_id: 'c', is_typing: true } });
@@ -87,7 +96,7 @@ describe.each(backends)('device approval on %s', (kind) => {
     await primary.close();
   });
 
-  it('refuses a signature made with a key other than the primary\'s, then accepts the right one', async () => {
+  it("refuses a signature made with a key other than the primary's, then accepts the right one", async () => {
     const user = uid('dan');
     const primary = await fx.accounts.online(user, 'phone');
     const { c, requestId, code } = await pendingDevice(user, 'laptop');
@@ -103,7 +112,7 @@ describe.each(backends)('device approval on %s', (kind) => {
     // The right signature spelt in non-canonical base64 (the unused low bits of its last character set) is refused too.
     const right = fx.accounts.sign(user, 'phone', 'laptop', requestId);
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-    const loose = right.slice(0, 85) + alphabet[alphabet.indexOf(right[85]!) + 1]! + '==';
+    const loose = `${right.slice(0, 85)}${alphabet[alphabet.indexOf(right[85]!) + 1]!}==`;
     expect(Buffer.from(loose, 'base64').equals(Buffer.from(right, 'base64'))).toBe(true);
     approve(primary, requestId, code, loose);
     expect(await errorCode(primary)).toBe('invalid_signature');
@@ -153,7 +162,17 @@ describe.each(backends)('device approval on %s', (kind) => {
     const primary = await fx.accounts.online(user, 'phone');
     const laptop = await fx.accounts.online(user, 'laptop');
     const friend = await fx.accounts.online(uid('hal'), 'h1');
-    friend.send({ type: 'send', id: 'q1', payload: { to: user, messages: [{ device_id: 'phone', ciphertext: b64('a') }, { device_id: 'laptop', ciphertext: b64('b') }] } });
+    friend.send({
+      type: 'send',
+      id: 'q1',
+      payload: {
+        to: user,
+        messages: [
+          { device_id: 'phone', ciphertext: b64('a') },
+          { device_id: 'laptop', ciphertext: b64('b') },
+        ],
+      },
+    });
     await laptop.next('deliver');
     primary.send({ type: 'device_revoke', payload: { device_id: 'laptop' } });
     expect(await laptop.closed).toBe(4403);

@@ -29,7 +29,10 @@ describe.each(backends)('device directory on %s', (kind) => {
   });
   afterAll(() => close());
   const approve = (user: string, device: string) =>
-    db.insertInto('devices').values({ user_id: user, device_id: device, created_at: new Date(0), last_seen_at: new Date(0), status: 'approved' }).execute();
+    db
+      .insertInto('devices')
+      .values({ user_id: user, device_id: device, created_at: new Date(0), last_seen_at: new Date(0), status: 'approved' })
+      .execute();
 
   it('serves the callers that miss the cache together from one read', async () => {
     await approve('ann', 'a1');

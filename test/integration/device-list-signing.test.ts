@@ -84,7 +84,11 @@ describe.each(backends)('signed device lists on %s', (kind) => {
 
     // A relay that shows b2 again, beside the latest signed list: b2's approval still verifies,
     // and without the signed list the client would trust it. With it, b2 is refused.
-    expect(verifyDeviceList(bob, withB2.devices).trusted.map((d) => d.deviceId).sort()).toEqual(['b1', 'b2']);
+    expect(
+      verifyDeviceList(bob, withB2.devices)
+        .trusted.map((d) => d.deviceId)
+        .sort(),
+    ).toEqual(['b1', 'b2']);
     const forged = verifyDeviceList(bob, withB2.devices, new Set(), after.signed_list);
     expect(forged.trusted.map((d) => d.deviceId)).toEqual(['b1']);
     expect(forged.untrusted).toEqual([{ deviceId: 'b2', reason: 'revoked' }]);

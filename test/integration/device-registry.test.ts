@@ -28,7 +28,13 @@ describe.each(backends)('device registry on %s', (kind) => {
     const limits = new StoredRateLimit(counting, 5_000);
     limitOf = (user) => (tx) => limits.hit([{ key: `register:${user}`, rule: { limit: 3, windowMs: 60_000 } }], Date.parse('2026-03-04T05:06:07Z'), tx);
     let n = 0;
-    registry = new DeviceRegistry(counting, { maxDevices: 3, approvalTtlMs: 60_000, maxAttempts: 3, timeoutMs: 5_000 }, () => false, () => `req-${++n}`, () => '123456');
+    registry = new DeviceRegistry(
+      counting,
+      { maxDevices: 3, approvalTtlMs: 60_000, maxAttempts: 3, timeoutMs: 5_000 },
+      () => false,
+      () => `req-${++n}`,
+      () => '123456',
+    );
   });
   afterAll(async () => close());
 
@@ -41,12 +47,27 @@ describe.each(backends)('device registry on %s', (kind) => {
     expect(statements).toEqual(['RawNode', 'RawNode', 'SelectQueryNode', 'InsertQueryNode']);
     expect(r).toEqual({
       kind: 'primary',
-      devices: [{ deviceId: 'phone', deviceName: 'phone', deviceType: 'test', identityKey: key, isPrimary: true, approvedBy: null, approvalSignature: null, approvalRequest: null, approvedAt: new Date(now).toISOString() }],
+      devices: [
+        {
+          deviceId: 'phone',
+          deviceName: 'phone',
+          deviceType: 'test',
+          identityKey: key,
+          isPrimary: true,
+          approvedBy: null,
+          approvalSignature: null,
+          approvalRequest: null,
+          approvedAt: new Date(now).toISOString(),
+        },
+      ],
     });
     expect(await registry.list('ann')).toEqual(r.kind === 'primary' ? r.devices : []);
 
     // A row written at the upgrade, as usual.
-    await db.insertInto('devices').values({ user_id: 'bob', device_id: 'tab', created_at: new Date(0), last_seen_at: new Date(0) }).execute();
+    await db
+      .insertInto('devices')
+      .values({ user_id: 'bob', device_id: 'tab', created_at: new Date(0), last_seen_at: new Date(0) })
+      .execute();
     const b = await registry.register(input('bob', 'tab'), now, limitOf('bob'));
     expect(b.kind).toBe('primary');
     const row = await db.selectFrom('devices').selectAll().where('user_id', '=', 'bob').executeTakeFirstOrThrow();

@@ -12,7 +12,17 @@ let n = 0;
 const entry = (user: string, device: string, opts: { key?: string; createdAt?: Date; onSettled?: (ok: boolean) => void } = {}): QueueEntry => {
   const id = `m${n++}`;
   return newEntry(
-    { recipientUser: user, recipientDevice: device, dedupKey: opts.key ?? id, messageId: id, kind: 'deliver', senderUser: 's', senderDevice: 'sd', frame: `{"id":"${id}"}`, createdAt: opts.createdAt ?? new Date() },
+    {
+      recipientUser: user,
+      recipientDevice: device,
+      dedupKey: opts.key ?? id,
+      messageId: id,
+      kind: 'deliver',
+      senderUser: 's',
+      senderDevice: 'sd',
+      frame: `{"id":"${id}"}`,
+      createdAt: opts.createdAt ?? new Date(),
+    },
     opts.onSettled,
   );
 };
@@ -42,11 +52,16 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('stores any frame text as it was: quotes, backslashes, escapes, non-ASCII; a lone surrogate becomes U+FFFD', async () => {
     const frames = ['{"a":"q\\"uote \\\\ back"}', 'é 😀 \\u0000 {}[],', '\\ud800 as text', 'tab\tline\nend', 'lone \ud800 high'];
-    const entries = frames.map((frame, i) => newEntry({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: `f${i}`, messageId: `f${i}`, kind: 'deliver', senderUser: 's', senderDevice: 'sd', frame, createdAt: new Date() }));
+    const entries = frames.map((frame, i) =>
+      newEntry({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: `f${i}`, messageId: `f${i}`, kind: 'deliver', senderUser: 's', senderDevice: 'sd', frame, createdAt: new Date() }),
+    );
     await t.store.commit(entries, []);
     const stored = (await t.store.readBacklog('u0', 'd1', '0', 100)).map((r) => r.entry.frame);
     expect(stored).toEqual([...frames.slice(0, 4), 'lone \ufffd high']);
-    await t.store.commit([], entries.map((e) => ({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: e.dedupKey })));
+    await t.store.commit(
+      [],
+      entries.map((e) => ({ recipientUser: 'u0', recipientDevice: 'd1', dedupKey: e.dedupKey })),
+    );
     expect(await t.store.countFor('u0', 'd1')).toBe(0);
   });
 
@@ -117,7 +132,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(await t.store.countFor('u10', 'd2')).toBe(0);
   });
 
-  it('writes at once an entry no device can ack, and wakes a writer waiting out a held entry\'s delay for it', async () => {
+  it("writes at once an entry no device can ack, and wakes a writer waiting out a held entry's delay for it", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
     // Held for a minute: the writer's next start is timed, and writeNow moves it up.
     const held = entry('u13', 'd1');
@@ -134,7 +149,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(w.stats().committedOps).toBe(2);
   });
 
-  it('keeps a device\'s entries in enqueue order: one that could be written at once waits behind its device\'s held entry', async () => {
+  it("keeps a device's entries in enqueue order: one that could be written at once waits behind its device's held entry", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 1000 }, log);
     const held = entry('u14', 'd1');
     w.enqueue([held]);
@@ -151,7 +166,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(await enqueueUnackable(w, entry('u14', 'd1'))).toBe(true);
   });
 
-  it('writes released entries without waiting out their delay, in their device\'s order', async () => {
+  it("writes released entries without waiting out their delay, in their device's order", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
     const list = [entry('u15', 'd1'), entry('u15', 'd1'), entry('u15', 'd2')];
     const done = list.map(settled);
@@ -196,8 +211,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     // Each batch waits for the test to let it through, or fail it.
     const gates: ((ok: boolean) => void)[] = [];
     const gated = new QueueStore(t.db, 5000);
-    gated.commit = (inserts, deletes) =>
-      new Promise<boolean>((r) => gates.push(r)).then((ok) => (ok ? t.store.commit(inserts, deletes) : Promise.reject(new Error('batch failed'))));
+    gated.commit = (inserts, deletes) => new Promise<boolean>((r) => gates.push(r)).then((ok) => (ok ? t.store.commit(inserts, deletes) : Promise.reject(new Error('batch failed'))));
     const w = new GroupCommitWriter(gated, { batchMax: 1000, queueMax: 10_000 }, log);
     const e = entry('u11', 'd1');
     const done = settled(e);
@@ -227,7 +241,12 @@ describe.each(backends)('group commit on %s', (kind) => {
     for (const e of first) w.ack(e);
     w.enqueue(Array.from({ length: 20 }, () => entry('u12', 'd2')));
     await w.idle();
-    expect(batches).toEqual([[10, 0], [5, 5], [5, 5], [10, 0]]);
+    expect(batches).toEqual([
+      [10, 0],
+      [5, 5],
+      [5, 5],
+      [10, 0],
+    ]);
     expect(await t.store.countFor('u12', 'd1')).toBe(0);
   });
 
@@ -262,7 +281,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(e.state).toBe('failed');
   });
 
-  it('drops a device\'s uncommitted entries when it is revoked', async () => {
+  it("drops a device's uncommitted entries when it is revoked", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
     const e = entry('u8', 'd1');
     const done = settled(e);
@@ -288,7 +307,10 @@ describe.each(backends)('group commit on %s', (kind) => {
   it('asks for unregistered device rows unseen for their TTL to be pruned on each run', async () => {
     const now = Date.now();
     const cutoffs: number[] = [];
-    const prune = async (cutoff: Date) => (cutoffs.push(cutoff.getTime()), 0);
+    const prune = async (cutoff: Date) => {
+      cutoffs.push(cutoff.getTime());
+      return 0;
+    };
     const sweeper = startSweeper({ store: t.store, log, now: () => now, retentionMs: 30 * 86_400_000, intervalMs: 3_600_000, unregistered: { prune, ttlMs: 86_400_000 } });
     sweeper.stop();
     await sweeper.runOnce();

@@ -37,7 +37,12 @@ describe.skipIf(skip)('group sends across two nodes', () => {
     groupSend(a1, 'm1', recipients);
     const ack = await a1.next(isFor('m1'));
     expect(ack.type).toBe('sent_ack');
-    for (const [c, user, device] of [[b1, bob, 'b1'], [b2, bob, 'b2'], [c1, carol, 'c1'], [a2, alice, 'a2']] as const) {
+    for (const [c, user, device] of [
+      [b1, bob, 'b1'],
+      [b2, bob, 'b2'],
+      [c1, carol, 'c1'],
+      [a2, alice, 'a2'],
+    ] as const) {
       const f = await c.next(isFor('m1'));
       expect(f).toMatchObject({ type: 'deliver', sender_id: alice, sender_device: 'a1', payload: { ciphertext: b64(`m1/${user}/${device}`), group_id: 'g1', group_size: 4, message_type: 'text' } });
     }
@@ -46,7 +51,12 @@ describe.skipIf(skip)('group sends across two nodes', () => {
     expect((await a1.next(isFor('m1'))).type).toBe('sent_ack');
     // Dave was offline: his copy waits in the queue.
     const d1again = await cluster.accounts.online(dave, 'd1', url(1));
-    expect(d1again.all('deliver').filter(isFor('m1')).map((f) => f.payload.ciphertext)).toEqual([b64(`m1/${dave}/d1`)]);
+    expect(
+      d1again
+        .all('deliver')
+        .filter(isFor('m1'))
+        .map((f) => f.payload.ciphertext),
+    ).toEqual([b64(`m1/${dave}/d1`)]);
     for (const c of [b1, b2, c1, a2, d1again]) c.send({ type: 'delivery_ack', payload: { message_ids: ['m1'] } });
     // Receipts come from the other users' devices (a user's own devices send none to each other).
     const receipts = new Set<string>();
@@ -61,7 +71,7 @@ describe.skipIf(skip)('group sends across two nodes', () => {
     await Promise.all([a1, a2, b1, b2, c1, d1again].map((c) => c.close()));
   });
 
-  it('refuses the whole message when any member\'s devices differ, naming each such user, and takes the corrected one under the same id', async () => {
+  it("refuses the whole message when any member's devices differ, naming each such user, and takes the corrected one under the same id", async () => {
     const [alice, bob, carol] = [uid('alice'), uid('bob'), uid('carol')];
     const a = await cluster.accounts.online(alice, 'a1', url(0));
     const b1 = await cluster.accounts.online(bob, 'b1', url(1));

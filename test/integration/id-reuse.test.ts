@@ -12,7 +12,11 @@ describe.each(backends)('message ids reused on %s', (kind) => {
   const fx = useRelay(kind);
   const online = (user: string, device: string) => fx.accounts.online(user, device);
   const send = (c: TestClient, id: string, to: string, devices: string[], type = 'send') =>
-    c.send({ type, id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(`${id} for ${to}`) })), ...(type === 'media_key' ? { media_id: 'md1', algorithm: 'aes-256-gcm' } : {}) } });
+    c.send({
+      type,
+      id,
+      payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(`${id} for ${to}`) })), ...(type === 'media_key' ? { media_id: 'md1', algorithm: 'aes-256-gcm' } : {}) },
+    });
   const answerTo = (id: string) => (f: Frame) => (f.type === 'sent_ack' || f.type === 'error') && (f.message_id === id || f.id === id);
 
   it('refuses a send to another recipient under a used id with id_reused, and the first recipient alone gets it', async () => {

@@ -5,7 +5,7 @@ import { hasPostgresServer, startThrowawayPostgres, type ThrowawayPostgres } fro
 import { Accounts } from '../helpers/accounts.ts';
 import { uid } from '../helpers/relay-fixture.ts';
 import { TEST_SECRET } from '../helpers/tokens.ts';
-import { b64 } from '../helpers/ws-client.ts';
+import { b64, type Frame } from '../helpers/ws-client.ts';
 
 /**
  * A relay whose Postgres (a private one, crashed on purpose) refuses
@@ -49,7 +49,7 @@ describe.skipIf(!hasPostgresServer)('frames while Postgres is down', () => {
     expect(relay.logs.some((l) => l.includes('"level":"warn"') && l.includes('database or Redis slow or unreachable'))).toBe(true);
 
     await pg.restart();
-    let ack;
+    let ack: Frame | undefined;
     for (let i = 0; i < 40 && !ack; i++) {
       send('while-down');
       const f = await a.next((x) => x.type === 'error' || x.type === 'sent_ack', 10_000);

@@ -64,7 +64,7 @@ describe.each(factories)('presence contract: $name', (f) => {
     expect(await a.connect(lease('r', 'd1', 'c1'), t0 + 3)).toBe(false);
   });
 
-  it('reports offline once, after the last lease\'s grace period, to exactly one reaper', async () => {
+  it("reports offline once, after the last lease's grace period, to exactly one reaper", async () => {
     const [a, b] = await f.pair();
     await a.connect(lease('v', 'd1', 'c1'), t0);
     await b.connect(lease('v', 'd2', 'c2'), t0);

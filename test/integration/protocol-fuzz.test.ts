@@ -15,13 +15,35 @@ import { TestClient, type Frame } from '../helpers/ws-client.ts';
  */
 const known = new Set<string>(serverFrameTypes);
 const closeCodes = new Set<number>(Object.values(CloseCode));
-const fieldNames = ['to', 'messages', 'device_id', 'ciphertext', 'message_ids', 'conversation_id', 'is_typing', 'call_id', 'sdp', 'user_id', 'request_id', 'code', 'signature', 'identity_key', 'device_name', 'device_type', '__proto__', 'constructor'];
+const fieldNames = [
+  'to',
+  'messages',
+  'device_id',
+  'ciphertext',
+  'message_ids',
+  'conversation_id',
+  'is_typing',
+  'call_id',
+  'sdp',
+  'user_id',
+  'request_id',
+  'code',
+  'signature',
+  'identity_key',
+  'device_name',
+  'device_type',
+  '__proto__',
+  'constructor',
+];
 
 const structured = fc.record(
   {
     type: fc.oneof(fc.constantFrom(...clientFrameTypes), fc.string()),
     id: fc.oneof(fc.string({ maxLength: 140 }), fc.integer(), fc.constant(null)),
-    timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string()),
+    timestamp: fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.string(),
+    ),
     payload: fc.oneof(fc.dictionary(fc.constantFrom(...fieldNames), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 6 }), fc.jsonValue({ maxDepth: 2 })),
   },
   { requiredKeys: ['type'] },
@@ -39,7 +61,14 @@ function assertValid(f: Frame): void {
 }
 
 describe('protocol fuzz', () => {
-  const fx = useRelay('pglite', { RATE_FRAMES_BURST: '100000', RATE_FRAMES_PER_SECOND: '100000', RATE_MESSAGES_BURST: '100000', RATE_MESSAGES_PER_SECOND: '100000', RATE_SIGNALS_BURST: '100000', RATE_SIGNALS_PER_SECOND: '100000' });
+  const fx = useRelay('pglite', {
+    RATE_FRAMES_BURST: '100000',
+    RATE_FRAMES_PER_SECOND: '100000',
+    RATE_MESSAGES_BURST: '100000',
+    RATE_MESSAGES_PER_SECOND: '100000',
+    RATE_SIGNALS_BURST: '100000',
+    RATE_SIGNALS_PER_SECOND: '100000',
+  });
 
   it('answers any frame with valid protocol frames, or closes with a code from the table', async () => {
     const user = uid('fuzz');

@@ -6,7 +6,7 @@ import { uid } from '../helpers/relay-fixture.ts';
 import { pushHealth } from '../helpers/push-health.ts';
 import { until } from '../helpers/until.ts';
 import { startWebhookEndpoint } from '../helpers/webhook-endpoint.ts';
-import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
+import { b64, type TestClient, type Frame } from '../helpers/ws-client.ts';
 
 /**
  * Push across two nodes: a device connected on the other node is never

@@ -8,7 +8,7 @@ import { uid, useRelay } from '../helpers/relay-fixture.ts';
 import { pushHealth } from '../helpers/push-health.ts';
 import { until } from '../helpers/until.ts';
 import { startWebhookEndpoint } from '../helpers/webhook-endpoint.ts';
-import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
+import { b64, type TestClient, type Frame } from '../helpers/ws-client.ts';
 
 /**
  * The webhook kind against a real HTTP server: signed requests, 410
@@ -135,7 +135,9 @@ describe('webhook wake-up', () => {
       'the breaker to open',
     );
     const p = await health();
-    console.log(`sent_ack median, healthy endpoint: ${healthy.online.toFixed(1)} ms online, ${healthy.offline.toFixed(1)} ms offline; hanging: ${hanging.online.toFixed(1)} ms, ${hanging.offline.toFixed(1)} ms`);
+    console.log(
+      `sent_ack median, healthy endpoint: ${healthy.online.toFixed(1)} ms online, ${healthy.offline.toFixed(1)} ms offline; hanging: ${hanging.online.toFixed(1)} ms, ${hanging.offline.toFixed(1)} ms`,
+    );
     // Every message went through while the pushes timed out and the breaker opened.
     expect(b.all('deliver').filter((f) => String(f.message_id).startsWith('x-on-'))).toHaveLength(40);
     expect(p.retried).toBeGreaterThan(0);

@@ -11,8 +11,7 @@ import { b64, TestClient, type Frame } from '../helpers/ws-client.ts';
 describe.each(backends)('read receipts on %s', (kind) => {
   const fx = useRelay(kind, { MAX_RECEIPT_ROWS: '6', RATE_RECEIPTS_BURST: '4', RATE_RECEIPTS_PER_SECOND: '0.01' });
   const online = (user: string, device: string) => fx.accounts.online(user, device);
-  const send = (c: TestClient, id: string, to: string, devices: string[]) =>
-    c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
+  const send = (c: TestClient, id: string, to: string, devices: string[]) => c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
   const ack = (c: TestClient, ids: string[]) => c.send({ type: 'delivery_ack', payload: { message_ids: ids } });
   const read = (c: TestClient, to: string, ids: string[], id?: string) => c.send({ type: 'read_receipt', ...(id ? { id } : {}), payload: { to, message_ids: ids } });
   const isRead = (f: Frame) => f.type === 'status_update' && f.payload.status === 'read';
@@ -42,7 +41,12 @@ describe.each(backends)('read receipts on %s', (kind) => {
     read(b, alice, ['r1', 'never-sent', 'x1']);
     expect(await a.next(isRead)).toMatchObject({ message_id: 'r1', payload: { recipient_id: bob } });
     await new Promise((r) => setTimeout(r, 300));
-    expect(a.all('status_update').filter(isRead).map((f) => f.message_id)).toEqual(['r1']);
+    expect(
+      a
+        .all('status_update')
+        .filter(isRead)
+        .map((f) => f.message_id),
+    ).toEqual(['r1']);
     await a.close();
     // The one receipt is the only row queued for Alice: Mallory's stored nothing.
     const left = await queued(alice, 'a1');
@@ -77,7 +81,13 @@ describe.each(backends)('read receipts on %s', (kind) => {
     for (const c of [a1, a2, a3]) expect(await c.next(isRead)).toMatchObject({ message_id: 'q1' });
     for (const c of [a1, a2, a3]) expect(await c.next(isRead)).toMatchObject({ message_id: 'q2' });
     await new Promise((r) => setTimeout(r, 300));
-    for (const c of [a1, a2, a3]) expect(c.all('status_update').filter(isRead).map((f) => f.message_id)).toEqual(['q1', 'q2']);
+    for (const c of [a1, a2, a3])
+      expect(
+        c
+          .all('status_update')
+          .filter(isRead)
+          .map((f) => f.message_id),
+      ).toEqual(['q1', 'q2']);
     await Promise.all([a1.close(), a2.close(), a3.close(), b.close()]);
   });
 

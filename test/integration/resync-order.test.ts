@@ -50,11 +50,27 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
     const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
     const bus = new MemoryBus('n1');
     const socket = new RecordingSocket();
-    const deps = { writer, acks: new AckRouter(writer, bus), store: t.store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => true as const };
+    const deps = {
+      writer,
+      acks: new AckRouter(writer, bus),
+      store: t.store,
+      log,
+      now: () => Date.now(),
+      inflightMax: 100,
+      inflightMaxBytes: 1 << 20,
+      drainPageSize: 50,
+      bufferedHighWater: 1 << 20,
+      slowConsumerMs: 10_000,
+      listening: () => true as const,
+    };
     const s = new Session('bob', 'b1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
     const resync = new BacklogResync({ sessions: () => [s], store: t.store, log, chunk: 500, concurrency: 4 });
     await s.drain();
-    const ids = () => socket.sent.map((f) => (JSON.parse(f) as { type: string; message_id?: string })).filter((f) => f.type === 'deliver').map((f) => f.message_id);
+    const ids = () =>
+      socket.sent
+        .map((f) => JSON.parse(f) as { type: string; message_id?: string })
+        .filter((f) => f.type === 'deliver')
+        .map((f) => f.message_id);
 
     // Live: an entry from another node goes out at once.
     s.offer(remoteEntry(fields('before'), 'n2'));
@@ -81,11 +97,23 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
     let heard!: () => void;
     const subscribed = new Promise<void>((resolve) => (heard = resolve));
     let listening: true | Promise<void> = subscribed;
-    const deps = { writer, acks: new AckRouter(writer, new MemoryBus('n1')), store: t.store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => listening };
+    const deps = {
+      writer,
+      acks: new AckRouter(writer, new MemoryBus('n1')),
+      store: t.store,
+      log,
+      now: () => Date.now(),
+      inflightMax: 100,
+      inflightMaxBytes: 1 << 20,
+      drainPageSize: 50,
+      bufferedHighWater: 1 << 20,
+      slowConsumerMs: 10_000,
+      listening: () => listening,
+    };
     const s = new Session('dora', 'd1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
     await t.store.commit([newEntry(dora('old'))], []);
     const draining = s.drain();
-    const types = () => socket.sent.map((f) => (JSON.parse(f) as { type: string; message_id?: string })).map((f) => f.message_id ?? f.type);
+    const types = () => socket.sent.map((f) => JSON.parse(f) as { type: string; message_id?: string }).map((f) => f.message_id ?? f.type);
     for (let i = 0; !types().includes('old') && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
     // The backlog goes out at once. Then another node commits `missed` (its copy passed this node by,
     // unsubscribed), and a later message arrives: it waits.
@@ -103,10 +131,26 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
     const erin = (id: string) => ({ ...fields(id), recipientUser: 'erin', recipientDevice: 'e1' });
     const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
     const socket = new RecordingSocket();
-    const deps = { writer, acks: new AckRouter(writer, new MemoryBus('n1')), store: t.store, log, now: () => Date.now(), inflightMax: 2, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => true as const };
+    const deps = {
+      writer,
+      acks: new AckRouter(writer, new MemoryBus('n1')),
+      store: t.store,
+      log,
+      now: () => Date.now(),
+      inflightMax: 2,
+      inflightMaxBytes: 1 << 20,
+      drainPageSize: 50,
+      bufferedHighWater: 1 << 20,
+      slowConsumerMs: 10_000,
+      listening: () => true as const,
+    };
     const s = new Session('erin', 'e1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
     await s.drain();
-    const ids = () => socket.sent.map((f) => (JSON.parse(f) as { type: string; message_id?: string })).filter((f) => f.type === 'deliver').map((f) => f.message_id);
+    const ids = () =>
+      socket.sent
+        .map((f) => JSON.parse(f) as { type: string; message_id?: string })
+        .filter((f) => f.type === 'deliver')
+        .map((f) => f.message_id);
     const flush = () => new Promise((r) => setTimeout(r, 30));
     // A burst from n2, not committed there yet: two fill the window, two are held, the rest find no room.
     for (let i = 1; i <= 8; i++) s.offer(remoteEntry(erin(`m${i}`), 'n2'));
@@ -141,7 +185,19 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
         return t.store.readBacklog(...a);
       },
     });
-    const deps = { writer, acks: new AckRouter(writer, new MemoryBus('n1')), store, log, now: () => Date.now(), inflightMax: 100, inflightMaxBytes: 1 << 20, drainPageSize: 50, bufferedHighWater: 1 << 20, slowConsumerMs: 10_000, listening: () => true as const };
+    const deps = {
+      writer,
+      acks: new AckRouter(writer, new MemoryBus('n1')),
+      store,
+      log,
+      now: () => Date.now(),
+      inflightMax: 100,
+      inflightMaxBytes: 1 << 20,
+      drainPageSize: 50,
+      bufferedHighWater: 1 << 20,
+      slowConsumerMs: 10_000,
+      listening: () => true as const,
+    };
     const s = new Session('carol', 'c1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
     await s.drain();
     const readsBefore = reads;

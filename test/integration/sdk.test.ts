@@ -91,7 +91,6 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     return { device: d, code: pending.payload.code!, request: requests[0]!.payload };
   };
 
-
   it('sets a presence state that contacts see and that survives a reconnect, and lists online contacts', async () => {
     const [aliceId, bobId] = [uid('alice'), uid('bob')];
     const alice = await primary(aliceId);
@@ -100,7 +99,7 @@ describe.each(backends)('client SDK against the relay (%s)', (kind) => {
     bob.client.on('presence', (f) => void seen.push(f));
     await alice.client.post({ type: 'contact_add', payload: { user_id: bobId } });
     await bob.client.post({ type: 'contact_add', payload: { user_id: aliceId } });
-    await until(async () => (await bob.client.onlineContacts()).some((c) => c.user_id === aliceId), 10_000, 'alice among bob\'s online contacts');
+    await until(async () => (await bob.client.onlineContacts()).some((c) => c.user_id === aliceId), 10_000, "alice among bob's online contacts");
     alice.client.setPresence('busy');
     const aliceIs = (status: string) => () => seen.some((f) => f.payload.contacts.some((c) => c.user_id === aliceId && c.status === status));
     await until(aliceIs('busy'), 10_000, 'bob sees alice busy');

@@ -5,7 +5,6 @@ import { backends } from '../helpers/databases.ts';
 import { uid, useRelay } from '../helpers/relay-fixture.ts';
 import { TestClient } from '../helpers/ws-client.ts';
 
-
 /**
  * A reader stops reading (its TCP window closes) while a sender floods it.
  * The relay must not buffer the flood for it: the socket is closed at the

@@ -21,7 +21,11 @@ describe('a staged drain', () => {
       for (let i = 0; i < 20; i++) clients.push(await accounts.online(uid(`u${i}`), 'd1'));
       const closedAt: number[] = [];
       const codes: number[] = [];
-      for (const c of clients) void c.closed.then((code) => (closedAt.push(Date.now()), codes.push(code)));
+      for (const c of clients)
+        void c.closed.then((code) => {
+          closedAt.push(Date.now());
+          codes.push(code);
+        });
       const readyz = async () => (await fetch(`http://127.0.0.1:${relay.port}/readyz`)).status;
       expect(await readyz()).toBe(200);
 
@@ -37,7 +41,10 @@ describe('a staged drain', () => {
       // Not ready, but still serving: a device that connects now gets in (and is drained with the rest).
       const late = await accounts.online(uid('late'), 'd1');
       acceptedWhileNotReady = closedAt.length === 0;
-      void late.closed.then((code) => (closedAt.push(Date.now()), codes.push(code)));
+      void late.closed.then((code) => {
+        closedAt.push(Date.now());
+        codes.push(code);
+      });
       await relay.exited;
 
       expect(acceptedWhileNotReady).toBe(true);

@@ -17,8 +17,28 @@ describe.each(backends)('stored rate limit on %s', (kind) => {
       // A new window starts afresh; another key is independent until it joins the same hit.
       expect((await limit.hit([{ key: 'k', rule }], t0 + 60_001)).allowed).toBe(true);
       expect((await limit.hit([{ key: 'other', rule }], t0)).allowed).toBe(true);
-      expect((await limit.hit([{ key: 'other', rule: { limit: 10, windowMs: 60_000 } }, { key: 'k', rule }], t0 + 60_002)).allowed).toBe(true);
-      expect((await limit.hit([{ key: 'other', rule: { limit: 10, windowMs: 60_000 } }, { key: 'k', rule }], t0 + 60_003)).allowed).toBe(false);
+      expect(
+        (
+          await limit.hit(
+            [
+              { key: 'other', rule: { limit: 10, windowMs: 60_000 } },
+              { key: 'k', rule },
+            ],
+            t0 + 60_002,
+          )
+        ).allowed,
+      ).toBe(true);
+      expect(
+        (
+          await limit.hit(
+            [
+              { key: 'other', rule: { limit: 10, windowMs: 60_000 } },
+              { key: 'k', rule },
+            ],
+            t0 + 60_003,
+          )
+        ).allowed,
+      ).toBe(false);
     } finally {
       await close();
     }

@@ -15,7 +15,10 @@ describe.each(backends)('device touches on %s', (kind) => {
   afterAll(async () => close());
 
   it('writes one turn of touches in one statement, creates new devices and returns each status', async () => {
-    await db.insertInto('devices').values({ user_id: 'a', device_id: 'd1', created_at: new Date(0), last_seen_at: new Date(0), status: 'approved' }).execute();
+    await db
+      .insertInto('devices')
+      .values({ user_id: 'a', device_id: 'd1', created_at: new Date(0), last_seen_at: new Date(0), status: 'approved' })
+      .execute();
     const now = Date.parse('2026-01-02T03:04:05Z');
     const statements: string[] = [];
     const counting = db.withPlugin({
@@ -45,10 +48,13 @@ describe.each(backends)('device touches on %s', (kind) => {
   });
 
   it('writes new device ids of a user only while its unregistered rows are under the cap', async () => {
-    await db.insertInto('devices').values([
-      { user_id: 'cap', device_id: 'old', created_at: new Date(0), last_seen_at: new Date(0), status: 'unregistered' },
-      { user_id: 'cap', device_id: 'ok', created_at: new Date(0), last_seen_at: new Date(0), status: 'approved' },
-    ]).execute();
+    await db
+      .insertInto('devices')
+      .values([
+        { user_id: 'cap', device_id: 'old', created_at: new Date(0), last_seen_at: new Date(0), status: 'unregistered' },
+        { user_id: 'cap', device_id: 'ok', created_at: new Date(0), last_seen_at: new Date(0), status: 'approved' },
+      ])
+      .execute();
     const t = new TouchBatcher(db, 5000, () => Date.now(), { maxUnregistered: 3 });
     // One batch: the known devices pass; of the new ids, the two that fit beside 'old' are written, in batch order.
     const results = await Promise.all([t.touch('cap', 'n1'), t.touch('cap', 'ok'), t.touch('cap', 'n2'), t.touch('cap', 'n3'), t.touch('cap', 'old'), t.touch('other', 'n1')]);
@@ -60,12 +66,15 @@ describe.each(backends)('device touches on %s', (kind) => {
 
   it('prunes unregistered rows unseen since the cutoff, and nothing else', async () => {
     const at = (ms: number) => new Date(ms);
-    await db.insertInto('devices').values([
-      { user_id: 'prune', device_id: 'stale', created_at: at(0), last_seen_at: at(1000), status: 'unregistered' },
-      { user_id: 'prune', device_id: 'recent', created_at: at(0), last_seen_at: at(5000), status: 'unregistered' },
-      { user_id: 'prune', device_id: 'pending', created_at: at(0), last_seen_at: at(1000), status: 'pending' },
-      { user_id: 'prune', device_id: 'approved', created_at: at(0), last_seen_at: at(1000), status: 'approved' },
-    ]).execute();
+    await db
+      .insertInto('devices')
+      .values([
+        { user_id: 'prune', device_id: 'stale', created_at: at(0), last_seen_at: at(1000), status: 'unregistered' },
+        { user_id: 'prune', device_id: 'recent', created_at: at(0), last_seen_at: at(5000), status: 'unregistered' },
+        { user_id: 'prune', device_id: 'pending', created_at: at(0), last_seen_at: at(1000), status: 'pending' },
+        { user_id: 'prune', device_id: 'approved', created_at: at(0), last_seen_at: at(1000), status: 'approved' },
+      ])
+      .execute();
     const dir = new DeviceDirectory(db, 5000, Date.now);
     expect(await dir.pruneUnregistered(at(2000))).toBe(1);
     const rows = await db.selectFrom('devices').select('device_id').where('user_id', '=', 'prune').orderBy('device_id').execute();

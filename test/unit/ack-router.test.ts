@@ -12,7 +12,17 @@ import { committedEntry, newEntry, remoteEntry, type QueueEntry } from '../../sr
  * stand-in that records what it was handed; the bus is the in-process one.
  */
 describe('ack router', () => {
-  const fields = (id: string) => ({ recipientUser: 'bob', recipientDevice: 'b1', dedupKey: `deliver|alice|a1|${id}`, messageId: id, kind: 'deliver' as const, senderUser: 'alice', senderDevice: 'a1', frame: '{}', createdAt: new Date() });
+  const fields = (id: string) => ({
+    recipientUser: 'bob',
+    recipientDevice: 'b1',
+    dedupKey: `deliver|alice|a1|${id}`,
+    messageId: id,
+    kind: 'deliver' as const,
+    senderUser: 'alice',
+    senderDevice: 'a1',
+    frame: '{}',
+    createdAt: new Date(),
+  });
   const setup = (recentMax?: number) => {
     const broker = new MemoryBroker();
     const writerAcks: string[] = [];

@@ -11,10 +11,14 @@ describe('approval message encoding', () => {
     const ctx = Buffer.from(APPROVAL_CONTEXT);
     const expected = Buffer.concat([
       ctx,
-      Buffer.from([0, 0, 0, 2]), Buffer.from('u1'),
-      Buffer.from([0, 0, 0, 3]), Buffer.from('dev'),
-      Buffer.from([0, 0, 0, 32]), Buffer.from(key),
-      Buffer.from([0, 0, 0, 1]), Buffer.from('r'),
+      Buffer.from([0, 0, 0, 2]),
+      Buffer.from('u1'),
+      Buffer.from([0, 0, 0, 3]),
+      Buffer.from('dev'),
+      Buffer.from([0, 0, 0, 32]),
+      Buffer.from(key),
+      Buffer.from([0, 0, 0, 1]),
+      Buffer.from('r'),
     ]);
     expect(Buffer.from(msg).equals(expected)).toBe(true);
   });
@@ -47,7 +51,10 @@ describe('approval codes', () => {
 
   it('asks the generator for the full range [0, 10^6)', () => {
     let asked = 0;
-    generateCode((max) => ((asked = max), 0));
+    generateCode((max) => {
+      asked = max;
+      return 0;
+    });
     expect(asked).toBe(1_000_000);
   });
 

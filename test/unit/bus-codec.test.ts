@@ -14,7 +14,10 @@ const entry: fc.Arbitrary<WireEntry> = fc.record({
   kind: fc.constantFrom('deliver', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'status_update', 'device_approval_request'),
   senderUser: ids,
   senderDevice: ids,
-  frame: fc.oneof(text, fc.jsonValue().map((v) => JSON.stringify({ type: 'deliver', payload: v }))),
+  frame: fc.oneof(
+    text,
+    fc.jsonValue().map((v) => JSON.stringify({ type: 'deliver', payload: v })),
+  ),
   createdAt: fc.integer({ min: 0, max: 2 ** 45 }),
 });
 const entries: fc.Arbitrary<BusMessage> = fc
@@ -30,9 +33,7 @@ const message: fc.Arbitrary<BusMessage> = fc.oneof(
   fc.record({ k: fc.constant('devices_changed' as const), user: ids }),
   fc.record({ k: fc.constant('presence' as const), user: ids, online: fc.boolean() }),
 );
-const batch: fc.Arbitrary<BusBatch> = fc
-  .record({ n: ids, r: fc.boolean(), m: fc.array(message, { maxLength: 5 }) })
-  .map(({ n, r, m }) => (r ? { n, r: true, m } : { n, m }));
+const batch: fc.Arbitrary<BusBatch> = fc.record({ n: ids, r: fc.boolean(), m: fc.array(message, { maxLength: 5 }) }).map(({ n, r, m }) => (r ? { n, r: true, m } : { n, m }));
 
 /** What a node receives: the payload as UTF-8 bytes through Redis, decoded back to text. */
 const throughRedis = (b: BusBatch): string => Buffer.from(encodeBusBatch(b), 'utf8').toString();
@@ -76,7 +77,17 @@ describe('bus codec', () => {
 
   it('writes a deliver entry in fewer bytes than JSON did (its frame is not escaped)', () => {
     const frame = JSON.stringify({ type: 'deliver', message_id: 'm1', sender_id: 'alice', sender_device: 'd1', timestamp: '2026-12-02T20:00:00.000Z', payload: { ciphertext: 'A'.repeat(128) } });
-    const e: WireEntry = { recipientUser: 'bob', recipientDevice: 'd1', dedupKey: 'deliver|alice|d1|m1', messageId: 'm1', kind: 'deliver', senderUser: 'alice', senderDevice: 'd1', frame, createdAt: 1_796_000_000_000 };
+    const e: WireEntry = {
+      recipientUser: 'bob',
+      recipientDevice: 'd1',
+      dedupKey: 'deliver|alice|d1|m1',
+      messageId: 'm1',
+      kind: 'deliver',
+      senderUser: 'alice',
+      senderDevice: 'd1',
+      frame,
+      createdAt: 1_796_000_000_000,
+    };
     const b: BusBatch = { n: 'node-1', m: [{ k: 'entries', node: 'node-1', entries: [e], s: 7 }] };
     expect(Buffer.byteLength(encodeBusBatch(b))).toBeLessThan(Buffer.byteLength(JSON.stringify(b)));
   });

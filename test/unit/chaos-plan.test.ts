@@ -38,12 +38,46 @@ describe('chaos ledger', () => {
   });
 
   it('calls it an order break only when the message delivered late had its sent_ack before the other was sent', () => {
-    const sentAt = new Map([[1, 0], [2, 100], [3, 200]]);
+    const sentAt = new Map([
+      [1, 0],
+      [2, 100],
+      [3, 200],
+    ]);
     // 1 acked at 50, before 2 was sent at 100: 2 before 1 is a break.
-    expect(orderBreaks({ delivered: [2, 1, 3], sentAt, ackedAt: new Map([[1, 50], [2, 150], [3, 250]]) })).toEqual([{ early: 2, passed: 1 }]);
+    expect(
+      orderBreaks({
+        delivered: [2, 1, 3],
+        sentAt,
+        ackedAt: new Map([
+          [1, 50],
+          [2, 150],
+          [3, 250],
+        ]),
+      }),
+    ).toEqual([{ early: 2, passed: 1 }]);
     // 1 acked only at 300 (a resend after a fault): the relay stored it after 2 and 3, so any order is right.
-    expect(orderBreaks({ delivered: [2, 3, 1], sentAt, ackedAt: new Map([[1, 300], [2, 150], [3, 250]]) })).toEqual([]);
-    expect(orderBreaks({ delivered: [1, 2, 3], sentAt, ackedAt: new Map([[1, 50], [2, 150], [3, 250]]) })).toEqual([]);
+    expect(
+      orderBreaks({
+        delivered: [2, 3, 1],
+        sentAt,
+        ackedAt: new Map([
+          [1, 300],
+          [2, 150],
+          [3, 250],
+        ]),
+      }),
+    ).toEqual([]);
+    expect(
+      orderBreaks({
+        delivered: [1, 2, 3],
+        sentAt,
+        ackedAt: new Map([
+          [1, 50],
+          [2, 150],
+          [3, 250],
+        ]),
+      }),
+    ).toEqual([]);
   });
 
   it('finds the first delivery of a message sent after a moment', () => {

@@ -13,7 +13,13 @@ describe('the staged drain', () => {
   it('closes every item once, in order, by the end of the window', async () => {
     let now = 0;
     const closed: number[] = [];
-    const done = closeInStages([1, 2, 3, 4], 1000, (i) => closed.push(i), () => now, 5);
+    const done = closeInStages(
+      [1, 2, 3, 4],
+      1000,
+      (i) => closed.push(i),
+      () => now,
+      5,
+    );
     expect(closed).toEqual([]);
     now = 500;
     await new Promise((r) => setTimeout(r, 20));

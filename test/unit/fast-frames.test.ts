@@ -11,9 +11,20 @@ import { fastDeliveryAck, fastSend } from '../../src/protocol/fast-frames.ts';
 
 const validId = fc.stringMatching(/^[A-Za-z0-9._:@+=-]{1,20}$/);
 const anyValue = fc.oneof(fc.constant(null), fc.integer(), fc.boolean(), fc.string({ maxLength: 10 }), fc.constant([]), fc.constant({}));
-const idish = fc.oneof({ weight: 20, arbitrary: validId }, { weight: 1, arbitrary: fc.string({ maxLength: 140 }) }, { weight: 1, arbitrary: fc.constant('x'.repeat(129)) }, { weight: 1, arbitrary: anyValue });
+const idish = fc.oneof(
+  { weight: 20, arbitrary: validId },
+  { weight: 1, arbitrary: fc.string({ maxLength: 140 }) },
+  { weight: 1, arbitrary: fc.constant('x'.repeat(129)) },
+  { weight: 1, arbitrary: anyValue },
+);
 const base64 = fc.uint8Array({ minLength: 3, maxLength: 60 }).map((b) => Buffer.from(b).toString('base64'));
-const ciphertextish = fc.oneof({ weight: 20, arbitrary: base64 }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }, { weight: 1, arbitrary: fc.constant('QUJD') }, { weight: 1, arbitrary: fc.constant('QUI') }, { weight: 1, arbitrary: anyValue });
+const ciphertextish = fc.oneof(
+  { weight: 20, arbitrary: base64 },
+  { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+  { weight: 1, arbitrary: fc.constant('QUJD') },
+  { weight: 1, arbitrary: fc.constant('QUI') },
+  { weight: 1, arbitrary: anyValue },
+);
 const labelish = fc.oneof({ weight: 10, arbitrary: fc.stringMatching(/^[A-Za-z0-9._:/+-]{1,10}$/) }, { weight: 1, arbitrary: fc.string({ maxLength: 70 }) }, { weight: 1, arbitrary: anyValue });
 /** Now and then an extra key, which the strict schema rejects. */
 const extra = fc.oneof({ weight: 10, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.record({ extra: anyValue }) });
@@ -37,7 +48,13 @@ const send = fc
     id: fc.oneof({ weight: 5, arbitrary: idish }, { weight: 1, arbitrary: fc.constant(undefined) }),
     to: idish,
     messages: fc.oneof(
-      { weight: 10, arbitrary: fc.array(fc.record({ device_id: idish, ciphertext: ciphertextish, extra }).map((m) => withoutUndefined({ device_id: m.device_id, ciphertext: m.ciphertext, ...m.extra })), { minLength: 1, maxLength: 4 }) },
+      {
+        weight: 10,
+        arbitrary: fc.array(
+          fc.record({ device_id: idish, ciphertext: ciphertextish, extra }).map((m) => withoutUndefined({ device_id: m.device_id, ciphertext: m.ciphertext, ...m.extra })),
+          { minLength: 1, maxLength: 4 },
+        ),
+      },
       { weight: 1, arbitrary: fc.constant([]) },
       { weight: 1, arbitrary: anyValue },
     ),

@@ -17,16 +17,18 @@ function expected(ops: readonly Op[], capacity: number): Set<string> {
     if (kept) latest.removed = true;
     if (op.kind === 'add') adds.push({ key: op.key, removed: false });
   }
-  return new Set(adds.slice(-capacity).filter((a) => !a.removed).map((a) => a.key));
+  return new Set(
+    adds
+      .slice(-capacity)
+      .filter((a) => !a.removed)
+      .map((a) => a.key),
+  );
 }
 
 describe('key ring', () => {
   it('keeps exactly the latest keys, through adds, replacements and removals, whatever the seed (model check)', () => {
     const key = fc.constantFrom('a', 'b', 'c', 'dd', 'eee', 'user\u0000dev\u0000m1', 'user\u0000dev\u0000m2', 'x'.repeat(20));
-    const op = fc.oneof(
-      { weight: 3, arbitrary: key.map((k): Op => ({ kind: 'add', key: k })) },
-      { weight: 1, arbitrary: key.map((k): Op => ({ kind: 'remove', key: k })) },
-    );
+    const op = fc.oneof({ weight: 3, arbitrary: key.map((k): Op => ({ kind: 'add', key: k })) }, { weight: 1, arbitrary: key.map((k): Op => ({ kind: 'remove', key: k })) });
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 9 }), fc.integer(), fc.array(op, { maxLength: 80 }), (capacity, seed, ops) => {
         // 64 bytes per key: only the count limits this ring.

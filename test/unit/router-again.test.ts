@@ -30,7 +30,17 @@ describe('router: second copies of committed entries', () => {
     return { router: new Router(nobodyHere, origin, noAcks, AGAIN_AFTER, Date.now), heard };
   };
   const entry = (id: string, createdAt: number): QueueEntry =>
-    committedEntry({ recipientUser: 'bob', recipientDevice: 'b1', dedupKey: id, messageId: id, kind: 'deliver', senderUser: 'alice', senderDevice: 'a1', frame: `{"id":"${id}"}`, createdAt: new Date(createdAt) });
+    committedEntry({
+      recipientUser: 'bob',
+      recipientDevice: 'b1',
+      dedupKey: id,
+      messageId: id,
+      kind: 'deliver',
+      senderUser: 'alice',
+      senderDevice: 'a1',
+      frame: `{"id":"${id}"}`,
+      createdAt: new Date(createdAt),
+    });
   const idsOf = (msg: BusMessage) => (msg.k === 'entries' ? msg.entries.map((e) => e.dedupKey) : []);
 
   it('sends every entry at its commit, and one younger than the delay once more when it is that old', async () => {

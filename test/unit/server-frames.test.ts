@@ -37,7 +37,23 @@ describe('message frame encoders', () => {
   });
 
   it('parse back to the fields they were given', () => {
-    const frame = JSON.parse(encodeDeliver({ type: 'deliver', messageId: 'm"1\\', senderId: 'al\u2028ice', senderDevice: 'd\u00e91', timestamp: '2026-12-02T00:00:00.000Z', payload: { ciphertext: 'AAAA', message_type: 'text' } })) as Record<string, unknown>;
-    expect(frame).toEqual({ type: 'deliver', message_id: 'm"1\\', sender_id: 'al\u2028ice', sender_device: 'd\u00e91', timestamp: '2026-12-02T00:00:00.000Z', payload: { ciphertext: 'AAAA', message_type: 'text' } });
+    const frame = JSON.parse(
+      encodeDeliver({
+        type: 'deliver',
+        messageId: 'm"1\\',
+        senderId: 'al\u2028ice',
+        senderDevice: 'd\u00e91',
+        timestamp: '2026-12-02T00:00:00.000Z',
+        payload: { ciphertext: 'AAAA', message_type: 'text' },
+      }),
+    ) as Record<string, unknown>;
+    expect(frame).toEqual({
+      type: 'deliver',
+      message_id: 'm"1\\',
+      sender_id: 'al\u2028ice',
+      sender_device: 'd\u00e91',
+      timestamp: '2026-12-02T00:00:00.000Z',
+      payload: { ciphertext: 'AAAA', message_type: 'text' },
+    });
   });
 });

@@ -6,7 +6,13 @@ const run = (rssAt: (t: number) => number, heapAt: (t: number) => number = () =>
 
 describe('soak growth verdict', () => {
   it('fits a least-squares slope', () => {
-    expect(slope([{ x: 0, y: 1 }, { x: 1, y: 3 }, { x: 2, y: 5 }])).toBeCloseTo(2);
+    expect(
+      slope([
+        { x: 0, y: 1 },
+        { x: 1, y: 3 },
+        { x: 2, y: 5 },
+      ]),
+    ).toBeCloseTo(2);
     expect(slope([{ x: 1, y: 1 }])).toBe(0);
   });
 
@@ -17,7 +23,22 @@ describe('soak growth verdict', () => {
     expect(Math.abs(flat.rssMiBPerHour)).toBeLessThan(5);
     // 60 MiB an hour: 30 MiB over a 30-minute run.
     expect(judge(run((t) => 100 + t / 60)).failures).toEqual([expect.stringMatching(/^RSS grew 60\.0 MiB\/h/)]);
-    expect(judge(run(() => 100, (t) => 40 + t / 120)).failures).toEqual([expect.stringMatching(/^heap grew 30\.0 MiB\/h/)]);
-    expect(judge(run(() => 100, () => 40, 9000)).failures).toEqual([expect.stringMatching(/^write queue at 9000/)]);
+    expect(
+      judge(
+        run(
+          () => 100,
+          (t) => 40 + t / 120,
+        ),
+      ).failures,
+    ).toEqual([expect.stringMatching(/^heap grew 30\.0 MiB\/h/)]);
+    expect(
+      judge(
+        run(
+          () => 100,
+          () => 40,
+          9000,
+        ),
+      ).failures,
+    ).toEqual([expect.stringMatching(/^write queue at 9000/)]);
   });
 });

@@ -6,7 +6,11 @@ describe('typing tracker', () => {
     let t = 1_000_000;
     const stopped: TypingSignal[] = [];
     const tracker = new TypingTracker({ now: () => t, ttlMs: 10_000, stopped: (s) => stopped.push({ ...s }) });
-    return { tracker, stopped, advance: (ms: number) => ((t += ms), tracker.tick()) };
+    const advance = (ms: number) => {
+      t += ms;
+      tracker.tick();
+    };
+    return { tracker, stopped, advance };
   };
   const sig = (to: string, conversationId = 'c1'): TypingSignal => ({ userId: 'alice', deviceId: 'a1', to, conversationId });
 

@@ -14,17 +14,7 @@ export type FaultKind =
   | 'slow_consumer' // one receiver stops reading its socket
   | 'reconnect_storm'; // every client drops its socket at the same moment
 
-export const faultKinds: readonly FaultKind[] = [
-  'node_kill',
-  'node_pause',
-  'node_drain',
-  'redis_kill',
-  'redis_pause',
-  'postgres_stop',
-  'postgres_pause',
-  'slow_consumer',
-  'reconnect_storm',
-];
+export const faultKinds: readonly FaultKind[] = ['node_kill', 'node_pause', 'node_drain', 'redis_kill', 'redis_pause', 'postgres_stop', 'postgres_pause', 'slow_consumer', 'reconnect_storm'];
 
 export interface Fault {
   kind: FaultKind;

@@ -14,6 +14,10 @@ export function seenCounter(): { bump(what: string): void; describe(): string } 
   const counts = new Map<string, number>();
   return {
     bump: (what) => counts.set(what, (counts.get(what) ?? 0) + 1),
-    describe: () => [...counts].sort().map(([k, n]) => `${k} ×${n}`).join(', ') || 'nothing',
+    describe: () =>
+      [...counts]
+        .sort()
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ') || 'nothing',
   };
 }

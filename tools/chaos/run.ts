@@ -46,10 +46,7 @@ const seen = seenCounter();
 const bump = seen.bump;
 const ledger = new Ledger(pairsN);
 const run = `c${seed}x`;
-const pairs = Array.from(
-  { length: pairsN },
-  (_, index) => new ChaosPair({ index, run, urls: cluster.urls(), rate, token, ledger, now: elapsed, onClose: bump, onError: (c) => bump(`error ${c}`) }),
-);
+const pairs = Array.from({ length: pairsN }, (_, index) => new ChaosPair({ index, run, urls: cluster.urls(), rate, token, ledger, now: elapsed, onClose: bump, onError: (c) => bump(`error ${c}`) }));
 let exitCode = 2;
 // Interrupted: the private Redis, Postgres and nodes go too, never left running.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -95,7 +92,10 @@ try {
     '',
     '| # | at (s) | fault | target | down (ms) | recovered after (s) |',
     '|---|---|---|---|---|---|',
-    ...applied.map((f, i) => `| ${i + 1} | ${((f.startedAt - trafficStart) / 1000).toFixed(1)} | ${f.kind} | ${f.target} | ${f.downMs} | ${recoveries[i] === undefined ? 'not by the end' : (recoveries[i]! / 1000).toFixed(2)} |`),
+    ...applied.map(
+      (f, i) =>
+        `| ${i + 1} | ${((f.startedAt - trafficStart) / 1000).toFixed(1)} | ${f.kind} | ${f.target} | ${f.downMs} | ${recoveries[i] === undefined ? 'not by the end' : (recoveries[i]! / 1000).toFixed(2)} |`,
+    ),
     '',
     '| sent | acked | delivered | lost | duplicates | order breaks | never acked |',
     '|---|---|---|---|---|---|---|',
@@ -109,7 +109,14 @@ try {
   process.stdout.write(`${lines.join('\n')}\n`);
   if (values.json) writeFileSync(values.json, JSON.stringify({ seed, durationMs, nodes, pairs: pairsN, rate, faults: applied, recoveries, summary: s, unackedAtEnd, seen: seen.describe() }, null, 2));
   exitCode = s.lost > 0 ? 1 : s.orderBreaks > 0 ? 3 : 0;
-  if (exitCode !== 0) process.stdout.write(`${cluster.logs().filter((l) => l.includes('"level":"error"') || l.includes('"level":"warn"')).slice(-40).join('\n')}\n`);
+  if (exitCode !== 0)
+    process.stdout.write(
+      `${cluster
+        .logs()
+        .filter((l) => l.includes('"level":"error"') || l.includes('"level":"warn"'))
+        .slice(-40)
+        .join('\n')}\n`,
+    );
 } catch (err) {
   process.stdout.write(`chaos run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 } finally {

@@ -61,7 +61,10 @@ const token = chaosToken;
 const seen = seenCounter();
 const bump = seen.bump;
 const ledger = new Ledger(pairsN);
-const pairs = Array.from({ length: pairsN }, (_, index) => new ChaosPair({ index, run: 'soak', urls: [relay.url], rate, token, ledger, now: elapsed, onClose: bump, onError: (c) => bump(`error ${c}`) }));
+const pairs = Array.from(
+  { length: pairsN },
+  (_, index) => new ChaosPair({ index, run: 'soak', urls: [relay.url], rate, token, ledger, now: elapsed, onClose: bump, onError: (c) => bump(`error ${c}`) }),
+);
 const samples: Sample[] = [];
 const timers: NodeJS.Timeout[] = [];
 let exitCode = 2;
@@ -69,7 +72,10 @@ let exitCode = 2;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     for (const p of pairs) p.stop();
-    void relay.stop('SIGKILL').then(() => pg.stop()).finally(() => process.exit(130));
+    void relay
+      .stop('SIGKILL')
+      .then(() => pg.stop())
+      .finally(() => process.exit(130));
   });
 }
 try {
@@ -134,7 +140,10 @@ try {
   const dir = path.resolve(import.meta.dirname, '../../bench/results');
   mkdirSync(dir, { recursive: true });
   const svg = path.join(dir, `soak-${stamp}.svg`);
-  writeFileSync(svg, soakChart(samples, { from, slopePerSecond: v.rssMiBPerHour / 3600, at }, `Soak: ${values.minutes} min, ${pairsN} pairs at ${rate} msg/s; RSS ${v.rssMiBPerHour.toFixed(1)} MiB/h after warm-up`));
+  writeFileSync(
+    svg,
+    soakChart(samples, { from, slopePerSecond: v.rssMiBPerHour / 3600, at }, `Soak: ${values.minutes} min, ${pairsN} pairs at ${rate} msg/s; RSS ${v.rssMiBPerHour.toFixed(1)} MiB/h after warm-up`),
+  );
   const lines = [
     '',
     `## Soak: ${values.minutes} min, ${pairsN} pairs at ${rate} msg/s, typing, drops and churn`,
@@ -145,7 +154,10 @@ try {
     '|---|---|---|---|---|---|---|',
     ...samples
       .filter((_, i) => i % 6 === 0 || i === samples.length - 1)
-      .map((x) => `| ${(x.t / 60).toFixed(1)} | ${x.rssMiB.toFixed(1)} | ${x.heapMiB.toFixed(1)} | ${(x.heapTotalMiB ?? 0).toFixed(1)} | ${(x.externalMiB ?? 0).toFixed(1)} | ${x.loopLagMs.toFixed(1)} | ${x.writeQueue} |`),
+      .map(
+        (x) =>
+          `| ${(x.t / 60).toFixed(1)} | ${x.rssMiB.toFixed(1)} | ${x.heapMiB.toFixed(1)} | ${(x.heapTotalMiB ?? 0).toFixed(1)} | ${(x.externalMiB ?? 0).toFixed(1)} | ${x.loopLagMs.toFixed(1)} | ${x.writeQueue} |`,
+      ),
     '',
     `After the first ${defaultBounds.warmupShare * 100}%: RSS ${v.rssMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.rssMiBPerHour}), heap ${v.heapMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.heapMiBPerHour}); most loop lag ${v.maxLoopLagMs.toFixed(1)} ms; write queue at the end ${v.writeQueueAtEnd}.`,
     `Messages: sent ${s.sent}, acked ${s.acked}, delivered ${s.delivered}, lost **${s.lost}**, duplicates ${s.duplicates}, order breaks ${s.orderBreaks}; ${churned} short-lived devices.`,

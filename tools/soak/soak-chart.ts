@@ -2,7 +2,12 @@ import type { Sample } from './growth.ts';
 
 /** An SVG of RSS and heap over a soak run, linear axes, with the RSS trend line. No dependencies. */
 export function soakChart(samples: readonly Sample[], trend: { from: number; slopePerSecond: number; at: number }, title: string): string {
-  const W = 860, H = 400, L = 70, R = 150, T = 40, B = 50;
+  const W = 860,
+    H = 400,
+    L = 70,
+    R = 150,
+    T = 40,
+    B = 50;
   const tMax = Math.max(1, ...samples.map((s) => s.t));
   const yMax = Math.max(1, ...samples.map((s) => s.rssMiB)) * 1.15;
   const sx = (t: number) => L + (t / tMax) * (W - L - R);

@@ -28,8 +28,7 @@ const fail = (s: Session, svc: Services, code: ErrorCode, id: string | undefined
 
 /** The attempt limits of this device and its user, counted inside the registry's transaction. */
 function attemptLimit(s: Session, svc: Services, kind: 'register' | 'decide', now: number): AttemptLimit {
-  const [perDevice, perUser] =
-    kind === 'register' ? [approvalLimits.registerPerDevice, approvalLimits.registerPerUser] : [approvalLimits.decidePerDevice, approvalLimits.decidePerUser];
+  const [perDevice, perUser] = kind === 'register' ? [approvalLimits.registerPerDevice, approvalLimits.registerPerUser] : [approvalLimits.decidePerDevice, approvalLimits.decidePerUser];
   const rules = [
     // Joined with '/', which ids never hold (fields.ts; ':' they may): no two (user, device) pairs share a key.
     { key: `${kind}/device/${s.userId}/${s.deviceId}`, rule: perDevice },

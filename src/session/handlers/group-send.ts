@@ -40,7 +40,14 @@ export function handleGroupSend(s: Session, frame: GroupSendFrame, svc: Services
   const own = (to: string) => (to === s.userId ? s.deviceId : undefined);
   const unsure = p.recipients.filter((r) => {
     const cached = svc.devices.cached(r.to);
-    return !cached || !addressesExactly(cached, r.messages.map((m) => m.device_id), own(r.to));
+    return (
+      !cached ||
+      !addressesExactly(
+        cached,
+        r.messages.map((m) => m.device_id),
+        own(r.to),
+      )
+    );
   });
   if (unsure.length === 0) return store(s, frame, svc, key, digest);
   return checkThenStore(s, frame, svc, unsure, key, digest);
@@ -48,7 +55,10 @@ export function handleGroupSend(s: Session, frame: GroupSendFrame, svc: Services
 
 async function checkThenStore(s: Session, frame: GroupSendFrame, svc: Services, unsure: GroupSendFrame['payload']['recipients'], key: string, digest: number): Promise<void> {
   const mismatchOf = async (r: (typeof unsure)[number], fresh: boolean): Promise<DeviceMismatch | undefined> =>
-    mismatchedDevices(recipientDevices(await svc.devices.devicesOf(r.to, fresh), r.to, s.userId, s.deviceId), r.messages.map((m) => m.device_id));
+    mismatchedDevices(
+      recipientDevices(await svc.devices.devicesOf(r.to, fresh), r.to, s.userId, s.deviceId),
+      r.messages.map((m) => m.device_id),
+    );
   // The members' device sets are read side by side, not one after another; the cache may be behind,
   // so only a fresh read decides that the sender is wrong.
   const found = await Promise.all(unsure.map(async (r) => ((await mismatchOf(r, false)) && (await mismatchOf(r, true))) || undefined));

@@ -20,7 +20,8 @@ export async function handlePushRegister(s: Session, frame: FrameOf<'push_regist
     const { endpoint, keys } = p.subscription;
     if (!endpointAllowed(endpoint, svc.push.origins)) return s.reply(encodeError('push_endpoint_refused', { id: frame.id, timestamp: isoNow(svc) }));
     // An uncompressed P-256 point starts with 0x04, which base64url writes as "B".
-    if (!keys.p256dh.startsWith('B')) return s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.subscription.keys.p256dh: not an uncompressed P-256 key', timestamp: isoNow(svc) }));
+    if (!keys.p256dh.startsWith('B'))
+      return s.reply(encodeError('invalid_message', { id: frame.id, message: 'payload.subscription.keys.p256dh: not an uncompressed P-256 key', timestamp: isoNow(svc) }));
     target = { kind: 'webpush', endpoint, p256dh: keys.p256dh.replace(/=+$/, ''), auth: keys.auth.replace(/=+$/, '') };
   } else {
     target = { kind: 'webhook', token: p.token };
@@ -29,7 +30,7 @@ export async function handlePushRegister(s: Session, frame: FrameOf<'push_regist
   s.reply(encodeFrame('push_registered', isoNow(svc), { kind: p.kind }));
 }
 
-export async function handlePushUnregister(s: Session, frame: FrameOf<'push_unregister'>, svc: Services): Promise<void> {
+export async function handlePushUnregister(s: Session, _frame: FrameOf<'push_unregister'>, svc: Services): Promise<void> {
   await svc.push.store.remove(s.userId, s.deviceId);
   s.reply(encodeFrame('push_unregistered', isoNow(svc), {}));
 }
