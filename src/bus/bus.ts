@@ -131,6 +131,4 @@ export type BusMessage =
   /** The device's approval status changed; the node holding it tells it (frame) and acts. */
   | { k: 'device'; device: string; status: DeviceStatus; frame?: string | undefined; reason?: string | undefined }
   /** BROADCAST: a user's device set changed; drop cached copies. */
-  | { k: 'devices_changed'; user: string }
-  /** BROADCAST: a user went online or offline (for presence fan-out). */
-  | { k: 'presence'; user: string; online: boolean };
+  | { k: 'devices_changed'; user: string };

@@ -42,8 +42,6 @@ export function handleClusterMessage(svc: Services, topic: string, msg: BusMessa
     case 'devices_changed':
       if (topic === BROADCAST) svc.devices.invalidate(msg.user);
       return;
-    case 'presence':
-      return;
   }
 }
 

@@ -31,7 +31,6 @@ const message: fc.Arbitrary<BusMessage> = fc.oneof(
   fc.record({ k: fc.constant('kick' as const), device: ids, at: fc.nat(), node: ids }),
   fc.record({ k: fc.constant('disconnect' as const), device: fc.option(ids, { nil: undefined }) }),
   fc.record({ k: fc.constant('devices_changed' as const), user: ids }),
-  fc.record({ k: fc.constant('presence' as const), user: ids, online: fc.boolean() }),
 );
 const batch: fc.Arbitrary<BusBatch> = fc.record({ n: ids, r: fc.boolean(), m: fc.array(message, { maxLength: 5 }) }).map(({ n, r, m }) => (r ? { n, r: true, m } : { n, m }));
 
