@@ -48,5 +48,3 @@ export const limitsTable = {
   overloadSustainMs: { env: 'OVERLOAD_SUSTAIN_MS', default: 1000, min: 100, max: 600_000, unit: 'ms', onBreach: 'error overloaded (retry_after); upgrade HTTP 503 (Retry-After)', why: 'how long the loop must stay late (three samples at least) before shedding starts, so that one pause of the process sheds nothing' },
   authDeadlineMs: { env: 'AUTH_DEADLINE_MS', default: 5000, min: 100, max: 60_000, unit: 'ms', onBreach: 'HTTP 503', why: 'token verification and the device record must finish within this' },
 } as const satisfies Record<string, LimitSpec>;
-
-export type LimitName = keyof typeof limitsTable;

@@ -128,6 +128,5 @@ export type FrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T 
 
 export const clientFrameTypes: ReadonlySet<string> = new Set(clientFrameSchema.options.map((o) => o.shape.type.value));
 
-export const durableSyncTypes = ['sync_request', 'sync_data', 'sync_ack'] as const;
 export const callTypes = ['call_offer', 'call_answer', 'call_reject', 'call_end', 'ice_candidate'] as const;
 export type CallFrameType = (typeof callTypes)[number];

@@ -3,8 +3,8 @@ import type { PushJob, PushTarget } from './push-target.ts';
 import { postWithDeadline, type PushSender, type SendOutcome } from './push-sender.ts';
 
 /** Header names of a webhook push (docs/push.md). */
-export const WEBHOOK_TIMESTAMP_HEADER = 'x-relay-timestamp';
-export const WEBHOOK_SIGNATURE_HEADER = 'x-relay-signature';
+const WEBHOOK_TIMESTAMP_HEADER = 'x-relay-timestamp';
+const WEBHOOK_SIGNATURE_HEADER = 'x-relay-signature';
 
 /**
  * The signature of a webhook push: HMAC-SHA256 under the shared secret

@@ -1,1 +1,1 @@
-export { sample, scrape, type Scrape } from '../../tools/metrics-scrape.ts';
+export { sample, scrape } from '../../tools/metrics-scrape.ts';
