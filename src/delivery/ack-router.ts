@@ -1,6 +1,7 @@
 import { nodeTopic, type Bus, type BusMessage } from '../bus/bus.ts';
 import { KeyRing } from '../util/key-ring.ts';
 import type { GroupCommitWriter } from './group-commit.ts';
+import { advance } from './entry-state.ts';
 import { deliveredReceiptOf, deviceKey, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey } from './queue-store.ts';
 
@@ -64,8 +65,7 @@ export class AckRouter {
       if (entry.state === 'committed') this.acked.add(ackedKey(entry.recipientKey, entry.dedupKey));
       return this.writer.ack(entry);
     }
-    if (entry.state !== 'remote') return;
-    entry.state = 'acked';
+    if (entry.state !== 'remote' || !advance(entry, 'acked')) return;
     this.acked.add(ackedKey(entry.recipientKey, entry.dedupKey));
     const ack: Extract<BusMessage, { k: 'ack' }> = { k: 'ack', user: entry.recipientUser, device: entry.recipientDevice, key: entry.dedupKey };
     const delivered = deliveredReceiptOf(entry);

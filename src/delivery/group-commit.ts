@@ -1,5 +1,6 @@
 import { KeyedSets } from '../util/keyed-sets.ts';
 import type { Logger } from '../util/logger.ts';
+import { advance } from './entry-state.ts';
 import { PendingIndex } from './pending-index.ts';
 import { deviceKey, settle, type EntryState, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
@@ -150,7 +151,7 @@ export class GroupCommitWriter {
   ack(entry: QueueEntry): void {
     switch (entry.state) {
       case 'queued':
-        entry.state = 'acked';
+        advance(entry, 'acked');
         if (!this.unhold(entry)) this.writeNow.delete(entry);
         // Released entries of its device that waited only for this one go now.
         else if (this.letGo(entry.recipientKey)) this.schedule();
@@ -161,7 +162,7 @@ export class GroupCommitWriter {
         return;
       case 'flushing':
       case 'committed':
-        entry.state = 'acked';
+        advance(entry, 'acked');
         // The recipient has it: the sender may be answered now, whatever becomes of the batch writing it.
         settle(entry, true);
         this.queueDelete(entry, entry.recipientKey);
@@ -334,7 +335,7 @@ export class GroupCommitWriter {
         const inserts = this.takeInserts(this.opts.batchMax - Math.min(this.deletes.length, Math.floor(this.opts.batchMax / 2)));
         const deletes = this.deletes.splice(0, Math.max(0, this.opts.batchMax - inserts.length));
         if (inserts.length === 0 && deletes.length === 0) continue;
-        for (const e of inserts) e.state = 'flushing';
+        for (const e of inserts) advance(e, 'flushing');
         try {
           const started = performance.now();
           this.committing = this.store.commit(
@@ -348,7 +349,7 @@ export class GroupCommitWriter {
           for (const e of inserts) {
             this.pending.remove(e);
             // An entry acked while flushing is already 'acked' with its delete queued; it is durable all the same.
-            if (e.state === 'flushing') e.state = 'committed';
+            advance(e, 'committed');
             settle(e, true);
           }
           this.committedHook?.(inserts);
@@ -358,7 +359,7 @@ export class GroupCommitWriter {
           this.log.error('queue batch failed', { err, inserts: inserts.length, deletes: deletes.length });
           for (const e of inserts) {
             this.pending.remove(e);
-            if (e.state === 'flushing') e.state = 'failed';
+            advance(e, 'failed');
             settle(e, false);
           }
           // Deletes are idempotent: retry a few times, then leave the rows to be delivered again (at-least-once).

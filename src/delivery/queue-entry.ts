@@ -4,13 +4,8 @@ import type { DeliveredReceipt } from '../bus/bus.ts';
  * A frame on its way to one recipient device. The same object is shared by
  * the group-commit writer (which makes it durable) and the recipient's
  * session (which delivers it and takes its ack), so an ack that beats the
- * commit can cancel the write.
- *
- *   queued -> flushing -> committed      the normal path
- *   queued -> acked                      acked before its batch started: never written
- *   flushing|committed -> acked          acked after: deleted in a later batch
- *   flushing -> failed                   the batch failed; the sender is told to retry
- *   remote -> acked                      a copy of another node's entry, acked here (ack-router.ts)
+ * commit can cancel the write. Its states and the moves between them:
+ * entry-state.ts.
  */
 export type EntryState = 'queued' | 'flushing' | 'committed' | 'acked' | 'failed' | 'remote';
 
