@@ -150,11 +150,7 @@ export class SecureMessenger {
   /** Seals `body` for every device of `to` and resolves once the relay stored it. */
   async sendText(to: string, body: string, id = this.client.newId()): Promise<{ id: string }> {
     for (let attempt = 0; ; attempt++) {
-      const devices = (await this.devicesOf(to)).filter((d) => !(to === this.me.userId && d.deviceId === this.me.deviceId));
-      const messages = devices.map((d) => ({
-        device_id: d.deviceId,
-        ciphertext: seal({ v: 1, from_user: this.me.userId, from_device: this.me.deviceId, to_user: to, to_device: d.deviceId, message_id: id, body }, this.me.identity, d.publicKey),
-      }));
+      const messages = await this.sealFor(to, id, body);
       try {
         await this.client.send(to, messages, { id, message_type: 'text' });
         return { id };
@@ -163,6 +159,13 @@ export class SecureMessenger {
         this.lists.delete(to);
       }
     }
+  }
+
+  /** One envelope per device of `to` (our own device left out), signed and sealed for it. */
+  private async sealFor(to: string, id: string, body: string, groupId?: string): Promise<{ device_id: string; ciphertext: string }[]> {
+    const devices = (await this.devicesOf(to)).filter((d) => !(to === this.me.userId && d.deviceId === this.me.deviceId));
+    const content = { v: 1 as const, from_user: this.me.userId, from_device: this.me.deviceId, to_user: to, message_id: id, ...(groupId === undefined ? {} : { group_id: groupId }), body };
+    return devices.map((d) => ({ device_id: d.deviceId, ciphertext: seal({ ...content, to_device: d.deviceId }, this.me.identity, d.publicKey) }));
   }
 
   /**
@@ -175,21 +178,7 @@ export class SecureMessenger {
    */
   async sendGroupText(groupId: string, members: readonly string[], body: string, id = this.client.newId()): Promise<{ id: string }> {
     for (let attempt = 0; ; attempt++) {
-      const recipients = await Promise.all(
-        [...new Set(members)].map(async (to) => ({
-          to,
-          messages: (await this.devicesOf(to))
-            .filter((d) => !(to === this.me.userId && d.deviceId === this.me.deviceId))
-            .map((d) => ({
-              device_id: d.deviceId,
-              ciphertext: seal(
-                { v: 1, from_user: this.me.userId, from_device: this.me.deviceId, to_user: to, to_device: d.deviceId, message_id: id, group_id: groupId, body },
-                this.me.identity,
-                d.publicKey,
-              ),
-            })),
-        })),
-      );
+      const recipients = await Promise.all([...new Set(members)].map(async (to) => ({ to, messages: await this.sealFor(to, id, body, groupId) })));
       try {
         await this.client.sendGroup(
           groupId,

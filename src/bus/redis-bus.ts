@@ -24,6 +24,12 @@ interface Wanted {
   resolve: (() => void) | undefined;
 }
 
+/** Lets whoever waits on the topic go: it is heard, or no longer wanted. */
+function heard(w: Wanted): void {
+  w.resolve?.();
+  w.waiters = w.resolve = undefined;
+}
+
 /** A turn's publishes, by topic. */
 type Outgoing = Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; reached: Reached }[] | undefined }>;
 
@@ -125,7 +131,7 @@ export class RedisBus implements Bus {
     const w = this.topics.get(topic);
     if (!w) return;
     this.topics.delete(topic);
-    w.resolve?.();
+    heard(w);
     this.sub.unsubscribe(this.prefix + topic).catch(() => {});
   }
 
@@ -146,13 +152,12 @@ export class RedisBus implements Bus {
   private askSubscribe(topics: readonly (readonly [string, Wanted])[]): void {
     for (let i = 0; i < topics.length; i += SUBSCRIBE_CHUNK) {
       const chunk = topics.slice(i, i + SUBSCRIBE_CHUNK);
-      const wanted = () => chunk.filter(([topic, w]) => this.topics.get(topic) === w && !w.confirmed);
+      const wanted = () => chunk.filter(this.awaited);
       this.sub.subscribe(...chunk.map(([topic]) => this.prefix + topic)).then(
         () => {
           for (const [, w] of wanted()) {
             w.confirmed = true;
-            w.resolve?.();
-            w.waiters = w.resolve = undefined;
+            heard(w);
           }
         },
         () => {
@@ -176,8 +181,11 @@ export class RedisBus implements Bus {
   private resubscribe(): void {
     const refused = this.refused;
     this.refused = [];
-    this.askSubscribe(refused.filter(([topic, w]) => this.topics.get(topic) === w && !w.confirmed));
+    this.askSubscribe(refused.filter(this.awaited));
   }
+
+  /** Still wanted, as this same request, and not confirmed yet. */
+  private readonly awaited = ([topic, w]: readonly [string, Wanted]): boolean => this.topics.get(topic) === w && !w.confirmed;
 
   publish(topic: string, msg: BusMessage, reached?: Reached): void {
     const out = this.outgoing.get(topic);

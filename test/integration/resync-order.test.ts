@@ -5,7 +5,7 @@ import { GroupCommitWriter } from '../../src/delivery/group-commit.ts';
 import { newEntry, remoteEntry } from '../../src/delivery/queue-entry.ts';
 import type { Connection } from '../../src/session/connection.ts';
 import { BacklogResync } from '../../src/session/backlog-resync.ts';
-import { Session } from '../../src/session/session.ts';
+import { Session, type SessionDeps } from '../../src/session/session.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { backends } from '../helpers/databases.ts';
 import { useQueueStore } from '../helpers/in-process-db.ts';
@@ -46,13 +46,12 @@ class RecordingSocket implements Connection {
 describe.each(backends)('order across a bus outage on %s', (kind) => {
   const t = useQueueStore(kind);
 
-  it('holds what arrives after a loss until the re-read has sent what was stored during it', async () => {
+  /** A session for the device over the real writer and store, sending to `socket`; `over` replaces some of its dependencies. */
+  const openSession = (user: string, device: string, socket: Connection, over: Partial<SessionDeps> = {}) => {
     const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
-    const bus = new MemoryBus('n1');
-    const socket = new RecordingSocket();
-    const deps = {
+    const deps: SessionDeps = {
       writer,
-      acks: new AckRouter(writer, bus),
+      acks: new AckRouter(writer, new MemoryBus('n1')),
       store: t.store,
       log,
       now: () => Date.now(),
@@ -61,9 +60,15 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
       drainPageSize: 50,
       bufferedHighWater: 1 << 20,
       slowConsumerMs: 10_000,
-      listening: () => true as const,
+      listening: () => true,
+      ...over,
     };
-    const s = new Session('bob', 'b1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
+    return new Session(user, device, Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
+  };
+
+  it('holds what arrives after a loss until the re-read has sent what was stored during it', async () => {
+    const socket = new RecordingSocket();
+    const s = openSession('bob', 'b1', socket);
     const resync = new BacklogResync({ sessions: () => [s], store: t.store, log, chunk: 500, concurrency: 4 });
     await s.drain();
     const ids = () =>
@@ -92,25 +97,11 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
 
   it('stays draining until the bus carries the user here, then reads the queue again before going live', async () => {
     const dora = (id: string) => ({ ...fields(id), recipientUser: 'dora', recipientDevice: 'd1' });
-    const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
     const socket = new RecordingSocket();
     let heard!: () => void;
     const subscribed = new Promise<void>((resolve) => (heard = resolve));
     let listening: true | Promise<void> = subscribed;
-    const deps = {
-      writer,
-      acks: new AckRouter(writer, new MemoryBus('n1')),
-      store: t.store,
-      log,
-      now: () => Date.now(),
-      inflightMax: 100,
-      inflightMaxBytes: 1 << 20,
-      drainPageSize: 50,
-      bufferedHighWater: 1 << 20,
-      slowConsumerMs: 10_000,
-      listening: () => listening,
-    };
-    const s = new Session('dora', 'd1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
+    const s = openSession('dora', 'd1', socket, { listening: () => listening });
     await t.store.commit([newEntry(dora('old'))], []);
     const draining = s.drain();
     const types = () => socket.sent.map((f) => JSON.parse(f) as { type: string; message_id?: string }).map((f) => f.message_id ?? f.type);
@@ -129,22 +120,8 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
 
   it('a first copy from another node that found no room holds the later first copies back until it comes again, stored', async () => {
     const erin = (id: string) => ({ ...fields(id), recipientUser: 'erin', recipientDevice: 'e1' });
-    const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
     const socket = new RecordingSocket();
-    const deps = {
-      writer,
-      acks: new AckRouter(writer, new MemoryBus('n1')),
-      store: t.store,
-      log,
-      now: () => Date.now(),
-      inflightMax: 2,
-      inflightMaxBytes: 1 << 20,
-      drainPageSize: 50,
-      bufferedHighWater: 1 << 20,
-      slowConsumerMs: 10_000,
-      listening: () => true as const,
-    };
-    const s = new Session('erin', 'e1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
+    const s = openSession('erin', 'e1', socket, { inflightMax: 2 });
     await s.drain();
     const ids = () =>
       socket.sent
@@ -176,7 +153,6 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
   });
 
   it('lets a device with nothing stored go live again after the probe, without reading its queue', async () => {
-    const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
     const socket = new RecordingSocket();
     let reads = 0;
     const store = Object.assign(Object.create(t.store) as typeof t.store, {
@@ -185,20 +161,7 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
         return t.store.readBacklog(...a);
       },
     });
-    const deps = {
-      writer,
-      acks: new AckRouter(writer, new MemoryBus('n1')),
-      store,
-      log,
-      now: () => Date.now(),
-      inflightMax: 100,
-      inflightMaxBytes: 1 << 20,
-      drainPageSize: 50,
-      bufferedHighWater: 1 << 20,
-      slowConsumerMs: 10_000,
-      listening: () => true as const,
-    };
-    const s = new Session('carol', 'c1', Date.now() + 3_600_000, 'approved', { ip: '127.0.0.1', userAgent: 't' }, Date.now(), socket, deps);
+    const s = openSession('carol', 'c1', socket, { store });
     await s.drain();
     const readsBefore = reads;
     const resync = new BacklogResync({ sessions: () => [s], store, log, chunk: 500, concurrency: 4 });
