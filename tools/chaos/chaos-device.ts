@@ -34,6 +34,9 @@ export class ChaosDevice {
   private stopped = false;
   private registered = false;
   ready = false;
+  /** Sockets opened so far, and whether this one has had its queue_empty: where a frame came, for the ledger's trace. */
+  private sockets = 0;
+  private live = false;
 
   constructor(private readonly o: DeviceOptions) {
     this.next = o.first;
@@ -61,6 +64,11 @@ export class ChaosDevice {
     setTimeout(() => socket?.resume(), ms).unref();
   }
 
+  /** Which node and socket this device is on, and whether its backlog was done: `n1#3 live`. */
+  get where(): string {
+    return `n${(this.next - 1) % this.o.urls.length}#${this.sockets}${this.live ? ' live' : ' backlog'}`;
+  }
+
   stop(): void {
     this.stopped = true;
     this.ws?.terminate();
@@ -70,6 +78,8 @@ export class ChaosDevice {
     if (this.stopped) return;
     const url = this.o.urls[this.next % this.o.urls.length]!;
     this.next++;
+    this.sockets++;
+    this.live = false;
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${await this.o.token()}` }, handshakeTimeout: 5000 });
     this.ws = ws;
     ws.on('open', () => {
@@ -79,6 +89,7 @@ export class ChaosDevice {
     });
     ws.on('message', (data) => {
       const f = JSON.parse(String(data)) as Frame;
+      if (f.type === 'queue_empty') this.live = true;
       if (f.type === 'device_approved' || (f.type === 'queue_empty' && !this.ready)) {
         this.registered = true;
         if (!this.ready) {

@@ -102,6 +102,7 @@ export class ChaosPair {
       const id = `m-${this.o.index}-${seq}`;
       const frame = { type: 'send', id, payload: { to: this.receiverUser, messages: [{ device_id: 'd1', ciphertext: Buffer.from(id).toString('base64') }] } };
       if (!this.sender.send(frame)) return;
+      this.o.ledger.sent(this.o.index, seq, now, this.sender.where);
       this.unacked.set(seq, now);
     }
   }
@@ -111,7 +112,7 @@ export class ChaosPair {
       const seq = seqOf(f.message_id);
       if (seq === undefined) return;
       this.unacked.delete(seq);
-      this.o.ledger.acked(this.o.index, seq, this.o.now());
+      this.o.ledger.acked(this.o.index, seq, this.o.now(), this.sender.where);
     } else if (f.type === 'status_update' && f.message_id) {
       // Receipts are stored for the sender too: ack them, or they come back on every reconnect.
       this.queueAck(this.sender, f.message_id);
@@ -123,7 +124,7 @@ export class ChaosPair {
   private onReceiverFrame(f: Frame): void {
     if (f.type === 'deliver' && f.message_id) {
       const seq = seqOf(f.message_id);
-      if (seq !== undefined) this.o.ledger.delivered(this.o.index, seq, this.o.now());
+      if (seq !== undefined) this.o.ledger.delivered(this.o.index, seq, this.o.now(), this.receiver.where);
       this.queueAck(this.receiver, f.message_id);
     } else if (f.type === 'error') {
       this.o.onError(String(f.payload['error_code']));

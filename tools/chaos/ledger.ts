@@ -19,6 +19,8 @@ export interface PairAccount {
   delivered: number[];
   deliveredAt: Map<number, number>;
   duplicates: number;
+  /** Where each step of a message happened (node, connection), for the report of an order break. */
+  trace: Map<number, string[]>;
 }
 
 export interface LedgerSummary {
@@ -31,29 +33,32 @@ export interface LedgerSummary {
   duplicates: number;
   orderBreaks: number;
   /** Up to 20 order breaks: the pair, the message delivered early, when it arrived, and the earlier-stored one it passed. */
-  breakSample: { pair: number; early: number; at: number; passed: number }[];
+  breakSample: { pair: number; early: number; at: number; passed: number; earlyTrace: string[]; passedTrace: string[] }[];
 }
 
 export class Ledger {
   readonly pairs: PairAccount[];
 
   constructor(pairs: number) {
-    this.pairs = Array.from({ length: pairs }, () => ({ sentAt: new Map(), ackedAt: new Map(), delivered: [], deliveredAt: new Map(), duplicates: 0 }));
+    this.pairs = Array.from({ length: pairs }, () => ({ sentAt: new Map(), ackedAt: new Map(), delivered: [], deliveredAt: new Map(), duplicates: 0, trace: new Map() }));
   }
 
-  sent(pair: number, seq: number, at: number): void {
+  sent(pair: number, seq: number, at: number, where?: string): void {
     const p = this.pairs[pair]!;
     if (!p.sentAt.has(seq)) p.sentAt.set(seq, at);
+    if (where !== undefined) note(p, seq, `sent ${(at / 1000).toFixed(2)} ${where}`);
   }
 
-  acked(pair: number, seq: number, at: number): void {
+  acked(pair: number, seq: number, at: number, where?: string): void {
     const p = this.pairs[pair]!;
     if (!p.ackedAt.has(seq)) p.ackedAt.set(seq, at);
+    if (where !== undefined) note(p, seq, `acked ${(at / 1000).toFixed(2)} ${where}`);
   }
 
   /** Returns false for a duplicate. */
-  delivered(pair: number, seq: number, at: number): boolean {
+  delivered(pair: number, seq: number, at: number, where?: string): boolean {
     const p = this.pairs[pair]!;
+    if (where !== undefined) note(p, seq, `got ${(at / 1000).toFixed(2)} ${where}`);
     if (p.deliveredAt.has(seq)) {
       p.duplicates++;
       return false;
@@ -95,10 +100,16 @@ export class Ledger {
       }
       const breaks = orderBreaks(p);
       s.orderBreaks += breaks.length;
-      for (const b of breaks) if (s.breakSample.length < 20) s.breakSample.push({ pair: i, early: b.early, at: p.deliveredAt.get(b.early)!, passed: b.passed });
+      for (const b of breaks) if (s.breakSample.length < 20) s.breakSample.push({ pair: i, early: b.early, at: p.deliveredAt.get(b.early)!, passed: b.passed, earlyTrace: p.trace.get(b.early) ?? [], passedTrace: p.trace.get(b.passed) ?? [] });
     });
     return s;
   }
+}
+
+function note(p: PairAccount, seq: number, line: string): void {
+  const lines = p.trace.get(seq);
+  if (lines) lines.push(line);
+  else p.trace.set(seq, [line]);
 }
 
 /**
