@@ -51,8 +51,9 @@ export interface RedisBusOptions {
  *
  * Redis down: publishes fail at once (no offline queue, so memory stays
  * bounded) and are dropped; the messages they carried are in Postgres.
- * When the subscriber connection comes back, ioredis resubscribes and the
- * bus calls onResync so nodes re-read what they may have missed. A node
+ * When the subscriber connection comes back, the bus subscribes to every
+ * topic again (each is unheard until Redis confirms it: `listening`) and
+ * calls onResync so nodes re-read what they may have missed. A node
  * whose publishes failed while the others' subscribers stayed up (Redis
  * stalled, or this node's connection alone dropped) asks them to resync
  * once it can publish again.
@@ -95,16 +96,20 @@ export class RedisBus implements Bus {
     };
     // No auto-pipelining: flush writes a turn's PUBLISHes in one go itself (see there).
     this.pub = new Redis(opts.url, { ...common, connectionName: `relay-pub-${opts.nodeId}` });
-    // The subscriber keeps its own queue of SUBSCRIBE commands across reconnects (autoResubscribe).
-    this.sub = new Redis(opts.url, { ...common, enableOfflineQueue: true, autoResubscribe: true, connectionName: `relay-sub-${opts.nodeId}` });
+    // The bus resubscribes itself after a reconnect, not ioredis (autoResubscribe): it must know when Redis confirmed each topic again.
+    this.sub = new Redis(opts.url, { ...common, enableOfflineQueue: true, autoResubscribe: false, connectionName: `relay-sub-${opts.nodeId}` });
     for (const client of [this.pub, this.sub]) client.on('error', () => {});
     this.sub.on('close', () => {
       this.lostSubscriber = true;
+      // Redis forgot this connection's subscriptions: no topic is heard until it confirms it again.
+      for (const w of this.topics.values()) w.confirmed = false;
     });
     this.sub.on('ready', () => {
-      this.resubscribe();
-      if (!this.lostSubscriber) return;
+      if (!this.lostSubscriber) return this.resubscribe();
       this.lostSubscriber = false;
+      // Every topic, refused ones included, in one pass.
+      this.refused = [];
+      this.askSubscribe([...this.topics]);
       opts.log.info('bus reconnected; resynchronising');
       this.resync();
     });
@@ -144,10 +149,10 @@ export class RedisBus implements Bus {
   /**
    * Sends SUBSCRIBE for topics until Redis confirms them. One asked while
    * the subscriber is away is refused when ioredis gives up its offline
-   * queue, and on reconnect ioredis resubscribes only to channels Redis had
-   * confirmed: without asking again, the topic would stay deaf for as long
-   * as the node keeps it. Refused topics are asked for again together, once
-   * the subscriber is ready (at once if it is, after a short wait).
+   * queue: without asking again, the topic would stay deaf for as long as
+   * the node keeps it. Refused topics are asked for again together, once
+   * the subscriber is ready (at once if it is, after a short wait); after a
+   * reconnect, every topic is.
    */
   private askSubscribe(topics: readonly (readonly [string, Wanted])[]): void {
     for (let i = 0; i < topics.length; i += SUBSCRIBE_CHUNK) {

@@ -252,6 +252,31 @@ describe.skipIf(!hasRedisServer)('redis bus subscribing while Redis is down', ()
     }
   });
 
+  it('says a topic it held is not heard once its subscriber loses Redis, and heard again only once Redis confirms it anew', async () => {
+    const r = await startThrowawayRedis();
+    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'again', commandTimeoutMs: 300, log });
+    const [a, b] = [node('a'), node('b')];
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      b.subscribe('ann');
+      await b.listening('ann');
+      expect(b.listening('ann')).toBe(true);
+      await r.kill();
+      for (let i = 0; b.listening('ann') === true && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      const waiting = b.listening('ann');
+      expect(waiting).not.toBe(true);
+      await r.restart();
+      await a.ready();
+      await waiting;
+      // The moment it says so, another node's publish reaches it.
+      const reached = await new Promise<number>((resolve) => a.publish('ann', push('back'), (_msg, others) => resolve(others)));
+      expect(reached).toBe(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await r.stop();
+    }
+  });
+
   it('stops waiting when the topic is given up', async () => {
     const r = await startThrowawayRedis();
     const b = new RedisBus({ url: r.url, nodeId: 'b', prefix: 'gone', commandTimeoutMs: 300, log });
