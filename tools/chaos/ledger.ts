@@ -100,7 +100,9 @@ export class Ledger {
       }
       const breaks = orderBreaks(p);
       s.orderBreaks += breaks.length;
-      for (const b of breaks) if (s.breakSample.length < 20) s.breakSample.push({ pair: i, early: b.early, at: p.deliveredAt.get(b.early)!, passed: b.passed, earlyTrace: p.trace.get(b.early) ?? [], passedTrace: p.trace.get(b.passed) ?? [] });
+      for (const b of breaks)
+        if (s.breakSample.length < 20)
+          s.breakSample.push({ pair: i, early: b.early, at: p.deliveredAt.get(b.early)!, passed: b.passed, earlyTrace: p.trace.get(b.early) ?? [], passedTrace: p.trace.get(b.passed) ?? [] });
     });
     return s;
   }

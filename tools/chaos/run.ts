@@ -104,7 +104,12 @@ try {
     `Seen by the clients: ${seen.describe()}`,
     s.lost > 0 ? `Lost (pair:seq): ${s.lostSample.join(', ')}` : '',
     s.orderBreaks > 0 ? `Order breaks: ${s.breakSample.map((b) => `pair ${b.pair} got ${b.early} at ${((b.at - trafficStart) / 1000).toFixed(1)} s before ${b.passed}`).join('; ')}` : '',
-    s.orderBreaks > 0 ? ['Traces of the first breaks (run clock, s):', ...s.breakSample.slice(0, 5).flatMap((b) => [`- pair ${b.pair}, ${b.early}: ${b.earlyTrace.join('; ')}`, `  passed ${b.passed}: ${b.passedTrace.join('; ')}`])].join('\n') : '',
+    s.orderBreaks > 0
+      ? [
+          'Traces of the first breaks (run clock, s):',
+          ...s.breakSample.slice(0, 5).flatMap((b) => [`- pair ${b.pair}, ${b.early}: ${b.earlyTrace.join('; ')}`, `  passed ${b.passed}: ${b.passedTrace.join('; ')}`]),
+        ].join('\n')
+      : '',
     '"Recovered after": from the end of the fault until every pair had delivered a message sent after it.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
