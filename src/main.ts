@@ -6,12 +6,10 @@ import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import { resolveJwtKey } from './config/jwt-key.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
-import { GroupCommitWriter } from './delivery/group-commit.ts';
-import { QueueStore } from './delivery/queue-store.ts';
+import { DeliveryService } from './delivery/delivery-service.ts';
+import { PostgresQueueStore } from './delivery/postgres-queue-store.ts';
 import { ReceivedLog } from './delivery/received-log.ts';
 import { RecentSends } from './delivery/recent-sends.ts';
-import { Router } from './delivery/router.ts';
-import { AckRouter } from './delivery/ack-router.ts';
 import { startSweeper } from './delivery/sweeper.ts';
 import { generateCode } from './devices/approval-code.ts';
 import { DeviceDirectory } from './devices/device-directory.ts';
@@ -84,21 +82,8 @@ async function main(): Promise<void> {
   if (applied.length > 0) log.info('migrations applied', { applied });
 
   const bus = await openBus(config, nodeId, log);
-  const store = new QueueStore(database.db, config.DB_TIMEOUT_MS);
+  const store = new PostgresQueueStore(database.db, config.DB_TIMEOUT_MS);
   const counters = newRelayCounters();
-  const writer = new GroupCommitWriter(
-    store,
-    {
-      batchMax: config.WRITE_BATCH_MAX,
-      queueMax: config.WRITE_QUEUE_MAX,
-      delayMs: config.WRITE_DELAY_MS,
-      observeBatch: (ops, seconds) => {
-        counters.batchOps.observe(ops);
-        counters.commitSeconds.observe(seconds);
-      },
-    },
-    log,
-  );
   const devices = new DeviceDirectory(database.db, config.DB_TIMEOUT_MS, now, undefined, undefined, config.MAX_UNREGISTERED_DEVICES_PER_USER);
   const verifySignature = await loadSignatureVerifier();
   const registry = new DeviceRegistry(
@@ -109,8 +94,26 @@ async function main(): Promise<void> {
     () => generateCode(),
   );
   const hub = new Hub({ join: (user) => bus.subscribe(user), leave: (user) => bus.unsubscribe(user) });
-  const acks = new AckRouter(writer, bus);
-  const router = new Router(hub, bus, acks, config.WRITE_DELAY_MS, now);
+  const delivery = new DeliveryService({
+    store,
+    bus,
+    local: hub,
+    log,
+    now,
+    writer: {
+      batchMax: config.WRITE_BATCH_MAX,
+      queueMax: config.WRITE_QUEUE_MAX,
+      delayMs: config.WRITE_DELAY_MS,
+      observeBatch: (ops, seconds) => {
+        counters.batchOps.observe(ops);
+        counters.commitSeconds.observe(seconds);
+      },
+    },
+    // Both are made below; neither is called before the first connection.
+    committed: (entries) => push.dispatcher.note(entries),
+    callSignal: (user, device, signal) => svc.calls.onSignal(user, device, signal),
+  });
+  const router = delivery.router;
   const contacts = new ContactStore(database.db, config.DB_TIMEOUT_MS);
   const timing = { ttlMs: config.PRESENCE_TTL_SECONDS * 1000, graceMs: config.PRESENCE_GRACE_SECONDS * 1000 };
   const presenceStore = openLeaseStore(config, '', timing);
@@ -144,9 +147,8 @@ async function main(): Promise<void> {
     now,
     hub,
     bus,
+    delivery,
     router,
-    acks,
-    writer,
     store,
     devices,
     registry,
@@ -166,7 +168,6 @@ async function main(): Promise<void> {
     push,
     counters,
   };
-  router.onCallSignal((user, device, signal) => svc.calls.onSignal(user, device, signal));
   bus.subscribe(BROADCAST);
   bus.subscribe(nodeTopic(nodeId));
   bus.onMessage((topic, msg) => handleClusterMessage(svc, topic, msg));
@@ -197,12 +198,7 @@ async function main(): Promise<void> {
   svc.typing.start();
   userConnections.start();
   svc.overload.start();
-  writer.onCommit((entries) => {
-    svc.router.forwardCommitted(entries);
-    push.dispatcher.note(entries);
-  });
   push.dispatcher.start();
-  router.onUnheard((entries) => writer.release(entries));
 
   const server = await startServer({
     uws,
@@ -211,9 +207,7 @@ async function main(): Promise<void> {
     verifier,
     svc,
     sessionDeps: {
-      writer,
-      acks,
-      store,
+      delivery,
       log,
       now,
       inflightMax: config.INFLIGHT_MAX,
@@ -294,7 +288,7 @@ async function main(): Promise<void> {
     push.dispatcher.stop();
     userConnections.stop();
     await withTimeout(Promise.all(sessions.map((s) => s.handlersDone())), config.SHUTDOWN_TIMEOUT_MS, 'frame handlers');
-    await withTimeout(writer.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
+    await withTimeout(delivery.idle(), config.SHUTDOWN_TIMEOUT_MS, 'write queue flush');
     await database.close();
     await metrics.close();
     await admin?.close();

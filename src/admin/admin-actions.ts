@@ -84,9 +84,7 @@ export async function runAdminAction(d: AdminDeps, req: AdminRequest, body: { pr
     case 'purge_queue': {
       if (!(await d.store.exists(req.user, req.device))) return unknownDevice(req.user, req.device);
       // As on revocation: entries not yet written are dropped here, then what the batch in flight wrote, then the rest.
-      svc.writer.dropFor(req.user, req.device);
-      await svc.writer.batchInFlight();
-      const purged = await svc.store.dropDevice(req.user, req.device);
+      const purged = await svc.delivery.purge(req.user, req.device);
       return ok({ user: req.user, device: req.device, purged });
     }
   }

@@ -1,5 +1,5 @@
-import type { StoredKind } from '../delivery/queue-entry.ts';
-import type { BusMessage, WireEntry } from './bus.ts';
+import type { StoredKind, WireEntry } from '../delivery/queue-entry.ts';
+import type { BusMessage } from './bus.ts';
 
 /**
  * The text of one PUBLISH on the Redis bus: the sending node, whether it
@@ -19,7 +19,7 @@ import type { BusMessage, WireEntry } from './bus.ts';
  * field holding its decimal. After the node id and the resync flag (`1` or
  * empty), each message starts with one letter:
  * - `E` entries: node, again flag, first-copy number (empty when none),
- *   count, then per entry the eight fields of a WireEntry, frame last;
+ *   count, then per entry the fields of a WireEntry, frame last;
  * - `A` ack: user, device, dedup key, then a flag (`1` or empty) and,
  *   when set, the sender, sender device and message id of its receipt;
  * - `J` any other message: its JSON.

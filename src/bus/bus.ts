@@ -1,6 +1,6 @@
 import type { CallSignal } from '../calls/call-registry.ts';
 import type { DeviceStatus } from '../db/schema.ts';
-import type { StoredKind } from '../delivery/queue-entry.ts';
+import type { WireEntry } from '../delivery/queue-entry.ts';
 
 /**
  * How relay nodes talk to each other. Topics are user ids: a node
@@ -80,19 +80,6 @@ export const BROADCAST = '*';
  * holds). '#' is not allowed in ids, so no user topic can collide with it.
  */
 export const nodeTopic = (nodeId: string): string => `#${nodeId}`;
-
-/** A queue entry, as it travels to the node that holds the recipient device. */
-export interface WireEntry {
-  recipientUser: string;
-  recipientDevice: string;
-  dedupKey: string;
-  messageId: string;
-  kind: StoredKind;
-  senderUser: string;
-  senderDevice: string;
-  frame: string;
-  createdAt: number;
-}
 
 /** The message whose sender's devices get a `status_update` `delivered` for an ack. */
 export interface DeliveredReceipt {

@@ -7,7 +7,7 @@ import type { EntryState, QueueEntry } from './queue-entry.ts';
  *   queued -> acked                      acked before its batch started: never written
  *   flushing|committed -> acked          acked after: deleted in a later batch
  *   flushing -> failed                   the batch failed; the sender is told to retry
- *   remote -> acked                      a copy of another node's entry, acked here (ack-router.ts)
+ *   remote -> acked                      a copy of another node's entry, acked here (delivery-service.ts)
  *
  * `acked` and `failed` are final. The writer and the ack router move
  * entries only through `advance`, so a move the table does not allow (a

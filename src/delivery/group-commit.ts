@@ -25,6 +25,10 @@ export interface GroupCommitOptions {
   delayMs?: number;
   /** Most operations waiting; beyond it `enqueue` throws OverloadedError. */
   queueMax: number;
+  /** Told of every batch's committed inserts, after the commit and before their senders are answered (the delivery service sends them to other nodes again). */
+  committed?: (entries: readonly QueueEntry[]) => void;
+  /** The clock entries' ages are read on (ms since the epoch); Date.now unless a test drives it. */
+  now?: () => number;
 }
 
 /** A delete that failed is tried again this many times before its entry is left for redelivery. */
@@ -75,13 +79,15 @@ export class GroupCommitWriter {
   private batches = 0;
   private failedBatches = 0;
   private committedOps = 0;
-  private committedHook: ((entries: readonly QueueEntry[]) => void) | undefined;
+  private readonly now: () => number;
 
   constructor(
     private readonly store: QueueStore,
     private readonly opts: GroupCommitOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
 
   /**
    * Queues entries for commit. All or none: throws OverloadedError when the
@@ -169,7 +175,7 @@ export class GroupCommitWriter {
         return;
       case 'acked':
       case 'failed':
-      // Another node's entry: its ack goes there (ack-router.ts), never to this writer.
+      // Another node's entry: its ack goes there (delivery-service.ts), never to this writer.
       case 'remote':
         return;
     }
@@ -186,11 +192,6 @@ export class GroupCommitWriter {
     const e = this.pending.find(device, key.dedupKey);
     if (e) this.ack(e);
     else this.queueDelete(key, device);
-  }
-
-  /** Called with every batch's committed inserts, after the commit (the router forwards them to other nodes). */
-  onCommit(hook: (entries: readonly QueueEntry[]) => void): void {
-    this.committedHook = hook;
   }
 
   /**
@@ -301,7 +302,7 @@ export class GroupCommitWriter {
     if (this.writeNow.size > 0) return;
     const oldest = this.held.values().next().value;
     if (!oldest) return;
-    const wait = oldest.createdAt.getTime() + delay - Date.now();
+    const wait = oldest.createdAt.getTime() + delay - this.now();
     if (wait <= 0) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, wait);
@@ -350,9 +351,10 @@ export class GroupCommitWriter {
             this.pending.remove(e);
             // An entry acked while flushing is already 'acked' with its delete queued; it is durable all the same.
             advance(e, 'committed');
-            settle(e, true);
           }
-          this.committedHook?.(inserts);
+          // Before the senders' sent_acks: a sender's next message must not reach another node before this batch's copies.
+          this.opts.committed?.(inserts);
+          for (const e of inserts) settle(e, true);
           for (const d of deletes) this.doneDeleting(d);
         } catch (err) {
           this.failedBatches++;
@@ -397,7 +399,7 @@ export class GroupCommitWriter {
       out.push(e);
       this.writeNow.delete(e);
     }
-    const ripe = Date.now() - (this.opts.delayMs ?? 0);
+    const ripe = this.now() - (this.opts.delayMs ?? 0);
     for (const e of this.held) {
       // Enqueue order is creation order, so the first young entry ends the ripe prefix.
       if (out.length >= max || e.createdAt.getTime() > ripe) break;

@@ -1,4 +1,5 @@
 import type { DeliveredReceipt } from '../bus/bus.ts';
+import type { storedFrameTypes } from '../protocol/server-frame-shapes.ts';
 
 /**
  * A frame on its way to one recipient device. The same object is shared by
@@ -9,14 +10,18 @@ import type { DeliveredReceipt } from '../bus/bus.ts';
  */
 export type EntryState = 'queued' | 'flushing' | 'committed' | 'acked' | 'failed' | 'remote';
 
-/** Frame kinds that are stored until the recipient device acks them. */
-export type StoredKind = 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack' | 'status_update' | 'device_approval_request';
+/** Frame kinds that are stored until the recipient device acks them: the protocol's list of stored frames. */
+export type StoredKind = (typeof storedFrameTypes)[number];
 
-export interface QueueEntry {
+/**
+ * What an entry is, the one list of its fields: what the queue table keeps
+ * (its columns are named from these, postgres-queue-store.ts), what the bus
+ * carries (WireEntry, with the time as a number) and what a session sends
+ * (`frame`). Everything else on a QueueEntry is this node's bookkeeping.
+ */
+export interface EntryFields {
   readonly recipientUser: string;
   readonly recipientDevice: string;
-  /** deviceKey(recipientUser, recipientDevice), made once: the writer's indexes key on it. */
-  readonly recipientKey: string;
   /** Unique within the recipient device's queue; a second entry with the same key is a duplicate. */
   readonly dedupKey: string;
   readonly messageId: string;
@@ -26,6 +31,14 @@ export interface QueueEntry {
   /** The exact text the device receives. */
   readonly frame: string;
   readonly createdAt: Date;
+}
+
+/** An entry as it crosses the bus to the node that holds its device: its fields, with the time in ms since the epoch. */
+export type WireEntry = { -readonly [K in keyof EntryFields]: K extends 'createdAt' ? number : EntryFields[K] };
+
+export interface QueueEntry extends EntryFields {
+  /** deviceKey(recipientUser, recipientDevice), made once: the writer's indexes key on it. */
+  readonly recipientKey: string;
   /** The node whose writer holds this entry, when that is not this node: its ack is sent back there. */
   readonly origin: string | undefined;
   /**
@@ -38,9 +51,6 @@ export interface QueueEntry {
   /** Called once: when the entry is durable or acked by its recipient, whichever comes first (true), or when its batch failed before either (false). */
   onSettled: ((ok: boolean) => void) | undefined;
 }
-
-/** What a caller supplies; the rest is made here. */
-type EntryFields = Omit<QueueEntry, 'state' | 'onSettled' | 'origin' | 'recipientKey' | 'storedCopy'>;
 
 /**
  * Builds the entry field by field rather than by spreading `fields`, so
@@ -79,6 +89,24 @@ export function committedEntry(fields: EntryFields): QueueEntry {
 export function remoteEntry(fields: EntryFields, origin: string, stored = false): QueueEntry {
   return makeEntry(fields, 'remote', undefined, origin, stored);
 }
+
+/** The entry's fields for the bus, field by field (only these cross; a spread would carry the bookkeeping too). */
+export function toWire(e: EntryFields): WireEntry {
+  return {
+    recipientUser: e.recipientUser,
+    recipientDevice: e.recipientDevice,
+    dedupKey: e.dedupKey,
+    messageId: e.messageId,
+    kind: e.kind,
+    senderUser: e.senderUser,
+    senderDevice: e.senderDevice,
+    frame: e.frame,
+    createdAt: e.createdAt.getTime(),
+  };
+}
+
+/** A copy of an entry from the bus, as remoteEntry makes it. */
+export const fromWire = (w: WireEntry, origin: string, stored: boolean): QueueEntry => remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, origin, stored);
 
 export function settle(entry: QueueEntry, ok: boolean): void {
   const cb = entry.onSettled;

@@ -1,9 +1,8 @@
-import { BROADCAST, nodeTopic, type Bus, type BusMessage, type WireEntry } from '../bus/bus.ts';
+import { BROADCAST, nodeTopic, type Bus, type BusMessage } from '../bus/bus.ts';
 import type { CallSignal } from '../calls/call-registry.ts';
 import { GenerationalMap } from '../util/generational-map.ts';
-import type { AckRouter } from './ack-router.ts';
 import type { LocalDevices } from './delivery-target.ts';
-import { remoteEntry, type QueueEntry } from './queue-entry.ts';
+import { fromWire, toWire, type QueueEntry, type WireEntry } from './queue-entry.ts';
 import type { EntryKey } from './queue-store.ts';
 
 /** First copies (and their entries' absences) remembered for `absent` answers; an answer comes within a round trip. */
@@ -20,7 +19,7 @@ const EARLY_MAX = 10_000;
  *   batch commits (it may ack early and spare the write). Entries for
  *   devices not connected here are published to the recipient user's bus
  *   topic at once too, naming this node: the node holding the device
- *   delivers them and sends the ack back here (ack-router.ts), where it
+ *   delivers them and sends the ack back here (delivery-service.ts), where it
  *   cancels the write just as a local ack does. Entries still unacked when
  *   committed are published once more, for a node that had no room for
  *   the first copy and read its backlog before the commit. A device
@@ -32,9 +31,29 @@ const EARLY_MAX = 10_000;
  *   user's devices on other nodes.
  * The router never asks anyone where a device is: no lookup per message.
  */
+export interface RouterOptions {
+  /** Whether a device here acked this entry lately (a second copy of it is then not delivered again). */
+  ackedHere: (key: EntryKey) => boolean;
+  /**
+   * Keys of entries that no device can ack before their write: their first
+   * copy reached no other node, or every node it reached answered that it
+   * holds none of their devices: the writer writes them at once (its
+   * `release`). Unset, first copies are not numbered or counted.
+   */
+  unheard?: (keys: readonly EntryKey[]) => void;
+  /** Each device here that a push carrying a call signal reached (call-registry.ts keeps the legs). */
+  callSignal?: (user: string, device: string, signal: CallSignal) => void;
+  /** The earliest a committed entry's second copy goes out, after the entry was made (ms): the write delay. See forwardCommitted. */
+  againAfterMs?: number;
+  now?: () => number;
+}
+
 export class Router {
-  private unheardHook: ((keys: readonly EntryKey[]) => void) | undefined;
-  private callHook: ((user: string, device: string, signal: CallSignal) => void) | undefined;
+  private readonly unheardHook: ((keys: readonly EntryKey[]) => void) | undefined;
+  private readonly callHook: ((user: string, device: string, signal: CallSignal) => void) | undefined;
+  private readonly ackedHere: (key: EntryKey) => boolean;
+  private readonly againAfterMs: number;
+  private readonly now: () => number;
   /** Numbers this node's first copies, for the `absent` answers to them. */
   private seq = 0;
   /** First copies that reached more than one other node: how many, by number (an `absent` from each lets an entry go). */
@@ -56,14 +75,14 @@ export class Router {
   constructor(
     private readonly local: LocalDevices,
     private readonly bus: Bus,
-    private readonly acks: AckRouter,
-    /**
-     * The earliest a committed entry's second copy goes out, after the entry
-     * was made (ms): the write delay. See forwardCommitted.
-     */
-    private readonly againAfterMs = 0,
-    private readonly now: () => number = Date.now,
-  ) {}
+    opts: RouterOptions,
+  ) {
+    this.ackedHere = opts.ackedHere;
+    this.unheardHook = opts.unheard;
+    this.callHook = opts.callSignal;
+    this.againAfterMs = opts.againAfterMs ?? 0;
+    this.now = opts.now ?? Date.now;
+  }
 
   /** New entries (not yet committed): to devices here, and to the other nodes for the rest. */
   offer(entries: readonly QueueEntry[]): void {
@@ -77,21 +96,6 @@ export class Router {
   }
 
   /**
-   * Called with the keys of entries that no device can ack before their
-   * write (the writer's `release`): their first copy reached no other
-   * node, or every node it reached answered that it holds none of their
-   * devices.
-   */
-  onUnheard(hook: (keys: readonly EntryKey[]) => void): void {
-    this.unheardHook = hook;
-  }
-
-  /** Called for each device here that a push carrying a call signal reached (call-registry.ts keeps the legs). */
-  onCallSignal(hook: (user: string, device: string, signal: CallSignal) => void): void {
-    this.callHook = hook;
-  }
-
-  /**
    * Whether a device may ack this entry before its write starts: its device
    * is connected here, or other nodes may hold it. The writer holds such an
    * entry for its write delay; any other is written at once, since no ack
@@ -100,7 +104,7 @@ export class Router {
   readonly mayBeAcked = (e: QueueEntry): boolean => this.bus.hasPeers || this.local.find(e.recipientUser, e.recipientDevice) !== undefined;
 
   /**
-   * Writer hook: committed entries that no device acked yet, for devices
+   * Committed entries (the writer's batch) that no device acked yet, for devices
    * not connected here, go to the other nodes again; that copy is what
    * reaches a node whose drain read the table before the commit.
    *
@@ -154,7 +158,7 @@ export class Router {
         const target = this.local.find(w.recipientUser, w.recipientDevice);
         if (target) {
           // Only a second copy can follow an ack made here: a first copy is what a device here would ack.
-          if (!(msg.again && this.acks.ackedHere(w))) target.offer(remoteEntry({ ...w, createdAt: new Date(w.createdAt) }, msg.node, msg.again === true));
+          if (!(msg.again && this.ackedHere(w))) target.offer(fromWire(w, msg.node, msg.again === true));
         } else if (msg.s !== undefined) (absent ??= []).push([w.recipientUser, w.recipientDevice, w.dedupKey]);
       }
       // Another device of the user is here, not this one: the origin need not wait for an ack from here.
@@ -182,17 +186,7 @@ export class Router {
   private publish(entries: readonly QueueEntry[], again: boolean): void {
     const byUser = new Map<string, WireEntry[]>();
     for (const e of entries) {
-      const wire: WireEntry = {
-        recipientUser: e.recipientUser,
-        recipientDevice: e.recipientDevice,
-        dedupKey: e.dedupKey,
-        messageId: e.messageId,
-        kind: e.kind,
-        senderUser: e.senderUser,
-        senderDevice: e.senderDevice,
-        frame: e.frame,
-        createdAt: e.createdAt.getTime(),
-      };
+      const wire = toWire(e);
       const list = byUser.get(e.recipientUser);
       if (list) list.push(wire);
       else byUser.set(e.recipientUser, [wire]);

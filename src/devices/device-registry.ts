@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { Database, DevicesTable, DeviceStatus } from '../db/schema.ts';
-import { deleteDeviceQueue } from '../delivery/queue-store.ts';
+import { deleteDeviceQueue } from '../delivery/postgres-queue-store.ts';
 import { deviceKey } from '../delivery/queue-entry.ts';
 import { withTimeout } from '../util/with-timeout.ts';
 import { codeMatches, hashCode } from './approval-code.ts';

@@ -54,9 +54,9 @@ export function metricsRegistry(svc: Services, extra: { resync: BacklogResync })
   add('relay_sent_ack_seconds', 'From a stored frame to its sent_ack.', 'histogram', () => histogram('relay_sent_ack_seconds', c.sentAck));
   add('relay_commit_batch_operations', 'Inserts and deletes per group-commit batch.', 'histogram', () => histogram('relay_commit_batch_operations', c.batchOps));
   add('relay_commit_seconds', 'Time to commit one group-commit batch.', 'histogram', () => histogram('relay_commit_seconds', c.commitSeconds));
-  add('relay_commit_failures_total', 'Group-commit batches that failed (their senders got store_failed).', 'counter', () => one(svc.writer.stats().failedBatches));
-  add('relay_write_queue_depth', 'Queue operations waiting to be written.', 'gauge', () => one(svc.writer.stats().depth));
-  add('relay_pending_entries', "Entries in the writer's hands, by state.", 'gauge', () => byKey(svc.writer.pendingByState(), 'state'));
+  add('relay_commit_failures_total', 'Group-commit batches that failed (their senders got store_failed).', 'counter', () => one(svc.delivery.writerStats().failedBatches));
+  add('relay_write_queue_depth', 'Queue operations waiting to be written.', 'gauge', () => one(svc.delivery.writerStats().depth));
+  add('relay_pending_entries', "Entries in the writer's hands, by state.", 'gauge', () => byKey(svc.delivery.pendingByState(), 'state'));
   add('relay_bus_publishes_total', 'PUBLISH commands to the bus.', 'counter', () => one(svc.bus.stats().publishes));
   add('relay_bus_published_bytes_total', 'Payload bytes published to the bus.', 'counter', () => one(svc.bus.stats().publishedBytes));
   add('relay_bus_publish_failures_total', 'Bus publishes that failed.', 'counter', () => one(svc.bus.stats().publishFailures));

@@ -1,5 +1,5 @@
 import { errorCodes, type ErrorCode } from './error-codes.ts';
-import type { ServerFrameType, ServerPayloads, ServerTopFields } from './server-frame-shapes.ts';
+import type { MessageFrameType, ServerFrameType, ServerPayloads, ServerTopFields } from './server-frame-shapes.ts';
 
 /** Every frame type the relay sends; a client (and the protocol fuzz test) can rely on this list. */
 export const serverFrameTypes = [
@@ -55,7 +55,7 @@ void _everyShapeListed;
 const json = JSON.stringify;
 
 export interface DeliverFields {
-  type: 'deliver' | 'media_key' | 'sync_request' | 'sync_data' | 'sync_ack';
+  type: MessageFrameType;
   messageId: string;
   senderId: string;
   senderDevice: string;

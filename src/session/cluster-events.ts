@@ -6,20 +6,18 @@ import type { Services } from './services.ts';
 
 /**
  * What a node does with a message from another node. Delivery messages go
- * to the router; the rest act on sessions connected here.
+ * to the delivery service; the rest act on sessions connected here.
  */
 export function handleClusterMessage(svc: Services, topic: string, msg: BusMessage): void {
   switch (msg.k) {
     case 'entries':
     case 'push':
-      svc.router.receive(topic, msg);
-      return;
     case 'absent':
-      if (topic === nodeTopic(svc.bus.nodeId)) svc.router.absent(msg);
+      svc.delivery.receive(topic, msg);
       return;
     case 'ack': {
       if (topic !== nodeTopic(svc.bus.nodeId)) return;
-      svc.acks.receive(msg.user, msg.device, msg.key);
+      svc.delivery.receiveAck(msg.user, msg.device, msg.key);
       const receipt = msg.delivered;
       if (!receipt) return;
       // The sender's devices may have to be read first; a failure costs the receipt, never the message.

@@ -1,8 +1,7 @@
 import type { Bus } from '../bus/bus.ts';
 import type { CallRegistry } from '../calls/call-registry.ts';
 import type { Config } from '../config/config.ts';
-import type { AckRouter } from '../delivery/ack-router.ts';
-import type { GroupCommitWriter } from '../delivery/group-commit.ts';
+import type { DeliveryService } from '../delivery/delivery-service.ts';
 import type { QueueStore } from '../delivery/queue-store.ts';
 import type { ReceivedLog } from '../delivery/received-log.ts';
 import type { RecentSends } from '../delivery/recent-sends.ts';
@@ -32,10 +31,11 @@ export interface Services {
   now: () => number;
   hub: Hub;
   bus: Bus;
+  /** Stored entries, from the send to the ack: every handler and session goes through it. */
+  delivery: DeliveryService;
+  /** Ephemeral frames (typing, presence, calls) for a user's devices anywhere; the delivery service's router. */
   router: Router;
-  /** Where recipient acks go: this node's writer, or the node that holds the entry. */
-  acks: AckRouter;
-  writer: GroupCommitWriter;
+  /** The queue itself, for the sweeper and the resync's probe; entries go through `delivery`. */
   store: QueueStore;
   devices: DeviceDirectory;
   registry: DeviceRegistry;

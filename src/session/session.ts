@@ -1,9 +1,7 @@
 import type { DeviceStatus } from '../db/schema.ts';
-import type { AckRouter } from '../delivery/ack-router.ts';
 import type { DeliveryTarget } from '../delivery/delivery-target.ts';
-import type { GroupCommitWriter } from '../delivery/group-commit.ts';
+import type { SessionDelivery } from '../delivery/delivery-service.ts';
 import type { QueueEntry } from '../delivery/queue-entry.ts';
-import type { QueueStore } from '../delivery/queue-store.ts';
 import { RecentSends } from '../delivery/recent-sends.ts';
 import type { DeviceBuckets } from '../limits/session-limits.ts';
 import { noStrikes, type StrikeState } from '../limits/strikes.ts';
@@ -25,9 +23,8 @@ const PASSED_OVER_TTL_MS = 30_000;
 const isFirstCopy = (e: QueueEntry): boolean => e.origin !== undefined && !e.storedCopy;
 
 export interface SessionDeps {
-  writer: GroupCommitWriter;
-  acks: AckRouter;
-  store: QueueStore;
+  /** Where acks go, and the backlog comes from (delivery-service.ts). */
+  delivery: SessionDelivery;
   log: Logger;
   now: () => number;
   inflightMax: number;
@@ -162,8 +159,8 @@ export class Session implements DeliveryTarget, Expiring {
   }
 
   /**
-   * Removes acked ids from flight and hands them to the ack router (this
-   * node's writer or the entry's own node); returns the entries acked.
+   * Removes acked ids from flight and hands them to the delivery service
+   * (this node's writer or the entry's own node); returns the entries acked.
    * With `sender`, only that user's frames under those ids: two senders
    * may pick the same id, and an ack for one must not drop the other.
    */
@@ -188,7 +185,7 @@ export class Session implements DeliveryTarget, Expiring {
         keys.delete(e.dedupKey);
         this.inflightCount--;
         this.inflightBytes -= e.frame.length;
-        this.deps.acks.ack(e);
+        this.deps.delivery.ack(e);
         acked.push(e);
       }
     }
@@ -230,7 +227,7 @@ export class Session implements DeliveryTarget, Expiring {
         // This node's entries not committed yet, then what other nodes sent while nothing was read: those
         // are in neither the writer nor, maybe, the database yet, and dropping them would let later ones pass.
         const remote = this.held.filter((e) => e.origin !== undefined);
-        this.held = [...this.deps.writer.pendingFor(this.userId, this.deviceId), ...remote];
+        this.held = [...this.deps.delivery.pendingFor(this.userId, this.deviceId), ...remote];
         this.heldBytes = remote.reduce((n, e) => n + e.frame.length, 0);
         await this.waitForRoom();
         if (read) await this.drainStored();
@@ -388,7 +385,7 @@ export class Session implements DeliveryTarget, Expiring {
    * before the commit, and its sender never sent it again) is given up.
    */
   private passOver(e: QueueEntry): void {
-    if (this.deps.acks.ackedHere(e)) return;
+    if (this.deps.delivery.ackedHere(e)) return;
     const m = (this.passedOver ??= new Map());
     if (m.has(e.dedupKey)) return;
     if (m.size >= PASSED_OVER_MAX) return this.close(CloseCode.tryAgainLater, 'slow consumer');
@@ -430,15 +427,12 @@ export class Session implements DeliveryTarget, Expiring {
 
   private async drainStored(): Promise<void> {
     for (;;) {
-      const page = await this.deps.store.readBacklog(this.userId, this.deviceId, this.cursor, this.deps.drainPageSize);
+      const page = await this.deps.delivery.readBacklog(this.userId, this.deviceId, this.cursor, this.deps.drainPageSize);
       if (this.closed) return;
-      const last = page.at(-1);
-      // Rows this device already acked (their delete is still on its way, here or on the node that wrote them) are not sent again.
-      const fresh = page.filter((r) => !this.deps.writer.isDeleting(this.userId, this.deviceId, r.entry.dedupKey) && !this.deps.acks.ackedHere(r.entry));
-      await this.deliverPaced(fresh.map((r) => r.entry));
+      await this.deliverPaced(page.entries);
       if (this.closed) return;
-      if (last) this.cursor = last.seq;
-      if (page.length < this.deps.drainPageSize) return;
+      if (page.lastSeq !== '') this.cursor = page.lastSeq;
+      if (!page.full) return;
     }
   }
 

@@ -245,7 +245,7 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
   });
 
   app.get('/healthz', (res) => {
-    const w = svc.writer.stats();
+    const w = svc.delivery.writerStats();
     const o = svc.overload.stats();
     const body = {
       status: 'ok',

@@ -4,7 +4,7 @@ import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { PGliteDialect } from '../../src/db/pglite-dialect.ts';
-import { QueueStore } from '../../src/delivery/queue-store.ts';
+import { PostgresQueueStore } from '../../src/delivery/postgres-queue-store.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { createTestDatabase } from './databases.ts';
 
@@ -34,14 +34,14 @@ export async function openInProcess(kind: 'pglite' | 'postgres'): Promise<{ db: 
  * A migrated database of `kind` and a queue store on it (5 s timeout) for
  * the enclosing `describe`: filled in by `beforeAll`, closed by `afterAll`.
  */
-export function useQueueStore(kind: 'pglite' | 'postgres'): { db: Kysely<Database>; store: QueueStore } {
-  const t = {} as { db: Kysely<Database>; store: QueueStore };
+export function useQueueStore(kind: 'pglite' | 'postgres'): { db: Kysely<Database>; store: PostgresQueueStore } {
+  const t = {} as { db: Kysely<Database>; store: PostgresQueueStore };
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     const opened = await openInProcess(kind);
     close = opened.close;
     t.db = opened.db;
-    t.store = new QueueStore(opened.db, 5000);
+    t.store = new PostgresQueueStore(opened.db, 5000);
   });
   afterAll(async () => close?.());
   return t;

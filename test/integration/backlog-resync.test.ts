@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { newEntry } from '../../src/delivery/queue-entry.ts';
-import { QueueStore } from '../../src/delivery/queue-store.ts';
+import { PostgresQueueStore } from '../../src/delivery/postgres-queue-store.ts';
 import { BacklogResync, type ResyncTarget } from '../../src/session/backlog-resync.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { backends } from '../helpers/databases.ts';
@@ -120,7 +120,7 @@ describe.each(backends)('backlog resync on %s', (kind) => {
     await broken.close();
     const devices = Array.from({ length: 30 }, (_, i) => new Device(`f-u${i}`, 'd1'));
     Device.mostAtOnce = 0;
-    const resync = new BacklogResync({ sessions: () => devices, store: new QueueStore(broken.db, 1000), log, chunk: 20, concurrency: 5 });
+    const resync = new BacklogResync({ sessions: () => devices, store: new PostgresQueueStore(broken.db, 1000), log, chunk: 20, concurrency: 5 });
     resync.request();
     await resync.idle();
     expect(resync.lastPass).toEqual({ sessions: 30, probes: 2, drained: 30 });

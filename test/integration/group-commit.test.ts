@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GroupCommitWriter, OverloadedError } from '../../src/delivery/group-commit.ts';
 import { newEntry, type QueueEntry } from '../../src/delivery/queue-entry.ts';
-import { QueueStore } from '../../src/delivery/queue-store.ts';
+import { PostgresQueueStore } from '../../src/delivery/postgres-queue-store.ts';
 import { startSweeper } from '../../src/delivery/sweeper.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { backends } from '../helpers/databases.ts';
@@ -108,7 +108,7 @@ describe.each(backends)('group commit on %s', (kind) => {
   it('gives every insert its full delay, even one queued while a slow batch runs', async () => {
     // Batches take 300 ms. While the first runs, B0 arrives early (ripe when it ends) and B near its
     // end; B is acked 100 ms after it arrived, inside its 200 ms delay, so it must never be written.
-    const slow = new QueueStore(t.db, 5000);
+    const slow = new PostgresQueueStore(t.db, 5000);
     slow.commit = async (inserts, deletes) => {
       await new Promise((r) => setTimeout(r, 300));
       return t.store.commit(inserts, deletes);
@@ -210,7 +210,7 @@ describe.each(backends)('group commit on %s', (kind) => {
   it('answers the sender as soon as the recipient acks, even while the entry is being written, and even if that batch fails', async () => {
     // Each batch waits for the test to let it through, or fail it.
     const gates: ((ok: boolean) => void)[] = [];
-    const gated = new QueueStore(t.db, 5000);
+    const gated = new PostgresQueueStore(t.db, 5000);
     gated.commit = (inserts, deletes) => new Promise<boolean>((r) => gates.push(r)).then((ok) => (ok ? t.store.commit(inserts, deletes) : Promise.reject(new Error('batch failed'))));
     const w = new GroupCommitWriter(gated, { batchMax: 1000, queueMax: 10_000 }, log);
     const e = entry('u11', 'd1');
@@ -229,7 +229,7 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('gives deletes half of each batch while inserts keep coming', async () => {
     const batches: [number, number][] = [];
-    const counting = new QueueStore(t.db, 5000);
+    const counting = new PostgresQueueStore(t.db, 5000);
     counting.commit = (inserts, deletes) => {
       batches.push([inserts.length, deletes.length]);
       return t.store.commit(inserts, deletes);
@@ -271,7 +271,7 @@ describe.each(backends)('group commit on %s', (kind) => {
   });
 
   it('settles entries false when their batch fails', async () => {
-    const broken = new QueueStore(t.db, 5000);
+    const broken = new PostgresQueueStore(t.db, 5000);
     broken.commit = () => Promise.reject(new Error('database gone'));
     const w = new GroupCommitWriter(broken, { batchMax: 10, queueMax: 100 }, log);
     const e = entry('u6', 'd1');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../../src/bus/memory-bus.ts';
-import { AckRouter } from '../../src/delivery/ack-router.ts';
-import { GroupCommitWriter } from '../../src/delivery/group-commit.ts';
+import { DeliveryService } from '../../src/delivery/delivery-service.ts';
 import { newEntry, remoteEntry } from '../../src/delivery/queue-entry.ts';
+import type { QueueStore } from '../../src/delivery/queue-store.ts';
 import type { Connection } from '../../src/session/connection.ts';
 import { BacklogResync } from '../../src/session/backlog-resync.ts';
 import { Session, type SessionDeps } from '../../src/session/session.ts';
@@ -46,13 +46,18 @@ class RecordingSocket implements Connection {
 describe.each(backends)('order across a bus outage on %s', (kind) => {
   const t = useQueueStore(kind);
 
-  /** A session for the device over the real writer and store, sending to `socket`; `over` replaces some of its dependencies. */
-  const openSession = (user: string, device: string, socket: Connection, over: Partial<SessionDeps> = {}) => {
-    const writer = new GroupCommitWriter(t.store, { batchMax: 100, queueMax: 1000 }, log);
+  /** A session for the device over the real delivery service (writer and store), sending to `socket`; `over` replaces some of its dependencies, `store` the service's store. */
+  const openSession = (user: string, device: string, socket: Connection, over: Partial<SessionDeps> = {}, store: QueueStore = t.store) => {
+    const delivery = new DeliveryService({
+      store,
+      bus: new MemoryBus('n1'),
+      local: { find: () => undefined, devicesOf: () => undefined },
+      log,
+      now: Date.now,
+      writer: { batchMax: 100, queueMax: 1000 },
+    });
     const deps: SessionDeps = {
-      writer,
-      acks: new AckRouter(writer, new MemoryBus('n1')),
-      store: t.store,
+      delivery,
       log,
       now: () => Date.now(),
       inflightMax: 100,
@@ -161,7 +166,7 @@ describe.each(backends)('order across a bus outage on %s', (kind) => {
         return t.store.readBacklog(...a);
       },
     });
-    const s = openSession('carol', 'c1', socket, { store });
+    const s = openSession('carol', 'c1', socket, {}, store);
     await s.drain();
     const readsBefore = reads;
     const resync = new BacklogResync({ sessions: () => [s], store, log, chunk: 500, concurrency: 4 });

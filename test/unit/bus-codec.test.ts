@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBusBatch, encodeBusBatch, type BusBatch } from '../../src/bus/bus-codec.ts';
-import type { BusMessage, WireEntry } from '../../src/bus/bus.ts';
+import type { BusMessage } from '../../src/bus/bus.ts';
+import type { WireEntry } from '../../src/delivery/queue-entry.ts';
 
 // Any well-formed text, ':' and digits included (they delimit fields), and characters outside the BMP.
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nodeTopic, type Bus, type BusMessage, type Reached } from '../../src/bus/bus.ts';
 import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
-import type { AckRouter } from '../../src/delivery/ack-router.ts';
 import type { DeliveryTarget, LocalDevices } from '../../src/delivery/delivery-target.ts';
 import { newEntry, type QueueEntry } from '../../src/delivery/queue-entry.ts';
 import type { EntryKey } from '../../src/delivery/queue-store.ts';
@@ -17,17 +16,18 @@ import { Router } from '../../src/delivery/router.ts';
  */
 describe('router: absent answers to first copies', () => {
   // First copies never reach the ack router; the routers only need one to exist.
-  const noAcks = { ackedHere: () => false } as unknown as AckRouter;
 
   /** Node `a` sends; `holds` says which of bob's devices are connected on nodes b and c. */
   const setup = (holds: { b: string[]; c: string[] }) => {
     const broker = new MemoryBroker();
     const offered: string[] = [];
+    const released: string[] = [];
+    const unheard = (keys: readonly EntryKey[]) => released.push(...keys.map((k) => `${k.recipientDevice}:${k.dedupKey}`));
     const node = (id: string, devices: string[]) => {
       const bus = new MemoryBus(id, broker);
       const targets = devices.map((deviceId): DeliveryTarget => ({ deviceId, isApproved: true, offer: (e) => offered.push(`${id}:${e.recipientDevice}:${e.dedupKey}`), push: () => true }));
       const local: LocalDevices = { find: (u, d) => (u === 'bob' ? targets.find((t) => t.deviceId === d) : undefined), devicesOf: (u) => (u === 'bob' && targets.length ? targets : undefined) };
-      const router = new Router(local, bus, noAcks, 0, Date.now);
+      const router = new Router(local, bus, { ackedHere: () => false, ...(id === 'a' ? { unheard } : {}) });
       bus.subscribe(nodeTopic(id));
       if (devices.length) bus.subscribe('bob');
       bus.onMessage((topic, msg) => {
@@ -39,8 +39,6 @@ describe('router: absent answers to first copies', () => {
     const origin = node('a', []);
     node('b', holds.b);
     node('c', holds.c);
-    const released: string[] = [];
-    origin.onUnheard((keys: readonly EntryKey[]) => released.push(...keys.map((k) => `${k.recipientDevice}:${k.dedupKey}`)));
     return { origin, offered, released };
   };
   const entry = (device: string, id: string): QueueEntry =>
@@ -75,9 +73,8 @@ describe('router: absent answers to first copies', () => {
     // A stand-in bus that keeps each publish, so the test says when Redis's count comes back.
     const published: { msg: BusMessage; reached: Reached | undefined }[] = [];
     const bus = { nodeId: 'a', hasPeers: true, publish: (_t: string, msg: BusMessage, reached?: Reached) => published.push({ msg, reached }) } as unknown as Bus;
-    const router = new Router({ find: () => undefined, devicesOf: () => undefined }, bus, noAcks, 0, Date.now);
     const released: string[] = [];
-    router.onUnheard((keys) => released.push(...keys.map((k) => k.recipientDevice)));
+    const router = new Router({ find: () => undefined, devicesOf: () => undefined }, bus, { ackedHere: () => false, unheard: (keys) => released.push(...keys.map((k) => k.recipientDevice)) });
     router.offer([entry('b1', 'm5'), entry('b2', 'm5')]);
     const first = published[0]!;
     const s = (first.msg as Extract<BusMessage, { k: 'entries' }>).s!;

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BusMessage } from '../../src/bus/bus.ts';
 import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
-import type { AckRouter } from '../../src/delivery/ack-router.ts';
 import type { LocalDevices } from '../../src/delivery/delivery-target.ts';
 import { committedEntry, type QueueEntry } from '../../src/delivery/queue-entry.ts';
 import { Router } from '../../src/delivery/router.ts';
@@ -17,8 +16,6 @@ import { Router } from '../../src/delivery/router.ts';
 describe('router: second copies of committed entries', () => {
   const AGAIN_AFTER = 200;
   const nobodyHere: LocalDevices = { find: () => undefined, devicesOf: () => undefined };
-  // forwardCommitted never reaches the ack router; the router only needs one to exist.
-  const noAcks = undefined as unknown as AckRouter;
 
   const setup = () => {
     const broker = new MemoryBroker();
@@ -27,7 +24,7 @@ describe('router: second copies of committed entries', () => {
     other.subscribe('bob');
     const heard: { at: number; msg: BusMessage }[] = [];
     other.onMessage((_topic, msg) => heard.push({ at: Date.now(), msg }));
-    return { router: new Router(nobodyHere, origin, noAcks, AGAIN_AFTER, Date.now), heard };
+    return { router: new Router(nobodyHere, origin, { ackedHere: () => false, againAfterMs: AGAIN_AFTER }), heard };
   };
   const entry = (id: string, createdAt: number): QueueEntry =>
     committedEntry({

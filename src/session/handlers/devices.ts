@@ -13,7 +13,6 @@ import { encodeError, encodeFrame } from '../../protocol/server-frames.ts';
 import type { Logger } from '../../util/logger.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
-import { enqueueAndOffer } from './store-and-route.ts';
 import { bump } from '../../metrics/relay-counters.ts';
 
 /**
@@ -99,7 +98,7 @@ export async function handleRegister(s: Session, frame: FrameOf<'device_register
           createdAt: new Date(now),
         }),
       );
-      if (!enqueueAndOffer(svc, entries)) fail(s, svc, 'overloaded', frame.id, { retry_after: 1 });
+      if (!svc.delivery.store(entries)) fail(s, svc, 'overloaded', frame.id, { retry_after: 1 });
       return;
     }
   }
@@ -170,10 +169,9 @@ export async function afterRevocation(svc: Services, userId: string, target: str
   // ones are dropped here; a batch committed after the registry's delete (in flight then, or
   // committed before this line ran) is cleared by a second delete once it is done. Other nodes'
   // in-flight batches are caught by the sweeper's purge of revoked devices.
-  svc.writer.dropFor(userId, target);
+  const purging = svc.delivery.purge(userId, target);
   deviceStatusChanged(svc, userId, target, { status: 'revoked', reason: 'device revoked' });
-  await svc.writer.batchInFlight();
-  await svc.store.dropDevice(userId, target).catch((err: unknown) => log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
+  await purging.catch((err: unknown) => log.warn('queue drop after revocation failed; the sweeper will retry', { err }));
   return broadcastDevices(userId, svc);
 }
 

@@ -4,14 +4,13 @@ import type { FrameOf } from '../../protocol/client-frames.ts';
 import { encodeError, encodeStatusUpdate, type DeliveryStatus } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
 import { isoNow, type Services } from '../services.ts';
-import { enqueueAndOffer } from './store-and-route.ts';
 
 /**
  * `delivery_ack`: the device has the entries; they leave its queue (and only
  * its queue). For each acked message from another user, the sender's
  * devices get a stored `status_update` `delivered`: stored here, or, for
  * an entry another node holds, by that node when the ack reaches it
- * (ack-router.ts).
+ * (delivery-service.ts).
  */
 export function handleDeliveryAck(s: Session, frame: FrameOf<'delivery_ack'>, svc: Services): Promise<void> | void {
   // Most acks name messages from one sender (a client acks what one chat delivered): that sender is
@@ -125,7 +124,7 @@ function storeStatus(reporter: Reporter, svc: Services, user: string, status: De
       );
     }
   }
-  if (entries.length > 0 && !enqueueAndOffer(svc, entries)) {
+  if (entries.length > 0 && !svc.delivery.store(entries)) {
     svc.log.warn('status update dropped under overload', { user, status, count: entries.length });
   }
 }

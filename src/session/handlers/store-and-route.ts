@@ -1,4 +1,3 @@
-import { OverloadedError } from '../../delivery/group-commit.ts';
 import type { QueueEntry } from '../../delivery/queue-entry.ts';
 import { encodeError, encodeSentAck } from '../../protocol/server-frames.ts';
 import type { Session } from '../session.ts';
@@ -48,24 +47,9 @@ export function storeAndRoute(s: Session, svc: Services, key: string, digest: nu
   };
   const entries = build(onSettled);
   remaining = entries.length;
-  if (!enqueueAndOffer(svc, entries)) {
+  if (!svc.delivery.store(entries)) {
     // Nothing was queued: forget the send, so that its retry is stored.
     svc.recent.settle(rec, false);
     s.reply(encodeError('overloaded', { id: messageId, timestamp: isoNow(svc), extra: { retry_after: 1 } }));
   }
-}
-
-/**
- * Queues stored entries for commit and hands them to connected recipients.
- * False, with nothing queued or sent, when the write queue is full.
- */
-export function enqueueAndOffer(svc: Services, entries: readonly QueueEntry[]): boolean {
-  try {
-    svc.writer.enqueue(entries, svc.router.mayBeAcked);
-  } catch (err) {
-    if (!(err instanceof OverloadedError)) throw err;
-    return false;
-  }
-  svc.router.offer(entries);
-  return true;
 }
