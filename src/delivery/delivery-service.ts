@@ -7,7 +7,7 @@ import { advance } from './entry-state.ts';
 import { GroupCommitWriter, OverloadedError, type GroupCommitOptions } from './group-commit.ts';
 import { deliveredReceiptOf, deviceKey, type EntryState, type QueueEntry } from './queue-entry.ts';
 import type { EntryKey, QueueStore } from './queue-store.ts';
-import { Router, type PushOptions } from './router.ts';
+import { Router } from './router.ts';
 
 export interface DeliveryOptions {
   store: QueueStore;
@@ -111,11 +111,6 @@ export class DeliveryService {
     }
     this.router.offer(entries);
     return true;
-  }
-
-  /** An ephemeral frame for a user's devices, wherever they are (Router.push). */
-  push(user: string, frame: string, opts: PushOptions = {}): number {
-    return this.router.push(user, frame, opts);
   }
 
   // ---- from sessions ----------------------------------------------------

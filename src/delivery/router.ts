@@ -31,6 +31,9 @@ const EARLY_MAX = 10_000;
  *   user's devices on other nodes.
  * The router never asks anyone where a device is: no lookup per message.
  */
+/** What the rest of the relay may use of the router: ephemeral frames, and who is here. Stored entries go through the delivery service. */
+export type EphemeralRouter = Pick<Router, 'push' | 'isOnline'>;
+
 export interface RouterOptions {
   /** Whether a device here acked this entry lately (a second copy of it is then not delivered again). */
   ackedHere: (key: EntryKey) => boolean;

@@ -1,4 +1,4 @@
-import type { Router } from '../delivery/router.ts';
+import type { EphemeralRouter } from '../delivery/router.ts';
 import type { ContactStore } from '../presence/contact-store.ts';
 import { LeaseKeeper } from '../presence/lease-keeper.ts';
 import { presenceEntry } from '../presence/presence-entry.ts';
@@ -11,7 +11,7 @@ import type { Session } from './session.ts';
 export interface PresenceServiceOptions {
   presence: Presence;
   contacts: ContactStore;
-  router: Router;
+  router: EphemeralRouter;
   hub: Hub;
   log: Logger;
   now: () => number;

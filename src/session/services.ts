@@ -5,7 +5,7 @@ import type { DeliveryService } from '../delivery/delivery-service.ts';
 import type { QueueStore } from '../delivery/queue-store.ts';
 import type { ReceivedLog } from '../delivery/received-log.ts';
 import type { RecentSends } from '../delivery/recent-sends.ts';
-import type { Router } from '../delivery/router.ts';
+import type { EphemeralRouter } from '../delivery/router.ts';
 import type { DeviceDirectory } from '../devices/device-directory.ts';
 import type { DeviceLists } from '../devices/device-lists.ts';
 import type { DeviceRegistry } from '../devices/device-registry.ts';
@@ -34,7 +34,7 @@ export interface Services {
   /** Stored entries, from the send to the ack: every handler and session goes through it. */
   delivery: DeliveryService;
   /** Ephemeral frames (typing, presence, calls) for a user's devices anywhere; the delivery service's router. */
-  router: Router;
+  router: EphemeralRouter;
   /** The queue itself, for the sweeper and the resync's probe; entries go through `delivery`. */
   store: QueueStore;
   devices: DeviceDirectory;
