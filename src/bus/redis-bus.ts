@@ -74,6 +74,9 @@ export class RedisBus implements Bus {
   private lostSubscriber = false;
   /** A publish failed (Redis down or too slow): the other nodes may have missed something this node sent. */
   private lostPublishes = false;
+  /** A resync request is on its way and not answered yet: another waits for its answer (askForResync). */
+  private askingResync = false;
+  private resyncAskGap: NodeJS.Timeout | undefined;
   /** Running while a resync was made lately; `resyncOwed` when another was asked for meanwhile. */
   private resyncGap: NodeJS.Timeout | undefined;
   private resyncOwed = false;
@@ -221,6 +224,7 @@ export class RedisBus implements Bus {
 
   async close(): Promise<void> {
     clearTimeout(this.resyncGap);
+    clearTimeout(this.resyncAskGap);
     clearTimeout(this.resubscribeTimer);
     this.flush();
     await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
@@ -243,7 +247,7 @@ export class RedisBus implements Bus {
    */
   private flush(): void {
     this.scheduled = false;
-    if (this.lostPublishes && this.pub.status === 'ready') this.askForResync();
+    if (this.lostPublishes && !this.askingResync && this.pub.status === 'ready') this.askForResync();
     const batch = this.outgoing;
     this.outgoing = new Map();
     // While the connection is down each publish fails at once (no offline queue) and writes nothing.
@@ -324,10 +328,30 @@ export class RedisBus implements Bus {
    * queues from Postgres, where every stored message is. Without it, a copy
    * that this node failed to send reaches its device only at that device's
    * next drain, since the receiving nodes saw no outage of their own.
+   *
+   * One request at a time: while Redis stalls, every publish times out and
+   * each turn would ask again, and the stalled requests would all arrive at
+   * once when it resumes (dozens, each holding every session of every
+   * node). A publish that failed while one is on its way is covered by the
+   * next, sent once the first is answered. A request that timed out on a
+   * connection still up is most likely waiting in Redis's input with the
+   * publishes it covers, so the next one waits RESYNC_GAP_MS; on a
+   * connection that dropped, the next goes as soon as it is back.
    */
   private askForResync(): void {
     this.lostPublishes = false;
-    this.pub.publish(this.prefix + BROADCAST, encodeBusBatch({ n: this.nodeId, r: true, m: [] })).catch((err: unknown) => this.dropped(err, BROADCAST, 0));
+    this.askingResync = true;
+    const next = () => {
+      this.askingResync = false;
+      if (this.lostPublishes) this.scheduleFlush();
+    };
+    this.pub.publish(this.prefix + BROADCAST, encodeBusBatch({ n: this.nodeId, r: true, m: [] })).then(next, (err: unknown) => {
+      this.dropped(err, BROADCAST, 0);
+      if (this.pub.status !== 'ready') return next();
+      clearTimeout(this.resyncAskGap);
+      this.resyncAskGap = setTimeout(next, RESYNC_GAP_MS);
+      this.resyncAskGap.unref();
+    });
   }
 
   private receive(channel: string, payload: string): void {

@@ -224,6 +224,38 @@ describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
   });
 });
 
+describe.skipIf(!hasRedisServer)('redis bus asking for resyncs during a stall', () => {
+  it('has one request on its way at a time, so a long stall ends in one or two resyncs, not one per turn', async () => {
+    const r = await startThrowawayRedis();
+    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'stall', commandTimeoutMs: 100, log });
+    const [a, b] = [node('a'), node('b')];
+    try {
+      await Promise.all([a.ready(), b.ready()]);
+      b.subscribe(BROADCAST);
+      b.subscribe('bob');
+      let losses = 0;
+      b.onLoss(() => losses++);
+      const gotB = collect(b);
+      await settle();
+      r.pause();
+      // Forty turns of publishing while every publish times out: before, each turn after the first failure sent a request.
+      for (let i = 0; i < 40; i++) {
+        a.publish('bob', push(`stalled ${i}`));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      r.resume();
+      a.publish('bob', push('after'));
+      for (let i = 0; !gotB.some((g) => JSON.stringify(g.msg) === JSON.stringify(push('after'))) && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 30));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(losses).toBeGreaterThanOrEqual(1);
+      expect(losses).toBeLessThanOrEqual(2);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      await r.stop();
+    }
+  });
+});
+
 describe.skipIf(!hasRedisServer)('redis bus subscribing while Redis is down', () => {
   it('asks again until Redis confirms, and says so only then', async () => {
     const r = await startThrowawayRedis();
