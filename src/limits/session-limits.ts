@@ -55,8 +55,18 @@ export const bucketsAtRest = (b: DeviceBuckets, r: RateRules, now: number): bool
   isFull(b.receipts, r.receipts, now) &&
   isFull(b.control, r.control, now);
 
-/** Which typed budget each frame type is charged to, beyond frames and bytes; a type not listed has none. */
-const budgetOf: Partial<Record<ClientFrameType, 'messages' | 'signals' | 'receipts' | 'control'>> = {
+/**
+ * Which typed budget each frame type is charged to, beyond frames and
+ * bytes: every type of the frame schemas, so a new one does not compile
+ * until it is placed. `none` for frames that only answer or keep the
+ * socket alive.
+ */
+const budgetOf: Record<ClientFrameType, 'messages' | 'signals' | 'receipts' | 'control' | 'none'> = {
+  delivery_ack: 'none',
+  heartbeat: 'none',
+  ping: 'none',
+  pong: 'none',
+  token_refresh: 'none',
   send: 'messages',
   media_key: 'messages',
   sync_request: 'messages',
@@ -83,7 +93,8 @@ const budgetOf: Partial<Record<ClientFrameType, 'messages' | 'signals' | 'receip
   push_unregister: 'control',
 };
 
-const storedTypes: ReadonlySet<string> = new Set(['send', 'media_key', 'sync_request', 'sync_data', 'sync_ack', 'read_receipt'] satisfies ClientFrameType[]);
+/** The frames charged to the message and receipt budgets are the ones whose handlers store entries. */
+const storedTypes: ReadonlySet<string> = new Set(Object.entries(budgetOf).flatMap(([type, budget]) => (budget === 'messages' || budget === 'receipts' ? [type] : [])));
 /** Frames the relay stores: the ones an overloaded node refuses (overload-gate.ts). */
 export const isStoredType = (type: string): boolean => storedTypes.has(type);
 
@@ -97,5 +108,5 @@ export function chargeInbound(b: DeviceBuckets, r: RateRules, bytes: number, now
 /** Charged once the type is known: stored messages, signals, receipts and control frames have budgets of their own. */
 export function chargeType(b: DeviceBuckets, r: RateRules, type: ClientFrameType, now: number): TakeResult {
   const budget = budgetOf[type];
-  return budget === undefined ? ALLOWED : take(b[budget], r[budget], now);
+  return budget === 'none' ? ALLOWED : take(b[budget], r[budget], now);
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bucketsAtRest, newBuckets, type RateRules } from '../../src/limits/session-limits.ts';
+import { bucketsAtRest, isStoredType, newBuckets, type RateRules } from '../../src/limits/session-limits.ts';
+import { clientFrameTypes } from '../../src/protocol/client-frames.ts';
 import { fullBucket, isFull, take } from '../../src/limits/token-bucket.ts';
 
 describe('token bucket', () => {
@@ -69,5 +70,11 @@ describe('device budgets at rest', () => {
     const fresh = newBuckets(rules, at);
     const run = (b: typeof kept) => Array.from({ length: 12 }, () => take(b.bytes, rules.bytes, at, 100).ok);
     expect(run(kept)).toEqual(run(fresh));
+  });
+});
+
+describe('stored frame types', () => {
+  it('are the frames charged to the message and receipt budgets: the ones an overloaded node refuses', () => {
+    expect([...clientFrameTypes].filter(isStoredType).sort()).toEqual(['media_key', 'read_receipt', 'send', 'sync_ack', 'sync_data', 'sync_request']);
   });
 });
