@@ -1,5 +1,5 @@
 import { GenerationalMap } from '../util/generational-map.ts';
-import { LAST_SEEN_MS, leaseMember, type Lease, type LiveDevice, type Presence, type PresenceState, type PresenceTiming, type Reaped, type UserPresence } from './presence.ts';
+import { deviceOf, LAST_SEEN_MS, leaseMember, type Joined, type Lease, type LiveDevice, type Presence, type PresenceState, type PresenceTiming, type Reaped, type UserPresence } from './presence.ts';
 
 /**
  * Presence in this process, for a single node (no REDIS_URL). Same rules
@@ -15,10 +15,19 @@ export class MemoryPresence implements Presence {
 
   constructor(private readonly timing: PresenceTiming) {}
 
-  async connect(lease: Lease, now: number): Promise<boolean> {
-    const wasOnline = this.isLive(lease.user, now, leaseMember(lease));
+  async connect(lease: Lease, now: number): Promise<Joined> {
+    const own = leaseMember(lease);
+    let joined: Joined = 'user';
+    for (const { member, exp } of this.users.get(lease.user) ?? []) {
+      if (exp <= now || member === own) continue;
+      if (deviceOf(member) === lease.device) {
+        joined = 'again';
+        break;
+      }
+      joined = 'device';
+    }
     this.set(lease, now + this.timing.ttlMs);
-    return !wasOnline;
+    return joined;
   }
 
   async disconnect(lease: Lease, now: number): Promise<void> {
@@ -89,8 +98,8 @@ export class MemoryPresence implements Presence {
   async close(): Promise<void> {}
 
   /** Looks without touching: expired leases are the reaper's to remove (it reports the offline). */
-  private isLive(user: string, now: number, exceptMember?: string): boolean {
-    for (const l of this.users.get(user) ?? []) if (l.exp > now && l.member !== exceptMember) return true;
+  private isLive(user: string, now: number): boolean {
+    for (const l of this.users.get(user) ?? []) if (l.exp > now) return true;
     return false;
   }
 
@@ -103,5 +112,3 @@ export class MemoryPresence implements Presence {
     else this.users.set(lease.user, [{ member: m, exp }]);
   }
 }
-
-const deviceOf = (member: string): string => member.slice(0, member.indexOf('|'));

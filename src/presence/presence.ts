@@ -41,13 +41,22 @@ export interface Reaped {
   thinned: string[];
 }
 
+/**
+ * What a new lease changed, as its contacts see it: the user came online
+ * (no other live lease), or a device of a user online already did (no
+ * other live lease of that device), or nothing (`again`: another
+ * connection of the device holds a lease).
+ */
+export type Joined = 'user' | 'device' | 'again';
+
 export interface Presence {
   /**
-   * Starts (or renews) a lease; true when the user has no other live lease
-   * (they just came online). Repeating it for the same lease gives the same
-   * answer, so a call whose reply was lost can be retried.
+   * Starts (or renews) a lease, and says what it changed (Joined), in one
+   * round trip. Repeating it for the same lease gives the same answer (the
+   * lease itself is left out of the count), so a call whose reply was lost
+   * can be retried.
    */
-  connect(lease: Lease, now: number): Promise<boolean>;
+  connect(lease: Lease, now: number): Promise<Joined>;
   /** Shortens the lease to the grace period. */
   disconnect(lease: Lease, now: number): Promise<void>;
   /** Extends the leases of connections still open on this node. */
@@ -76,6 +85,9 @@ export interface PresenceTiming {
 }
 
 export const leaseMember = (l: Lease): string => `${l.device}|${l.conn}`;
+
+/** The device of a lease member (leaseMember's first part). */
+export const deviceOf = (member: string): string => member.slice(0, member.indexOf('|'));
 
 /** How long a user's last-seen time is kept after they go offline. */
 export const LAST_SEEN_MS = 30 * 24 * 3600 * 1000;

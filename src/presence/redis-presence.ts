@@ -1,5 +1,18 @@
 import { Redis } from 'ioredis';
-import { LAST_SEEN_MS, leaseMember, packState, unpackState, type Lease, type Presence, type PresenceState, type PresenceTiming, type Reaped, type UserPresence } from './presence.ts';
+import {
+  deviceOf,
+  LAST_SEEN_MS,
+  leaseMember,
+  packState,
+  unpackState,
+  type Joined,
+  type Lease,
+  type Presence,
+  type PresenceState,
+  type PresenceTiming,
+  type Reaped,
+  type UserPresence,
+} from './presence.ts';
 
 /**
  * Presence in Redis, shared by every node.
@@ -12,16 +25,24 @@ import { LAST_SEEN_MS, leaseMember, packState, unpackState, type Lease, type Pre
  * user coming online or going offline. The scripts touch keys they derive
  * from the prefix, which is fine on a single Redis (not Redis Cluster).
  */
-// Counts live leases other than this one, so a retried connect (its first reply lost to a timeout) gives the same answer.
+// Looks at the live leases other than this one, so a retried connect (its first reply lost to a timeout) gives the same answer:
+// 0 none (the user came online), 1 some but none of this device (a device joined), 2 another of this device.
 const CONNECT = `
-local live = redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[3], '+inf')
-local own = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if own and tonumber(own) > tonumber(ARGV[3]) then live = live - 1 end
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf')
+local device = string.sub(ARGV[1], 1, string.find(ARGV[1], '|', 1, true))
+local joined = 0
+for _, m in ipairs(live) do
+  if m ~= ARGV[1] then
+    if string.sub(m, 1, #device) == device then joined = 2 break end
+    joined = 1
+  end
+end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return live`;
+return joined`;
+const JOINED: readonly Joined[] = ['user', 'device', 'again'];
 
 const DISCONNECT = `
 local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -97,9 +118,9 @@ export class RedisPresence implements Presence {
     this.redis.defineCommand('presReap', { numberOfKeys: 1, lua: REAP });
   }
 
-  async connect(l: Lease, now: number): Promise<boolean> {
-    const live = (await this.call('presConnect', this.userKey(l.user), this.index, leaseMember(l), now + this.timing.ttlMs, now, this.indexMember(l), this.timing.ttlMs * 4)) as number;
-    return live === 0;
+  async connect(l: Lease, now: number): Promise<Joined> {
+    const joined = (await this.call('presConnect', this.userKey(l.user), this.index, leaseMember(l), now + this.timing.ttlMs, now, this.indexMember(l), this.timing.ttlMs * 4)) as number;
+    return JOINED[joined]!;
   }
 
   async disconnect(l: Lease, now: number): Promise<void> {
@@ -137,12 +158,12 @@ export class RedisPresence implements Presence {
 
   async countLive(user: string, now: number, exceptDevice?: string): Promise<number> {
     const members = await this.redis.zrangebyscore(this.userKey(user), `(${now}`, '+inf');
-    return members.filter((m) => m.split('|')[0] !== exceptDevice).length;
+    return members.filter((m) => deviceOf(m) !== exceptDevice).length;
   }
 
   async liveDevices(user: string, now: number): Promise<Set<string>> {
     const members = await this.redis.zrangebyscore(this.userKey(user), `(${now}`, '+inf');
-    return new Set(members.map((m) => m.split('|')[0]!));
+    return new Set(members.map(deviceOf));
   }
 
   async setState(user: string, device: string, state: PresenceState, type: string | null): Promise<void> {

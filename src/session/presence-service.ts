@@ -94,15 +94,14 @@ export class PresenceService {
     try {
       // Only shown to contacts: a database that cannot say leaves it unknown rather than holding presence up.
       s.deviceType ??= await this.o.deviceType(s.userId, s.deviceId).catch(() => null);
-      const wasLive = (await this.o.presence.liveDevices(s.userId, this.o.now())).has(s.deviceId);
-      const cameOnline = await this.o.presence.connect(lease, this.o.now());
+      const joined = await this.o.presence.connect(lease, this.o.now());
       // The session's own state, not 'online': a `presence` frame may have come first.
       await this.o.presence.setState(s.userId, s.deviceId, s.presenceState, s.deviceType, this.o.now());
       const mutual = await this.o.contacts.mutual(s.userId);
       const seen = await this.o.presence.describe(mutual, this.o.now());
       s.reply(encodeFrame('presence', this.iso(), { contacts: mutual.map((u) => presenceEntry(u, seen.get(u))) }));
-      if (cameOnline) await this.announce(s.userId, true, mutual);
-      else if (!wasLive) await this.update(s.userId, mutual);
+      if (joined === 'user') await this.announce(s.userId, true, mutual);
+      else if (joined === 'device') await this.update(s.userId, mutual);
     } catch (err) {
       this.o.log.debug('presence connect failed; will retry', { err });
       if (!s.closed && this.leases.get(s) === lease) this.unconfirmed.add(s);
@@ -151,7 +150,7 @@ export class PresenceService {
       const lease = this.leases.get(s);
       if (!lease) continue;
       void this.guard('presence resync', async () => {
-        if (await this.o.presence.connect(lease, this.o.now())) await this.announce(s.userId, true);
+        if ((await this.o.presence.connect(lease, this.o.now())) === 'user') await this.announce(s.userId, true);
       });
     }
   }

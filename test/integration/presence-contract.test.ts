@@ -49,19 +49,21 @@ const off = async (p: Presence, now: number) => (await p.reap(now)).offline;
 describe.each(factories)('presence contract: $name', (f) => {
   const t0 = Date.now();
 
-  it('reports a user online on the first lease only', async () => {
+  it('reports a user online on the first lease only, then each device joining, then nothing for a second connection of a device', async () => {
     const [a, b] = await f.pair();
-    expect(await a.connect(lease('u', 'd1', 'c1'), t0)).toBe(true);
-    expect(await b.connect(lease('u', 'd2', 'c2'), t0 + 1)).toBe(false);
+    expect(await a.connect(lease('u', 'd1', 'c1'), t0)).toBe('user');
+    expect(await b.connect(lease('u', 'd2', 'c2'), t0 + 1)).toBe('device');
+    expect(await b.connect(lease('u', 'd1', 'c3'), t0 + 1)).toBe('again');
     expect(await a.onlineAmong(['u', 'nobody'], t0 + 2)).toEqual(new Set(['u']));
   });
 
   it('answers a repeated connect of the same lease as the first (a retry after a lost reply)', async () => {
     const [a, b] = await f.pair();
-    expect(await a.connect(lease('r', 'd1', 'c1'), t0)).toBe(true);
-    expect(await a.connect(lease('r', 'd1', 'c1'), t0 + 1)).toBe(true);
-    expect(await b.connect(lease('r', 'd2', 'c2'), t0 + 2)).toBe(false);
-    expect(await a.connect(lease('r', 'd1', 'c1'), t0 + 3)).toBe(false);
+    expect(await a.connect(lease('r', 'd1', 'c1'), t0)).toBe('user');
+    expect(await a.connect(lease('r', 'd1', 'c1'), t0 + 1)).toBe('user');
+    expect(await b.connect(lease('r', 'd2', 'c2'), t0 + 2)).toBe('device');
+    expect(await b.connect(lease('r', 'd2', 'c2'), t0 + 2)).toBe('device');
+    expect(await a.connect(lease('r', 'd1', 'c1'), t0 + 3)).toBe('device');
   });
 
   it("reports offline once, after the last lease's grace period, to exactly one reaper", async () => {
@@ -82,7 +84,7 @@ describe.each(factories)('presence contract: $name', (f) => {
     const [a, b] = await f.pair();
     await a.connect(lease('w', 'd1', 'c1'), t0);
     await a.disconnect(lease('w', 'd1', 'c1'), t0 + 100);
-    expect(await b.connect(lease('w', 'd1', 'c2'), t0 + 500)).toBe(false);
+    expect(await b.connect(lease('w', 'd1', 'c2'), t0 + 500)).toBe('again');
     expect(await off(a, t0 + 5000)).toEqual([]);
     expect(await a.onlineAmong(['w'], t0 + 5000)).toEqual(new Set(['w']));
   });
