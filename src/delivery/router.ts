@@ -12,25 +12,6 @@ const UNANSWERED_RING = 1 << 16;
 /** `absent` answers held for a count still to come, at most; past that they count as from the only node reached. */
 const EARLY_MAX = 10_000;
 
-/**
- * Hands frames to devices, wherever they are connected.
- *
- * - Stored entries go to a device connected here at once, before their
- *   batch commits (it may ack early and spare the write). Entries for
- *   devices not connected here are published to the recipient user's bus
- *   topic at once too, naming this node: the node holding the device
- *   delivers them and sends the ack back here (delivery-service.ts), where it
- *   cancels the write just as a local ack does. Entries still unacked when
- *   committed are published once more, for a node that had no room for
- *   the first copy and read its backlog before the commit. A device
- *   connected nowhere gets them from its backlog when it connects; when
- *   the first copy reached no other node, or every node it reached holds
- *   none of a device's entries (each answers `absent`), the writer is
- *   told, and writes them without waiting for an ack that cannot come.
- * - Ephemeral frames go to local devices and, through the bus, to the
- *   user's devices on other nodes.
- * The router never asks anyone where a device is: no lookup per message.
- */
 /** What the rest of the relay may use of the router: ephemeral frames, and who is here. Stored entries go through the delivery service. */
 export type EphemeralRouter = Pick<Router, 'push' | 'isOnline'>;
 
@@ -51,6 +32,25 @@ export interface RouterOptions {
   now?: () => number;
 }
 
+/**
+ * Hands frames to devices, wherever they are connected.
+ *
+ * - Stored entries go to a device connected here at once, before their
+ *   batch commits (it may ack early and spare the write). Entries for
+ *   devices not connected here are published to the recipient user's bus
+ *   topic at once too, naming this node: the node holding the device
+ *   delivers them and sends the ack back here (delivery-service.ts), where it
+ *   cancels the write just as a local ack does. Entries still unacked when
+ *   committed are published once more, for a node that had no room for
+ *   the first copy and read its backlog before the commit. A device
+ *   connected nowhere gets them from its backlog when it connects; when
+ *   the first copy reached no other node, or every node it reached holds
+ *   none of a device's entries (each answers `absent`), the writer is
+ *   told, and writes them without waiting for an ack that cannot come.
+ * - Ephemeral frames go to local devices and, through the bus, to the
+ *   user's devices on other nodes.
+ * The router never asks anyone where a device is: no lookup per message.
+ */
 export class Router {
   private readonly unheardHook: ((keys: readonly EntryKey[]) => void) | undefined;
   private readonly callHook: ((user: string, device: string, signal: CallSignal) => void) | undefined;
