@@ -4,7 +4,9 @@ import { afterAll, beforeAll } from 'vitest';
 import pg from 'pg';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { PGliteDialect } from '../../src/db/pglite-dialect.ts';
+import { MemoryQueueStore } from '../../src/delivery/memory-queue-store.ts';
 import { PostgresQueueStore } from '../../src/delivery/postgres-queue-store.ts';
+import type { QueueStore } from '../../src/delivery/queue-store.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { createTestDatabase } from './databases.ts';
 
@@ -44,5 +46,19 @@ export function useQueueStore(kind: 'pglite' | 'postgres'): { db: Kysely<Databas
     t.store = new PostgresQueueStore(opened.db, 5000);
   });
   afterAll(async () => close?.());
+  return t;
+}
+
+/**
+ * A queue store for the enclosing `describe`: the memory version, or
+ * Postgres as in useQueueStore. For logic above the store that should hold
+ * on every version (the memory one runs without a database).
+ */
+export function useAnyQueueStore(kind: 'memory' | 'pglite' | 'postgres'): { store: QueueStore } {
+  if (kind !== 'memory') return useQueueStore(kind);
+  const t = {} as { store: QueueStore };
+  beforeAll(() => {
+    t.store = new MemoryQueueStore();
+  });
   return t;
 }

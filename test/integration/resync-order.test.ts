@@ -8,7 +8,7 @@ import { BacklogResync } from '../../src/session/backlog-resync.ts';
 import { Session, type SessionDeps } from '../../src/session/session.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { backends } from '../helpers/databases.ts';
-import { useQueueStore } from '../helpers/in-process-db.ts';
+import { useAnyQueueStore } from '../helpers/in-process-db.ts';
 
 /**
  * After a bus outage, a message sent after it must not reach its device
@@ -43,8 +43,8 @@ class RecordingSocket implements Connection {
   }
 }
 
-describe.each(backends)('order across a bus outage on %s', (kind) => {
-  const t = useQueueStore(kind);
+describe.each(['memory', ...backends] as const)('order across a bus outage on %s', (kind) => {
+  const t = useAnyQueueStore(kind);
 
   /** A session for the device over the real delivery service (writer and store), sending to `socket`; `over` replaces some of its dependencies, `store` the service's store. */
   const openSession = (user: string, device: string, socket: Connection, over: Partial<SessionDeps> = {}, store: QueueStore = t.store) => {
