@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { redisClusterLink, singleRedisLink, type BusLink } from './bus-link.ts';
 import type { Logger } from '../util/logger.ts';
 import { BROADCAST, type Bus, type BusMessage, type BusStats, type Reached } from './bus.ts';
 import { decodeBusBatch, encodeBusBatch, type BusBatch } from './bus-codec.ts';
@@ -34,7 +34,9 @@ function heard(w: Wanted): void {
 type Outgoing = Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; reached: Reached }[] | undefined }>;
 
 export interface RedisBusOptions {
-  url: string;
+  /** A single Redis; or `clusterNodes`, some nodes of a Redis Cluster (host:port), for sharded pub/sub. */
+  url?: string;
+  clusterNodes?: readonly string[];
   nodeId: string;
   /** Prefix of every channel, so several deployments (or test files) share one Redis. */
   prefix: string;
@@ -44,7 +46,9 @@ export interface RedisBusOptions {
 }
 
 /**
- * The bus over Redis pub/sub. Publishes made in one event-loop turn are
+ * The bus over Redis pub/sub: a single Redis, or a Redis Cluster with
+ * sharded pub/sub (bus-link.ts); the rules below hold for both, and one
+ * contract test holds both to them. Publishes made in one event-loop turn are
  * grouped per channel into one PUBLISH (bus-codec.ts), and the PUBLISHes
  * of that turn leave in one write, so a busy node sends a handful of
  * commands per turn rather than one per message.
@@ -62,8 +66,7 @@ export class RedisBus implements Bus {
   private readonly counts: BusStats = { publishes: 0, publishedBytes: 0, publishFailures: 0, received: 0 };
   readonly nodeId: string;
   readonly hasPeers = true;
-  private readonly pub: Redis;
-  private readonly sub: Redis;
+  private readonly link: BusLink;
   private readonly topics = new Map<string, Wanted>();
   private readonly handlers: ((topic: string, msg: BusMessage) => void)[] = [];
   private readonly resyncHandlers: (() => void)[] = [];
@@ -90,24 +93,16 @@ export class RedisBus implements Bus {
   constructor(private readonly opts: RedisBusOptions) {
     this.nodeId = opts.nodeId;
     this.prefix = `${opts.prefix}:bus:`;
-    const common = {
-      commandTimeout: opts.commandTimeoutMs,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      lazyConnect: false,
-      retryStrategy: (n: number) => Math.min(50 * 2 ** Math.min(n, 6), 2000),
-    };
-    // No auto-pipelining: flush writes a turn's PUBLISHes in one go itself (see there).
-    this.pub = new Redis(opts.url, { ...common, connectionName: `relay-pub-${opts.nodeId}` });
-    // The bus resubscribes itself after a reconnect, not ioredis (autoResubscribe): it must know when Redis confirmed each topic again.
-    this.sub = new Redis(opts.url, { ...common, enableOfflineQueue: true, autoResubscribe: false, connectionName: `relay-sub-${opts.nodeId}` });
-    for (const client of [this.pub, this.sub]) client.on('error', () => {});
-    this.sub.on('close', () => {
+    const linkOpts = { nodeId: opts.nodeId, commandTimeoutMs: opts.commandTimeoutMs };
+    if (opts.clusterNodes && opts.clusterNodes.length > 0) this.link = redisClusterLink(opts.clusterNodes, linkOpts);
+    else if (opts.url) this.link = singleRedisLink(opts.url, linkOpts);
+    else throw new Error('RedisBus needs a url or cluster nodes');
+    this.link.onSubscriberLost(() => {
       this.lostSubscriber = true;
       // Redis forgot this connection's subscriptions: no topic is heard until it confirms it again.
       for (const w of this.topics.values()) w.confirmed = false;
     });
-    this.sub.on('ready', () => {
+    this.link.onSubscriberReady(() => {
       if (!this.lostSubscriber) return this.resubscribe();
       this.lostSubscriber = false;
       // Every topic, refused ones included, in one pass.
@@ -116,16 +111,15 @@ export class RedisBus implements Bus {
       opts.log.info('bus reconnected; resynchronising');
       this.resync();
     });
-    this.pub.on('ready', () => {
+    this.link.onPublisherReady(() => {
       if (this.lostPublishes) this.scheduleFlush();
     });
-    this.sub.on('messageBuffer', (channel: Buffer, payload: Buffer) => this.receive(channel.toString(), payload.toString()));
+    this.link.onMessage((channel, payload) => this.receive(channel, payload));
   }
 
   /** Resolves once both connections are up (start-up waits on it, bounded by the caller). */
-  async ready(): Promise<void> {
-    const up = (c: Redis) => (c.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => c.once('ready', () => resolve())));
-    await Promise.all([up(this.pub), up(this.sub)]);
+  ready(): Promise<void> {
+    return this.link.ready();
   }
 
   subscribe(topic: string): void {
@@ -140,7 +134,7 @@ export class RedisBus implements Bus {
     if (!w) return;
     this.topics.delete(topic);
     heard(w);
-    this.sub.unsubscribe(this.prefix + topic).catch(() => {});
+    this.link.unsubscribe(this.prefix + topic).catch(() => {});
   }
 
   listening(topic: string): true | Promise<void> {
@@ -161,7 +155,7 @@ export class RedisBus implements Bus {
     for (let i = 0; i < topics.length; i += SUBSCRIBE_CHUNK) {
       const chunk = topics.slice(i, i + SUBSCRIBE_CHUNK);
       const wanted = () => chunk.filter(this.awaited);
-      this.sub.subscribe(...chunk.map(([topic]) => this.prefix + topic)).then(
+      this.link.subscribe(chunk.map(([topic]) => this.prefix + topic)).then(
         () => {
           for (const [, w] of wanted()) {
             w.confirmed = true;
@@ -181,7 +175,7 @@ export class RedisBus implements Bus {
     this.resubscribeTimer = setTimeout(() => {
       this.resubscribeTimer = undefined;
       // Not ready: the subscriber's ready event asks.
-      if (this.sub.status === 'ready') this.resubscribe();
+      if (this.link.subscriberReady) this.resubscribe();
     }, SUBSCRIBE_RETRY_MS);
     this.resubscribeTimer.unref();
   }
@@ -227,7 +221,7 @@ export class RedisBus implements Bus {
     clearTimeout(this.resyncAskGap);
     clearTimeout(this.resubscribeTimer);
     this.flush();
-    await Promise.allSettled([this.pub.quit(), this.sub.quit()]);
+    await this.link.close();
   }
 
   /**
@@ -247,17 +241,12 @@ export class RedisBus implements Bus {
    */
   private flush(): void {
     this.scheduled = false;
-    if (this.lostPublishes && !this.askingResync && this.pub.status === 'ready') this.askForResync();
+    if (this.lostPublishes && !this.askingResync && this.link.publisherReady) this.askForResync();
     const batch = this.outgoing;
     this.outgoing = new Map();
     // While the connection is down each publish fails at once (no offline queue) and writes nothing.
-    const stream = batch.size > 1 && this.pub.status === 'ready' ? this.pub.stream : undefined;
-    stream?.cork();
-    try {
-      this.publishAll(batch);
-    } finally {
-      stream?.uncork();
-    }
+    if (batch.size > 1) this.link.corked(() => this.publishAll(batch));
+    else this.publishAll(batch);
   }
 
   private publishAll(batch: Outgoing): void {
@@ -265,7 +254,7 @@ export class RedisBus implements Bus {
       const payload = encodeBusBatch({ n: this.nodeId, m: msgs });
       this.counts.publishes++;
       this.counts.publishedBytes += payload.length;
-      const sent = this.pub.publish(this.prefix + topic, payload);
+      const sent = this.link.publish(this.prefix + topic, payload);
       if (asked) {
         const self = this.topics.has(topic) ? 1 : 0;
         sent.then(
@@ -345,9 +334,9 @@ export class RedisBus implements Bus {
       this.askingResync = false;
       if (this.lostPublishes) this.scheduleFlush();
     };
-    this.pub.publish(this.prefix + BROADCAST, encodeBusBatch({ n: this.nodeId, r: true, m: [] })).then(next, (err: unknown) => {
+    this.link.publish(this.prefix + BROADCAST, encodeBusBatch({ n: this.nodeId, r: true, m: [] })).then(next, (err: unknown) => {
       this.dropped(err, BROADCAST, 0);
-      if (this.pub.status !== 'ready') return next();
+      if (!this.link.publisherReady) return next();
       clearTimeout(this.resyncAskGap);
       this.resyncAskGap = setTimeout(next, RESYNC_GAP_MS);
       this.resyncAskGap.unref();

@@ -7,6 +7,7 @@ import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
 import { hasRedisServer, startThrowawayRedis } from '../../tools/throwaway-redis.ts';
+import { hasRedisCluster, startThrowawayRedisCluster } from '../../tools/throwaway-redis-cluster.ts';
 
 /** Two or three nodes on one bus; the same contract for the memory and Redis versions. */
 interface BusFactory {
@@ -31,13 +32,14 @@ const factories: BusFactory[] = [
     async close() {},
   },
 ];
-if (redis) {
+/** Redis buses made with `where` (a single Redis, or a cluster's nodes), each call on a fresh prefix. */
+function redisFactory(name: string, prefix: string, where: { url: string } | { clusterNodes: string[] }): BusFactory {
   const made: RedisBus[] = [];
-  factories.push({
-    name: 'redis',
+  return {
+    name,
     async nodes(count) {
-      const prefix = `${redis.prefix}${randomBytes(3).toString('hex')}`;
-      const buses = Array.from({ length: count }, (_, i) => new RedisBus({ url: redis.url, nodeId: `n${i}`, prefix, commandTimeoutMs: 1000, log }));
+      const p = `${prefix}${randomBytes(3).toString('hex')}`;
+      const buses = Array.from({ length: count }, (_, i) => new RedisBus({ ...where, nodeId: `n${i}`, prefix: p, commandTimeoutMs: 1000, log }));
       made.push(...buses);
       await Promise.all(buses.map((b) => b.ready()));
       return buses;
@@ -45,8 +47,15 @@ if (redis) {
     async close() {
       await Promise.all(made.map((b) => b.close()));
     },
-  });
+  };
 }
+if (redis) factories.push(redisFactory('redis', redis.prefix, { url: redis.url }));
+
+// A private three-master Redis Cluster, for the sharded pub/sub version of the same contract.
+const cluster = hasRedisCluster ? await startThrowawayRedisCluster(3) : undefined;
+if (!cluster) console.warn('redis cluster bus tests skipped: redis-server and redis-cli are not installed');
+afterAll(() => cluster?.stop());
+if (cluster) factories.push(redisFactory('redis cluster', 'cluster', { clusterNodes: cluster.nodes }));
 
 const collect = (bus: Bus) => {
   const got: { topic: string; msg: BusMessage }[] = [];
