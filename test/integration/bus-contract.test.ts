@@ -6,7 +6,7 @@ import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
 import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
-import { hasRedisServer, startThrowawayRedis } from '../../tools/throwaway-redis.ts';
+import { hasRedisServer, startThrowawayRedis, type ThrowawayRedis } from '../../tools/throwaway-redis.ts';
 import { hasRedisCluster, startThrowawayRedisCluster } from '../../tools/throwaway-redis-cluster.ts';
 
 /** Two or three nodes on one bus; the same contract for the memory and Redis versions. */
@@ -233,13 +233,23 @@ describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
   });
 });
 
+/** Two nodes, a and b, on a throwaway Redis the test may stall or kill; both and the server are gone afterwards. */
+async function onThrowawayRedis(prefix: string, commandTimeoutMs: number, test: (r: ThrowawayRedis, a: RedisBus, b: RedisBus) => Promise<void>): Promise<void> {
+  const r = await startThrowawayRedis();
+  const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix, commandTimeoutMs, log });
+  const [a, b] = [node('a'), node('b')];
+  try {
+    await Promise.all([a.ready(), b.ready()]);
+    await test(r, a, b);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await r.stop();
+  }
+}
+
 describe.skipIf(!hasRedisServer)('redis bus asking for resyncs during a stall', () => {
-  it('has one request on its way at a time, so a long stall ends in one or two resyncs, not one per turn', async () => {
-    const r = await startThrowawayRedis();
-    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'stall', commandTimeoutMs: 100, log });
-    const [a, b] = [node('a'), node('b')];
-    try {
-      await Promise.all([a.ready(), b.ready()]);
+  it('has one request on its way at a time, so a long stall ends in one or two resyncs, not one per turn', () =>
+    onThrowawayRedis('stall', 100, async (r, a, b) => {
       b.subscribe(BROADCAST);
       b.subscribe('bob');
       let losses = 0;
@@ -258,20 +268,12 @@ describe.skipIf(!hasRedisServer)('redis bus asking for resyncs during a stall', 
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(losses).toBeGreaterThanOrEqual(1);
       expect(losses).toBeLessThanOrEqual(2);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      await r.stop();
-    }
-  });
+    }));
 });
 
 describe.skipIf(!hasRedisServer)('redis bus subscribing while Redis is down', () => {
-  it('asks again until Redis confirms, and says so only then', async () => {
-    const r = await startThrowawayRedis();
-    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'down', commandTimeoutMs: 300, log });
-    const [a, b] = [node('a'), node('b')];
-    try {
-      await Promise.all([a.ready(), b.ready()]);
+  it('asks again until Redis confirms, and says so only then', () =>
+    onThrowawayRedis('down', 300, async (r, a, b) => {
       const gotB = collect(b);
       await r.kill();
       b.subscribe('zoe');
@@ -287,18 +289,10 @@ describe.skipIf(!hasRedisServer)('redis bus subscribing while Redis is down', ()
       a.publish('zoe', push('after'));
       for (let i = 0; gotB.length === 0 && i < 100; i++) await new Promise((resolve) => setTimeout(resolve, 30));
       expect(gotB).toEqual([{ topic: 'zoe', msg: push('after') }]);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      await r.stop();
-    }
-  });
+    }));
 
-  it('says a topic it held is not heard once its subscriber loses Redis, and heard again only once Redis confirms it anew', async () => {
-    const r = await startThrowawayRedis();
-    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'again', commandTimeoutMs: 300, log });
-    const [a, b] = [node('a'), node('b')];
-    try {
-      await Promise.all([a.ready(), b.ready()]);
+  it('says a topic it held is not heard once its subscriber loses Redis, and heard again only once Redis confirms it anew', () =>
+    onThrowawayRedis('again', 300, async (r, a, b) => {
       b.subscribe('ann');
       await b.listening('ann');
       expect(b.listening('ann')).toBe(true);
@@ -312,11 +306,7 @@ describe.skipIf(!hasRedisServer)('redis bus subscribing while Redis is down', ()
       // The moment it says so, another node's publish reaches it.
       const reached = await new Promise<number>((resolve) => a.publish('ann', push('back'), (_msg, others) => resolve(others)));
       expect(reached).toBe(1);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-      await r.stop();
-    }
-  });
+    }));
 
   it('stops waiting when the topic is given up', async () => {
     const r = await startThrowawayRedis();

@@ -5,27 +5,10 @@ import { PostgresQueueStore } from '../../src/delivery/postgres-queue-store.ts';
 import { startSweeper } from '../../src/delivery/sweeper.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { backends } from '../helpers/databases.ts';
+import { testEntry } from '../helpers/entries.ts';
 import { useQueueStore } from '../helpers/in-process-db.ts';
 
 const log = createLogger('silent');
-let n = 0;
-const entry = (user: string, device: string, opts: { key?: string; createdAt?: Date; onSettled?: (ok: boolean) => void } = {}): QueueEntry => {
-  const id = `m${n++}`;
-  return newEntry(
-    {
-      recipientUser: user,
-      recipientDevice: device,
-      dedupKey: opts.key ?? id,
-      messageId: id,
-      kind: 'deliver',
-      senderUser: 's',
-      senderDevice: 'sd',
-      frame: `{"id":"${id}"}`,
-      createdAt: opts.createdAt ?? new Date(),
-    },
-    opts.onSettled,
-  );
-};
 const settled = (e: QueueEntry) => new Promise<boolean>((resolve) => (e.onSettled = resolve));
 /** What the router says of an entry whose device is connected nowhere. */
 const nobody = () => false;
@@ -41,7 +24,7 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('commits everything enqueued in one turn as one batch, in order', async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
-    const entries = Array.from({ length: 300 }, () => entry('u1', 'd1'));
+    const entries = Array.from({ length: 300 }, () => testEntry('u1', 'd1'));
     const done = entries.map(settled);
     w.enqueue(entries);
     expect(await Promise.all(done)).toEqual(entries.map(() => true));
@@ -67,7 +50,7 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('splits at batchMax and keeps order across batches', async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 50, queueMax: 10_000 }, log);
-    const entries = Array.from({ length: 120 }, () => entry('u2', 'd1'));
+    const entries = Array.from({ length: 120 }, () => testEntry('u2', 'd1'));
     const done = entries.map(settled);
     w.enqueue(entries);
     await Promise.all(done);
@@ -77,8 +60,8 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('never writes an entry acked before its batch, and deletes one acked after', async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
-    const early = entry('u3', 'd1');
-    const late = entry('u3', 'd1');
+    const early = testEntry('u3', 'd1');
+    const late = testEntry('u3', 'd1');
     const earlyDone = settled(early);
     const lateDone = settled(late);
     w.enqueue([early, late]);
@@ -93,7 +76,7 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('reports a committed row as deleting from its ack until the delete commits, even with a commit delay', async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 20 }, log);
-    const e = entry('u9', 'd1');
+    const e = testEntry('u9', 'd1');
     w.enqueue([e]);
     await w.idle();
     expect(w.isDeleting('u9', 'd1', e.dedupKey)).toBe(false);
@@ -115,13 +98,13 @@ describe.each(backends)('group commit on %s', (kind) => {
     };
     const w = new GroupCommitWriter(slow, { batchMax: 1000, queueMax: 10_000, delayMs: 200 }, log);
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    const a = entry('u10', 'd1');
+    const a = testEntry('u10', 'd1');
     w.enqueue([a]);
     await sleep(250);
     expect(a.state).toBe('flushing');
-    w.enqueue([entry('u10', 'd1')]);
+    w.enqueue([testEntry('u10', 'd1')]);
     await sleep(200);
-    const b = entry('u10', 'd2');
+    const b = testEntry('u10', 'd2');
     w.enqueue([b]);
     await sleep(100);
     expect(b.state).toBe('queued');
@@ -135,12 +118,12 @@ describe.each(backends)('group commit on %s', (kind) => {
   it("writes at once an entry no device can ack, and wakes a writer waiting out a held entry's delay for it", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
     // Held for a minute: the writer's next start is timed, and writeNow moves it up.
-    const held = entry('u13', 'd1');
+    const held = testEntry('u13', 'd1');
     w.enqueue([held]);
-    const first = entry('u13', 'd2');
+    const first = testEntry('u13', 'd2');
     expect(await enqueueUnackable(w, first)).toBe(true);
     // Now the flush loop is running and waiting for `held` to ripen; a second such entry wakes it.
-    const second = entry('u13', 'd3');
+    const second = testEntry('u13', 'd3');
     expect(await enqueueUnackable(w, second)).toBe(true);
     expect(held.state).toBe('queued');
     expect(await t.store.countFor('u13', 'd1')).toBe(0);
@@ -151,10 +134,10 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it("keeps a device's entries in enqueue order: one that could be written at once waits behind its device's held entry", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 1000 }, log);
-    const held = entry('u14', 'd1');
+    const held = testEntry('u14', 'd1');
     w.enqueue([held]);
-    const behind = entry('u14', 'd1');
-    const other = entry('u14', 'd2');
+    const behind = testEntry('u14', 'd1');
+    const other = testEntry('u14', 'd2');
     const behindDone = settled(behind);
     w.enqueue([behind, other], nobody);
     expect(await settled(other)).toBe(true);
@@ -163,16 +146,16 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(held.state).toBe('committed');
     expect((await t.store.readBacklog('u14', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([held.messageId, behind.messageId]);
     // Once the held entry is written, the device's next entry no longer waits.
-    expect(await enqueueUnackable(w, entry('u14', 'd1'))).toBe(true);
+    expect(await enqueueUnackable(w, testEntry('u14', 'd1'))).toBe(true);
   });
 
   it("writes released entries without waiting out their delay, in their device's order", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
-    const list = [entry('u15', 'd1'), entry('u15', 'd1'), entry('u15', 'd2')];
+    const list = [testEntry('u15', 'd1'), testEntry('u15', 'd1'), testEntry('u15', 'd2')];
     const done = list.map(settled);
     w.enqueue(list);
     // A release names entries by key, as a bus message does: of two devices, one named twice, and a stale one (acked) that is skipped.
-    const acked = entry('u15', 'd3');
+    const acked = testEntry('u15', 'd3');
     w.enqueue([acked]);
     w.ack(acked);
     const keyOf = (e: QueueEntry) => ({ recipientUser: e.recipientUser, recipientDevice: e.recipientDevice, dedupKey: e.dedupKey });
@@ -185,7 +168,7 @@ describe.each(backends)('group commit on %s', (kind) => {
   it('keeps released entries waiting while another of their device is held, and lets them go with it', async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000, delayMs: 60_000 }, log);
     // Two sends to one device, each in its own bus message: the first answer comes while the second is unanswered.
-    const [first, second] = [entry('u16', 'd1'), entry('u16', 'd1')];
+    const [first, second] = [testEntry('u16', 'd1'), testEntry('u16', 'd1')];
     const done = [first, second].map(settled);
     w.enqueue([first]);
     w.enqueue([second]);
@@ -196,7 +179,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     expect(await Promise.all(done)).toEqual([true, true]);
     expect((await t.store.readBacklog('u16', 'd1', '0', 10)).map((r) => r.entry.messageId)).toEqual([first.messageId, second.messageId]);
     // When the entry they waited for is acked instead, they go at once.
-    const [a, b] = [entry('u16', 'd2'), entry('u16', 'd2')];
+    const [a, b] = [testEntry('u16', 'd2'), testEntry('u16', 'd2')];
     const aDone = settled(a);
     w.enqueue([a, b]);
     w.release([a]);
@@ -213,7 +196,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     const gated = new PostgresQueueStore(t.db, 5000);
     gated.commit = (inserts, deletes) => new Promise<boolean>((r) => gates.push(r)).then((ok) => (ok ? t.store.commit(inserts, deletes) : Promise.reject(new Error('batch failed'))));
     const w = new GroupCommitWriter(gated, { batchMax: 1000, queueMax: 10_000 }, log);
-    const e = entry('u11', 'd1');
+    const e = testEntry('u11', 'd1');
     const done = settled(e);
     w.enqueue([e]);
     while (gates.length < 1) await new Promise((r) => setTimeout(r, 5));
@@ -235,11 +218,11 @@ describe.each(backends)('group commit on %s', (kind) => {
       return t.store.commit(inserts, deletes);
     };
     const w = new GroupCommitWriter(counting, { batchMax: 10, queueMax: 10_000 }, log);
-    const first = Array.from({ length: 10 }, () => entry('u12', 'd1'));
+    const first = Array.from({ length: 10 }, () => testEntry('u12', 'd1'));
     w.enqueue(first);
     await w.idle();
     for (const e of first) w.ack(e);
-    w.enqueue(Array.from({ length: 20 }, () => entry('u12', 'd2')));
+    w.enqueue(Array.from({ length: 20 }, () => testEntry('u12', 'd2')));
     await w.idle();
     expect(batches).toEqual([
       [10, 0],
@@ -252,9 +235,9 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('lists uncommitted entries for a device, one per dedup key, and stores a duplicate key once', async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
-    const a = entry('u4', 'd1', { key: 'same' });
-    const other = entry('u4', 'd1');
-    const b = entry('u4', 'd1', { key: 'same' });
+    const a = testEntry('u4', 'd1', { key: 'same' });
+    const other = testEntry('u4', 'd1');
+    const b = testEntry('u4', 'd1', { key: 'same' });
     w.enqueue([a, other, b]);
     // Both copies carry the same frame: a drain needs one, in the place of the first.
     expect(w.pendingFor('u4', 'd1')).toEqual([b, other]);
@@ -266,7 +249,7 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it('refuses to queue past queueMax', () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 10, queueMax: 5 }, log);
-    expect(() => w.enqueue(Array.from({ length: 6 }, () => entry('u5', 'd1')))).toThrow(OverloadedError);
+    expect(() => w.enqueue(Array.from({ length: 6 }, () => testEntry('u5', 'd1')))).toThrow(OverloadedError);
     expect(w.depth).toBe(0);
   });
 
@@ -274,7 +257,7 @@ describe.each(backends)('group commit on %s', (kind) => {
     const broken = new PostgresQueueStore(t.db, 5000);
     broken.commit = () => Promise.reject(new Error('database gone'));
     const w = new GroupCommitWriter(broken, { batchMax: 10, queueMax: 100 }, log);
-    const e = entry('u6', 'd1');
+    const e = testEntry('u6', 'd1');
     const done = settled(e);
     w.enqueue([e]);
     expect(await done).toBe(false);
@@ -283,9 +266,9 @@ describe.each(backends)('group commit on %s', (kind) => {
 
   it("drops a device's uncommitted entries when it is revoked", async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
-    const e = entry('u8', 'd1');
+    const e = testEntry('u8', 'd1');
     const done = settled(e);
-    w.enqueue([e, entry('u8', 'd2')]);
+    w.enqueue([e, testEntry('u8', 'd2')]);
     w.dropFor('u8', 'd1');
     expect(await done).toBe(true);
     await w.idle();
@@ -296,7 +279,7 @@ describe.each(backends)('group commit on %s', (kind) => {
   it('sweeps entries older than the retention', async () => {
     const w = new GroupCommitWriter(t.store, { batchMax: 1000, queueMax: 10_000 }, log);
     const now = Date.now();
-    w.enqueue([entry('u7', 'd1', { createdAt: new Date(now - 40 * 86_400_000) }), entry('u7', 'd1', { createdAt: new Date(now - 1000) })]);
+    w.enqueue([testEntry('u7', 'd1', { createdAt: new Date(now - 40 * 86_400_000) }), testEntry('u7', 'd1', { createdAt: new Date(now - 1000) })]);
     await w.idle();
     const sweeper = startSweeper({ store: t.store, log, now: () => now, retentionMs: 30 * 86_400_000, intervalMs: 3_600_000, chunk: 1 });
     sweeper.stop();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryQueueStore } from '../../src/delivery/memory-queue-store.ts';
 import { PostgresQueueStore } from '../../src/delivery/postgres-queue-store.ts';
-import { newEntry, type QueueEntry } from '../../src/delivery/queue-entry.ts';
 import type { QueueStore } from '../../src/delivery/queue-store.ts';
 import { backends } from '../helpers/databases.ts';
+import { testEntry } from '../helpers/entries.ts';
 import { openInProcess } from '../helpers/in-process-db.ts';
 
 /**
@@ -49,21 +49,6 @@ const subjects: [string, () => Promise<Subject>][] = [
   ),
 ];
 
-let n = 0;
-const entry = (user: string, device: string, opts: { key?: string; createdAt?: Date; frame?: string } = {}): QueueEntry => {
-  const id = `m${n++}`;
-  return newEntry({
-    recipientUser: user,
-    recipientDevice: device,
-    dedupKey: opts.key ?? id,
-    messageId: id,
-    kind: 'deliver',
-    senderUser: 's',
-    senderDevice: 'sd',
-    frame: opts.frame ?? `{"id":"${id}"}`,
-    createdAt: opts.createdAt ?? new Date(),
-  });
-};
 const ids = async (store: QueueStore, user: string, device: string, after = '0', limit = 100) => (await store.readBacklog(user, device, after, limit)).map((r) => r.entry.messageId);
 
 describe.each(subjects)('queue store contract: %s', (_name, open) => {
@@ -78,11 +63,11 @@ describe.each(subjects)('queue store contract: %s', (_name, open) => {
   it(
     'gives a device its entries in commit order, as committed copies with every field, and pages by position',
     use(async ({ store }) => {
-      const a = entry('u1', 'd1', { frame: '{"type":"deliver","text":"é 😀"}' });
-      const b = entry('u1', 'd1');
-      const c = entry('u1', 'd1');
+      const a = testEntry('u1', 'd1', { frame: '{"type":"deliver","text":"é 😀"}' });
+      const b = testEntry('u1', 'd1');
+      const c = testEntry('u1', 'd1');
       await store.commit([a, b], []);
-      await store.commit([c, entry('u1', 'd2'), entry('u2', 'd1')], []);
+      await store.commit([c, testEntry('u1', 'd2'), testEntry('u2', 'd1')], []);
       const page = await store.readBacklog('u1', 'd1', '0', 2);
       expect(page.map((r) => r.entry.messageId)).toEqual([a.messageId, b.messageId]);
       const first = page[0]!.entry;
@@ -110,12 +95,12 @@ describe.each(subjects)('queue store contract: %s', (_name, open) => {
   it(
     'skips an insert whose dedup key the device already has, and deletes only the named rows, a missing one doing nothing',
     use(async ({ store }) => {
-      const a = entry('u3', 'd1', { key: 'k1' });
+      const a = testEntry('u3', 'd1', { key: 'k1' });
       await store.commit([a], []);
-      await store.commit([entry('u3', 'd1', { key: 'k1' }), entry('u3', 'd2', { key: 'k1' })], []);
+      await store.commit([testEntry('u3', 'd1', { key: 'k1' }), testEntry('u3', 'd2', { key: 'k1' })], []);
       expect(await ids(store, 'u3', 'd1')).toEqual([a.messageId]);
       expect(await store.countFor('u3', 'd2')).toBe(1);
-      const b = entry('u3', 'd1');
+      const b = testEntry('u3', 'd1');
       await store.commit(
         [b],
         [
@@ -131,7 +116,7 @@ describe.each(subjects)('queue store contract: %s', (_name, open) => {
   it(
     'tells which devices have entries after their cursor',
     use(async ({ store }) => {
-      await store.commit([entry('u4', 'd1'), entry('u4', 'd1')], []);
+      await store.commit([testEntry('u4', 'd1'), testEntry('u4', 'd1')], []);
       const [first] = await store.readBacklog('u4', 'd1', '0', 1);
       const last = (await store.readBacklog('u4', 'd1', '0', 10)).at(-1)!;
       const has = await store.withBacklog([
@@ -149,8 +134,8 @@ describe.each(subjects)('queue store contract: %s', (_name, open) => {
     'sweeps entries older than a cutoff, at most `limit` at a time',
     use(async ({ store }) => {
       const old = new Date(Date.now() - 86_400_000);
-      const fresh = entry('u5', 'd1');
-      await store.commit([entry('u5', 'd1', { createdAt: old }), entry('u5', 'd2', { createdAt: old }), entry('u5', 'd2', { createdAt: old }), fresh], []);
+      const fresh = testEntry('u5', 'd1');
+      await store.commit([testEntry('u5', 'd1', { createdAt: old }), testEntry('u5', 'd2', { createdAt: old }), testEntry('u5', 'd2', { createdAt: old }), fresh], []);
       const cutoff = new Date(Date.now() - 3_600_000);
       expect(await store.sweep(cutoff, 2)).toBe(2);
       expect(await store.sweep(cutoff, 2)).toBe(1);
@@ -163,7 +148,7 @@ describe.each(subjects)('queue store contract: %s', (_name, open) => {
   it(
     "drops one device's queue, and purges the queues of revoked devices only",
     use(async ({ store, revoke }) => {
-      await store.commit([entry('u6', 'd1'), entry('u6', 'd1'), entry('u6', 'd2'), entry('u6', 'd3')], []);
+      await store.commit([testEntry('u6', 'd1'), testEntry('u6', 'd1'), testEntry('u6', 'd2'), testEntry('u6', 'd3')], []);
       expect(await store.dropDevice('u6', 'd1')).toBe(2);
       expect(await store.dropDevice('u6', 'd1')).toBe(0);
       await revoke('u6', 'd2');
