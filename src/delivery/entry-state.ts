@@ -9,7 +9,7 @@ import type { EntryState, QueueEntry } from './queue-entry.ts';
  *   flushing -> failed                   the batch failed; the sender is told to retry
  *   remote -> acked                      a copy of another node's entry, acked here (delivery-service.ts)
  *
- * `acked` and `failed` are final. The writer and the ack router move
+ * `acked` and `failed` are final. The writer and the delivery service move
  * entries only through `advance`, so a move the table does not allow (a
  * commit landing on an entry acked meanwhile, say) changes nothing.
  */
@@ -27,7 +27,7 @@ export const mayMove = (from: EntryState, to: EntryState): boolean => next[from]
 
 /** Moves the entry to `to` if its state allows it; returns whether it moved. */
 export function advance(e: QueueEntry, to: EntryState): boolean {
-  if (!next[e.state].includes(to)) return false;
+  if (!mayMove(e.state, to)) return false;
   e.state = to;
   return true;
 }

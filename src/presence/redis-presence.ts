@@ -189,7 +189,7 @@ export class RedisPresence implements Presence {
     users.forEach((user, i) => {
       const members = (res[i * 2]?.[1] ?? []) as string[];
       const states = (res[i * 2 + 1]?.[1] ?? {}) as Record<string, string>;
-      const devices = [...new Set(members.map((m) => m.slice(0, m.indexOf('|'))))].sort().map((device) => ({ device, ...unpackState(states[device]) }));
+      const devices = [...new Set(members.map(deviceOf))].sort().map((device) => ({ device, ...unpackState(states[device]) }));
       const seenAt = devices.length === 0 && seen[i] ? Number(seen[i]) : undefined;
       out.set(user, { devices, lastSeen: seenAt });
     });

@@ -15,7 +15,7 @@ import { Router } from '../../src/delivery/router.ts';
  * plain stand-ins that record what they were offered.
  */
 describe('router: absent answers to first copies', () => {
-  // First copies never reach the ack router; the routers only need one to exist.
+  // No device acks here: each router's ackedHere answers no.
 
   /** Node `a` sends; `holds` says which of bob's devices are connected on nodes b and c. */
   const setup = (holds: { b: string[]; c: string[] }) => {
