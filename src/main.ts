@@ -4,6 +4,7 @@ import { createTokenVerifier } from './auth/token-verifier.ts';
 import { CallRegistry } from './calls/call-registry.ts';
 import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import { resolveJwtKey } from './config/jwt-key.ts';
+import { redisTargetOf } from './config/redis-target.ts';
 import { openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { DeliveryService } from './delivery/delivery-service.ts';
@@ -251,7 +252,7 @@ async function main(): Promise<void> {
     url: `ws://${config.HOST}:${server.port}/ws`,
     database: database.kind,
     where: database.where,
-    bus: config.REDIS_URL ? 'redis' : 'memory (single node)',
+    bus: { single: 'redis', cluster: 'redis cluster (sharded pub/sub)', none: 'memory (single node)' }[redisTargetOf(config)?.kind ?? 'none'],
   });
 
   let stopping = false;

@@ -1,4 +1,6 @@
-import { Cluster, Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import type { ClusterTarget } from '../config/redis-target.ts';
+import { redisCluster, redisUp, singleRedis } from '../util/redis-clients.ts';
 
 /**
  * The two Redis connections the bus talks through, one to publish and one
@@ -32,21 +34,10 @@ export interface LinkOptions {
   commandTimeoutMs: number;
 }
 
-/** ioredis settings both kinds share: every command bounded, nothing queued while down, reconnects backing off to 2 s. */
-const common = (o: LinkOptions) => ({
-  commandTimeout: o.commandTimeoutMs,
-  enableOfflineQueue: false,
-  maxRetriesPerRequest: 0,
-  lazyConnect: false,
-  retryStrategy: (n: number) => Math.min(50 * 2 ** Math.min(n, 6), 2000),
-});
-
-const upOnce = (c: Redis | Cluster) => (c.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => c.once('ready', () => resolve())));
-
 /** Start-up and shutdown of the two connections, whichever kind they are. */
 const bothOf = (pub: Redis | Cluster, sub: Redis | Cluster): Pick<BusLink, 'ready' | 'close'> => ({
   ready: async () => {
-    await Promise.all([upOnce(pub), upOnce(sub)]);
+    await Promise.all([redisUp(pub), redisUp(sub)]);
   },
   close: async () => {
     await Promise.allSettled([pub.quit(), sub.quit()]);
@@ -56,10 +47,9 @@ const bothOf = (pub: Redis | Cluster, sub: Redis | Cluster): Pick<BusLink, 'read
 /** A single Redis. */
 export function singleRedisLink(url: string, o: LinkOptions): BusLink {
   // No auto-pipelining: the bus writes a turn's PUBLISHes in one go itself (corked).
-  const pub = new Redis(url, { ...common(o), connectionName: `relay-pub-${o.nodeId}` });
+  const pub = singleRedis(url, { name: `relay-pub-${o.nodeId}`, commandTimeoutMs: o.commandTimeoutMs });
   // The bus resubscribes itself after a reconnect, not ioredis (autoResubscribe): it must know when Redis confirmed each topic again.
-  const sub = new Redis(url, { ...common(o), enableOfflineQueue: true, autoResubscribe: false, connectionName: `relay-sub-${o.nodeId}` });
-  for (const c of [pub, sub]) c.on('error', () => {});
+  const sub = singleRedis(url, { name: `relay-sub-${o.nodeId}`, commandTimeoutMs: o.commandTimeoutMs, offlineQueue: true, autoResubscribe: false });
   return {
     publish: (channel, payload) => pub.publish(channel, payload),
     get publisherReady() {
@@ -88,26 +78,16 @@ export function singleRedisLink(url: string, o: LinkOptions): BusLink {
 }
 
 /**
- * A Redis Cluster, given some of its nodes (`host:port`). SSUBSCRIBE takes
+ * A Redis Cluster (some of its nodes; the client finds the rest). SSUBSCRIBE takes
  * channels of one slot per command, so each channel is its own command;
  * ioredis routes it to the shard's subscriber connection. A sharded
  * subscriber that goes away (its master failed over, or the topology
  * moved) counts as the subscriber lost: the bus asks for every channel
  * again, and ioredis starts the connection the new owner needs.
  */
-export function redisClusterLink(nodes: readonly string[], o: LinkOptions): BusLink {
-  const startup = nodes.map((n) => {
-    const i = n.lastIndexOf(':');
-    return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
-  });
-  const options = {
-    enableOfflineQueue: false,
-    clusterRetryStrategy: (n: number) => Math.min(50 * 2 ** Math.min(n, 6), 2000),
-    redisOptions: { ...common(o), connectionName: `relay-${o.nodeId}` },
-  };
-  const pub = new Cluster(startup, options);
-  const sub = new Cluster(startup, { ...options, enableOfflineQueue: true, shardedSubscribers: true });
-  for (const c of [pub, sub]) c.on('error', () => {});
+export function redisClusterLink(target: ClusterTarget, o: LinkOptions): BusLink {
+  const pub = redisCluster(target, { name: `relay-pub-${o.nodeId}`, commandTimeoutMs: o.commandTimeoutMs });
+  const sub = redisCluster(target, { name: `relay-sub-${o.nodeId}`, commandTimeoutMs: o.commandTimeoutMs, offlineQueue: true, shardedSubscribers: true });
   return {
     publish: (channel, payload) => pub.spublish(channel, payload) as Promise<number>,
     get publisherReady() {

@@ -1,3 +1,4 @@
+import type { RedisTarget } from '../config/redis-target.ts';
 import { redisClusterLink, singleRedisLink, type BusLink } from './bus-link.ts';
 import type { Logger } from '../util/logger.ts';
 import { BROADCAST, type Bus, type BusMessage, type BusStats, type Reached } from './bus.ts';
@@ -34,9 +35,8 @@ function heard(w: Wanted): void {
 type Outgoing = Map<string, { msgs: BusMessage[]; asked: { msg: BusMessage; reached: Reached }[] | undefined }>;
 
 export interface RedisBusOptions {
-  /** A single Redis; or `clusterNodes`, some nodes of a Redis Cluster (host:port), for sharded pub/sub. */
-  url?: string;
-  clusterNodes?: readonly string[];
+  /** A single Redis, or a Redis Cluster for sharded pub/sub. */
+  target: RedisTarget;
   nodeId: string;
   /** Prefix of every channel, so several deployments (or test files) share one Redis. */
   prefix: string;
@@ -94,9 +94,7 @@ export class RedisBus implements Bus {
     this.nodeId = opts.nodeId;
     this.prefix = `${opts.prefix}:bus:`;
     const linkOpts = { nodeId: opts.nodeId, commandTimeoutMs: opts.commandTimeoutMs };
-    if (opts.clusterNodes && opts.clusterNodes.length > 0) this.link = redisClusterLink(opts.clusterNodes, linkOpts);
-    else if (opts.url) this.link = singleRedisLink(opts.url, linkOpts);
-    else throw new Error('RedisBus needs a url or cluster nodes');
+    this.link = opts.target.kind === 'cluster' ? redisClusterLink(opts.target, linkOpts) : singleRedisLink(opts.target.url, linkOpts);
     this.link.onSubscriberLost(() => {
       this.lostSubscriber = true;
       // Redis forgot this connection's subscriptions: no topic is heard until it confirms it again.

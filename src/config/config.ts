@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { limitsTable } from '../limits/limits-table.ts';
 import { parseTrustedProxies } from '../transport/client-address.ts';
-import { commaList, emptyAsUndefined, int, optionalString } from './env-fields.ts';
+import { checkedList, commaList, emptyAsUndefined, int, optionalString } from './env-fields.ts';
 import { checkPushConfig, pushConfigFields } from './push-config.ts';
+import { parseClusterNodes } from './redis-target.ts';
 
 /**
  * The relay's whole configuration, read once from the environment at boot.
@@ -27,6 +28,8 @@ export const configSchema = z
     DATABASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^postgres(ql)?$/ }).optional()),
     // Absent: in-memory bus and presence, which only makes sense for one node.
     REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+    // Instead of REDIS_URL: some masters of a Redis Cluster (host:port or redis[s]:// URLs, comma-separated).
+    REDIS_CLUSTER_NODES: z.preprocess(emptyAsUndefined, checkedList(parseClusterNodes).optional()),
     // Exactly one key source may be set; none means a generated development secret.
     JWT_SECRET: z.preprocess(emptyAsUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
     JWT_PUBLIC_KEY: optionalString,
@@ -94,18 +97,7 @@ export const configSchema = z
         .default('relay_token'),
     ),
     // Proxies (CIDRs or addresses, comma-separated) whose Forwarded / X-Forwarded-For headers name the client; unset trusts none.
-    TRUSTED_PROXIES: z.preprocess(
-      emptyAsUndefined,
-      commaList
-        .superRefine((list, ctx) => {
-          try {
-            parseTrustedProxies(list);
-          } catch (err) {
-            ctx.addIssue({ code: 'custom', message: (err as Error).message });
-          }
-        })
-        .default([]),
-    ),
+    TRUSTED_PROXIES: z.preprocess(emptyAsUndefined, checkedList(parseTrustedProxies).default([])),
     // Prometheus metrics (GET /metrics) on their own listener, never the public one; 0 picks a free port.
     METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().default('127.0.0.1')),
     METRICS_PORT: int(9091, 0, 65535),
@@ -149,6 +141,9 @@ export const configSchema = z
         path: ['JWT_SECRET'],
         message: 'set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL',
       });
+    }
+    if (c.REDIS_URL && c.REDIS_CLUSTER_NODES) {
+      ctx.addIssue({ code: 'custom', path: ['REDIS_CLUSTER_NODES'], message: 'set REDIS_URL or REDIS_CLUSTER_NODES, not both' });
     }
     checkPushConfig(c, ctx);
   });

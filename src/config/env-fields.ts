@@ -16,3 +16,13 @@ export const commaList = z.string().transform((v) =>
     .map((o) => o.trim())
     .filter((o) => o.length > 0),
 );
+
+/** A commaList that `check` accepts; what `check` throws becomes the variable's error. */
+export const checkedList = (check: (list: string[]) => unknown) =>
+  commaList.superRefine((list, ctx) => {
+    try {
+      check(list);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });

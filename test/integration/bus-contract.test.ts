@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROADCAST, type Bus, type BusMessage } from '../../src/bus/bus.ts';
 import { MemoryBroker, MemoryBus } from '../../src/bus/memory-bus.ts';
+import type { RedisTarget } from '../../src/config/redis-target.ts';
 import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { createLogger } from '../../src/util/logger.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
@@ -32,14 +33,14 @@ const factories: BusFactory[] = [
     async close() {},
   },
 ];
-/** Redis buses made with `where` (a single Redis, or a cluster's nodes), each call on a fresh prefix. */
-function redisFactory(name: string, prefix: string, where: { url: string } | { clusterNodes: string[] }): BusFactory {
+/** Redis buses on `target` (a single Redis, or a cluster), each call on a fresh prefix. */
+function redisFactory(name: string, prefix: string, target: RedisTarget): BusFactory {
   const made: RedisBus[] = [];
   return {
     name,
     async nodes(count) {
       const p = `${prefix}${randomBytes(3).toString('hex')}`;
-      const buses = Array.from({ length: count }, (_, i) => new RedisBus({ ...where, nodeId: `n${i}`, prefix: p, commandTimeoutMs: 1000, log }));
+      const buses = Array.from({ length: count }, (_, i) => new RedisBus({ target, nodeId: `n${i}`, prefix: p, commandTimeoutMs: 1000, log }));
       made.push(...buses);
       await Promise.all(buses.map((b) => b.ready()));
       return buses;
@@ -49,13 +50,13 @@ function redisFactory(name: string, prefix: string, where: { url: string } | { c
     },
   };
 }
-if (redis) factories.push(redisFactory('redis', redis.prefix, { url: redis.url }));
+if (redis) factories.push(redisFactory('redis', redis.prefix, { kind: 'single', url: redis.url }));
 
 // A private three-master Redis Cluster, for the sharded pub/sub version of the same contract.
 const cluster = hasRedisCluster ? await startThrowawayRedisCluster(3) : undefined;
 if (!cluster) console.warn('redis cluster bus tests skipped: redis-server and redis-cli are not installed');
 afterAll(() => cluster?.stop());
-if (cluster) factories.push(redisFactory('redis cluster', 'cluster', { clusterNodes: cluster.nodes }));
+if (cluster) factories.push(redisFactory('redis cluster', 'cluster', cluster.target));
 
 const collect = (bus: Bus) => {
   const got: { topic: string; msg: BusMessage }[] = [];
@@ -186,7 +187,7 @@ describe('memory bus alone', () => {
 describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
   it('asks the other nodes to resync once it can publish again, though their subscribers saw no outage; requests close together make two resyncs', async () => {
     const r = await startThrowawayRedis();
-    const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix: 'lost', commandTimeoutMs: 300, log });
+    const node = (id: string) => new RedisBus({ target: { kind: 'single', url: r.url }, nodeId: id, prefix: 'lost', commandTimeoutMs: 300, log });
     const b = node('b');
     const senders = ['a', 'c', 'd'].map(node);
     try {
@@ -236,7 +237,7 @@ describe.skipIf(!hasRedisServer)('redis bus after publishes it lost', () => {
 /** Two nodes, a and b, on a throwaway Redis the test may stall or kill; both and the server are gone afterwards. */
 async function onThrowawayRedis(prefix: string, commandTimeoutMs: number, test: (r: ThrowawayRedis, a: RedisBus, b: RedisBus) => Promise<void>): Promise<void> {
   const r = await startThrowawayRedis();
-  const node = (id: string) => new RedisBus({ url: r.url, nodeId: id, prefix, commandTimeoutMs, log });
+  const node = (id: string) => new RedisBus({ target: { kind: 'single', url: r.url }, nodeId: id, prefix, commandTimeoutMs, log });
   const [a, b] = [node('a'), node('b')];
   try {
     await Promise.all([a.ready(), b.ready()]);
@@ -310,7 +311,7 @@ describe.skipIf(!hasRedisServer)('redis bus subscribing while Redis is down', ()
 
   it('stops waiting when the topic is given up', async () => {
     const r = await startThrowawayRedis();
-    const b = new RedisBus({ url: r.url, nodeId: 'b', prefix: 'gone', commandTimeoutMs: 300, log });
+    const b = new RedisBus({ target: { kind: 'single', url: r.url }, nodeId: 'b', prefix: 'gone', commandTimeoutMs: 300, log });
     try {
       await b.ready();
       r.pause();
@@ -336,8 +337,8 @@ describe.skipIf(!redis)('redis bus and payloads it cannot read', () => {
       return true;
     });
     const prefix = `${redis!.prefix}${randomBytes(3).toString('hex')}`;
-    const b = new RedisBus({ url: redis!.url, nodeId: 'b', prefix, commandTimeoutMs: 1000, log: warnLog });
-    const a = new RedisBus({ url: redis!.url, nodeId: 'a', prefix, commandTimeoutMs: 1000, log });
+    const b = new RedisBus({ target: { kind: 'single', url: redis!.url }, nodeId: 'b', prefix, commandTimeoutMs: 1000, log: warnLog });
+    const a = new RedisBus({ target: { kind: 'single', url: redis!.url }, nodeId: 'a', prefix, commandTimeoutMs: 1000, log });
     const raw = new Redis(redis!.url);
     try {
       await Promise.all([a.ready(), b.ready()]);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Accounts } from '../helpers/accounts.ts';
 import { uid } from '../helpers/relay-fixture.ts';
 import { createTestDatabase, postgresUrl } from '../helpers/databases.ts';
-import { redisSkipReason, startThrowawayRedis, testRedis, hasRedisServer } from '../helpers/redis.ts';
+import { redisSkipReason, startThrowawayRedis, testRedis, testRedisCluster, hasRedisServer, type TestRedis } from '../helpers/redis.ts';
 import { startRelay, tempDir } from '../../tools/relay-process.ts';
 import { TEST_SECRET, token } from '../helpers/tokens.ts';
 import { useCluster } from '../helpers/cluster.ts';
@@ -16,13 +16,20 @@ import { b64, TestClient, upgradeStatus, type Frame } from '../helpers/ws-client
 const redis = await testRedis();
 const skip = !postgresUrl || !redis;
 if (skip) console.warn(`cluster tests skipped: ${!postgresUrl ? 'DATABASE_URL is not set (several nodes need one shared Postgres)' : redisSkipReason}`);
+// The same suite on a private Redis Cluster: sharded pub/sub, presence keys under hash tags.
+const redisCluster = postgresUrl ? await testRedisCluster() : undefined;
+if (postgresUrl && !redisCluster) console.warn('cluster tests on a Redis Cluster skipped: redis-server and redis-cli are not installed');
+const targets = [
+  { name: 'one Redis', redis },
+  { name: 'a Redis Cluster', redis: redisCluster },
+].filter((t): t is { name: string; redis: TestRedis } => t.redis !== undefined);
 
 const send = (c: TestClient, id: string, to: string, devices: string[]) => c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
 const isFor = (id: string) => (f: Frame) => f.message_id === id;
 
-describe.skipIf(skip)('three relay nodes, one Postgres, one Redis', () => {
+describe.skipIf(!postgresUrl).each(targets)('three relay nodes, one Postgres, $name', ({ redis }) => {
   const env = { PRESENCE_TTL_SECONDS: '3', PRESENCE_GRACE_SECONDS: '1', PRESENCE_REAP_MS: '200', MAX_CONNECTIONS_PER_USER: '3' };
-  const cluster = useCluster(redis!, { node1: env, node2: env, node3: env });
+  const cluster = useCluster(redis, { node1: env, node2: env, node3: env });
   const url = (i: number) => cluster.nodes[i]!.url;
 
   it('delivers from node 1 to devices on nodes 2 and 3 exactly once, in order', async () => {

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryPresence } from '../../src/presence/memory-presence.ts';
 import { userStatus, type Presence, type PresenceTiming } from '../../src/presence/presence.ts';
-import { RedisPresence } from '../../src/presence/redis-presence.ts';
+import { bucketOf, CLAIM_MS, RedisPresence } from '../../src/presence/redis-presence.ts';
 import { redisSkipReason, testRedis } from '../helpers/redis.ts';
+import type { RedisTarget } from '../../src/config/redis-target.ts';
+import { hasRedisCluster, startThrowawayRedisCluster } from '../../tools/throwaway-redis-cluster.ts';
 
 const timing: PresenceTiming = { ttlMs: 10_000, graceMs: 2_000 };
 const redis = await testRedis();
@@ -24,22 +27,27 @@ const factories: Factory[] = [
     },
   },
 ];
-if (redis) {
-  factories.push({
-    name: 'redis',
-    async pair() {
-      const prefix = `${redis.prefix}${randomBytes(3).toString('hex')}`;
-      const a = new RedisPresence(redis.url, prefix, timing, 1000);
-      const b = new RedisPresence(redis.url, prefix, timing, 1000);
-      await Promise.all([a.ready(), b.ready()]);
-      opened.push(a, b);
-      return [a, b];
-    },
-  });
-}
+/** Two Redis presences on `target` (a single Redis, or a cluster), on a fresh prefix. */
+const redisFactory = (name: string, target: RedisTarget, prefix: string): Factory => ({
+  name,
+  async pair() {
+    const p = `${prefix}${randomBytes(3).toString('hex')}`;
+    const a = new RedisPresence(target, p, timing, 1000);
+    const b = new RedisPresence(target, p, timing, 1000);
+    await Promise.all([a.ready(), b.ready()]);
+    opened.push(a, b);
+    return [a, b];
+  },
+});
+if (redis) factories.push(redisFactory('redis', { kind: 'single', url: redis.url }, redis.prefix));
+// A private three-master Redis Cluster: every script must touch keys of one slot only.
+const cluster = hasRedisCluster ? await startThrowawayRedisCluster(3) : undefined;
+if (!cluster) console.warn('redis cluster presence tests skipped: redis-server and redis-cli are not installed');
+if (cluster) factories.push(redisFactory('redis cluster', cluster.target, 'cluster'));
 afterAll(async () => {
   await Promise.all(opened.map((p) => p.close()));
   await redis?.stop();
+  await cluster?.stop();
 });
 
 const lease = (user: string, device: string, conn: string) => ({ user, device, conn });
@@ -175,5 +183,39 @@ describe.each(factories)('presence contract: $name', (f) => {
     expect((await a.describe(['ls'], gone + 1)).get('ls')).toEqual({ devices: [], lastSeen: gone });
     await b.connect(lease('ls', 'd1', 'c2'), gone + 50);
     expect((await a.describe(['ls'], gone + 60)).get('ls')).toEqual({ devices: [{ device: 'd1', state: 'online', type: null }], lastSeen: undefined });
+  });
+
+  it('ends many users in one pass of two reapers at once, each exactly once', async () => {
+    const [a, b] = await f.pair();
+    const users = Array.from({ length: 300 }, (_, i) => `many${i}`);
+    await Promise.all(users.map((u, i) => (i % 2 ? a : b).connect(lease(u, 'd1', 'c1'), t0)));
+    await Promise.all(users.map((u, i) => (i % 2 ? b : a).disconnect(lease(u, 'd1', 'c1'), t0 + 1)));
+    const [r1, r2] = await Promise.all([off(a, t0 + timing.graceMs + 10), off(b, t0 + timing.graceMs + 10)]);
+    expect([...r1, ...r2].sort()).toEqual([...users].sort());
+    expect(await a.onlineAmong(users, t0 + timing.graceMs + 20)).toEqual(new Set());
+  });
+});
+
+describe.skipIf(!redis)('presence in Redis: a reaper that stops halfway', () => {
+  it('leaves the leases it claimed to the next reaper once its claim ends: the user goes offline late, not never', async () => {
+    const prefix = `${redis!.prefix}claim${randomBytes(3).toString('hex')}`;
+    const p = new RedisPresence({ kind: 'single', url: redis!.url }, prefix, timing, 1000);
+    const raw = new Redis(redis!.url);
+    opened.push(p);
+    await p.ready();
+    try {
+      const t0 = Date.now();
+      await p.connect(lease('cl', 'd1', 'c1'), t0);
+      await p.disconnect(lease('cl', 'd1', 'c1'), t0 + 1);
+      // What a reaper that claimed the entry and then died leaves behind: the entry pushed to its claim's end.
+      const claimEnd = t0 + timing.graceMs + 100 + CLAIM_MS;
+      await raw.zadd(`${prefix}:pres:leases:{${bucketOf('cl')}}`, claimEnd, 'cl|d1|c1');
+      expect(await off(p, t0 + timing.graceMs + 200)).toEqual([]);
+      expect(await p.onlineAmong(['cl'], t0 + timing.graceMs + 200)).toEqual(new Set());
+      expect(await off(p, claimEnd + 1)).toEqual(['cl']);
+      expect(await off(p, claimEnd + 2)).toEqual([]);
+    } finally {
+      raw.disconnect();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { redisTargetOf } from '../../src/config/redis-target.ts';
 import { isNativeUws, loadNativeUws } from '../../src/transport/uws.ts';
 
 describe('configuration', () => {
@@ -23,6 +24,32 @@ describe('configuration', () => {
   });
   it('refuses two JWT key sources at once', () => {
     expect(() => loadConfig({ JWT_SECRET: 'x'.repeat(40), JWT_JWKS_URL: 'https://a.test/jwks' })).toThrow(/only one/);
+  });
+  it('reads a Redis Cluster from REDIS_CLUSTER_NODES, credentials and TLS for every node', () => {
+    expect(redisTargetOf(loadConfig({}))).toBeUndefined();
+    expect(redisTargetOf(loadConfig({ REDIS_URL: 'redis://r:6379' }))).toEqual({ kind: 'single', url: 'redis://r:6379' });
+    expect(redisTargetOf(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, 10.0.0.2:7001,[::1]:7002' }))).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'a', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      tls: false,
+    });
+    expect(redisTargetOf(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://relay:p%40ss@a:7000,rediss://b:7000' }))).toMatchObject({
+      username: 'relay',
+      password: 'p@ss',
+      tls: true,
+      nodes: [{ host: 'a' }, { host: 'b' }],
+    });
+  });
+  it('refuses a cluster node list it cannot use, and both kinds of Redis at once', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a' })).toThrow(/REDIS_CLUSTER_NODES.*no port/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'http://a:1' })).toThrow(/only redis/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis://a:1/2' })).toThrow(/database number/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis://a:1,rediss://b:1' })).toThrow(/mixes/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'redis://r:6379' })).toThrow(/not both/);
   });
 });
 
