@@ -85,6 +85,9 @@ export function singleRedisLink(url: string, o: LinkOptions): BusLink {
  * moved) counts as the subscriber lost: the bus asks for every channel
  * again, and ioredis starts the connection the new owner needs.
  */
+/** How long a cluster's shard subscribers must stay put before the bus counts them ready. */
+const CLUSTER_SETTLE_MS = 200;
+
 export function redisClusterLink(target: ClusterTarget, o: LinkOptions): BusLink {
   const pub = redisCluster(target, { name: `relay-pub-${o.nodeId}`, commandTimeoutMs: o.commandTimeoutMs });
   const sub = redisCluster(target, { name: `relay-sub-${o.nodeId}`, commandTimeoutMs: o.commandTimeoutMs, offlineQueue: true, shardedSubscribers: true });
@@ -105,8 +108,18 @@ export function redisClusterLink(target: ClusterTarget, o: LinkOptions): BusLink
       sub.on('close', fn);
     },
     onSubscriberReady: (fn) => {
-      sub.on('+subscriber', fn);
-      sub.on('ready', fn);
+      // ioredis rebuilds its shard subscribers on every topology refresh and says so when done
+      // (subscribersReady). While a master fails over it refreshes every few milliseconds until a
+      // replica takes the slots, so the bus hears "ready" once the topology has held still.
+      let settle: NodeJS.Timeout | undefined;
+      const later = () => {
+        clearTimeout(settle);
+        settle = setTimeout(fn, CLUSTER_SETTLE_MS);
+        settle.unref();
+      };
+      sub.on('subscribersReady', later);
+      sub.on('ready', later);
+      sub.on('-subscriber', () => clearTimeout(settle));
     },
     onPublisherReady: (fn) => void pub.on('ready', fn),
     onMessage: (fn) => void sub.on('smessageBuffer', (channel: Buffer, payload: Buffer) => fn(channel.toString(), payload.toString())),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hasRedisServer, startThrowawayRedis } from '../../tools/throwaway-redis.ts';
-import { hasRedisCluster, startThrowawayRedisCluster } from '../../tools/throwaway-redis-cluster.ts';
+import { hasRedisCluster, startThrowawayRedisCluster, type ThrowawayRedisCluster } from '../../tools/throwaway-redis-cluster.ts';
 
 export { hasRedisServer, startThrowawayRedis } from '../../tools/throwaway-redis.ts';
 
@@ -29,12 +29,16 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-/** A private three-master Redis Cluster for one test file, or undefined when redis-server and redis-cli are missing. */
-export async function testRedisCluster(): Promise<TestRedis | undefined> {
+/**
+ * A private three-master Redis Cluster for one test file (`replicasEach`
+ * replicas per master), or undefined when redis-server and redis-cli are
+ * missing. `cluster` finds and kills its masters.
+ */
+export async function testRedisCluster(replicasEach = 0): Promise<(TestRedis & { cluster: ThrowawayRedisCluster }) | undefined> {
   if (!hasRedisCluster) return undefined;
-  const c = await startThrowawayRedisCluster(3);
+  const cluster = await startThrowawayRedisCluster(3, replicasEach);
   const prefix = `t${randomBytes(5).toString('hex')}`;
-  return { prefix, env: { REDIS_CLUSTER_NODES: c.nodes.join(','), REDIS_PREFIX: prefix }, stop: c.stop };
+  return { prefix, env: { REDIS_CLUSTER_NODES: cluster.nodes.join(','), REDIS_PREFIX: prefix }, stop: cluster.stop, cluster };
 }
 
 export const redisSkipReason = 'no REDIS_URL and no redis-server installed: Redis tests skipped';

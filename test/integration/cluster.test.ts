@@ -19,10 +19,12 @@ if (skip) console.warn(`cluster tests skipped: ${!postgresUrl ? 'DATABASE_URL is
 // The same suite on a private Redis Cluster: sharded pub/sub, presence keys under hash tags.
 const redisCluster = postgresUrl ? await testRedisCluster() : undefined;
 if (postgresUrl && !redisCluster) console.warn('cluster tests on a Redis Cluster skipped: redis-server and redis-cli are not installed');
-const targets = [
-  { name: 'one Redis', redis },
-  { name: 'a Redis Cluster', redis: redisCluster },
-].filter((t): t is { name: string; redis: TestRedis } => t.redis !== undefined);
+const targets = (
+  [
+    { name: 'one Redis', redis },
+    { name: 'a Redis Cluster', redis: redisCluster },
+  ] as { name: string; redis: TestRedis | undefined }[]
+).filter((t): t is { name: string; redis: TestRedis } => t.redis !== undefined);
 
 const send = (c: TestClient, id: string, to: string, devices: string[]) => c.send({ type: 'send', id, payload: { to, messages: devices.map((d) => ({ device_id: d, ciphertext: b64(id) })) } });
 const isFor = (id: string) => (f: Frame) => f.message_id === id;
