@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only saturation,fanout,group,backlog,latency,cross,storm] [-- --push]`:
+ * `npm run bench [-- --quick] [-- --only saturation,fanout,group,backlog,latency,cross,cross-cluster,storm] [-- --push]`:
  * measures the relay against baselines in one run, on this machine, and
  * reports ratios. Every server under test runs on CPU 0 and the load
  * generators and this runner on CPU 1 (taskset); every target gets the same load from the
@@ -19,6 +19,7 @@ import { median, medianBy } from './lib/stats.ts';
 import { hasRealtime, pinRunner, root } from './lib/processes.ts';
 import { targetNames } from './lib/targets.ts';
 import { enablePush } from './lib/push-endpoint.ts';
+import { hasRedisCluster, startThrowawayRedisCluster } from '../tools/throwaway-redis-cluster.ts';
 import { backlogDrain, type BacklogResult } from './scenarios/backlog.ts';
 import { connectStorm, type StormResult } from './scenarios/connect-storm.ts';
 import { fanOut, groupFanOut, latencySweep, saturation, type PairsConfig, type PairsResult, type WriteStats } from './scenarios/pairs.ts';
@@ -73,7 +74,7 @@ const summarise = (rs: PairsResult[]): Sat => {
 /** How the relay's group commit behaved, in words. */
 const writesLine = (w: WriteStats | undefined) =>
   w
-    ? `Relay's Postgres writes: ${fmt(w.batches)} batches, ${fmt(w.opsPerBatch, 1)} operations per batch, ${fmt(w.opsPerMessage, 2)} written operations per delivered message (an insert and a delete each for the message and its status_update when nothing is acked in time: 4).`
+    ? `Relay's Postgres writes: ${fmt(w.batches)} batches, ${fmt(w.opsPerBatch, 1)} operations per batch, ${fmt(w.opsPerMessage, 2)} written operations per delivered message (an insert and a delete each for the message and its status_update when nothing is acked in time: 4).${w.publishesPerMessage > 0 ? ` Bus: ${fmt(w.publishesPerMessage, 2)} publishes and ${fmt(w.busBytesPerMessage, 0)} payload bytes per delivered message.` : ''}`
     : '';
 
 /**
@@ -163,6 +164,32 @@ if (wants('cross')) {
     try {
       cross = await interleaved('cross-node', crossTargets, (t) => saturation(t, pairsCfg, { nodes: 2, redisUrl: redis.url }));
     } finally {
+      await redis.stop();
+    }
+  }
+}
+
+// The relay's two nodes on one Redis and on a private three-master Redis Cluster (sharded pub/sub), in alternating runs.
+const clusterCases = ['one Redis', 'Redis Cluster'] as const;
+const crossCluster: Partial<Record<(typeof clusterCases)[number], Sat>> = {};
+if (wants('cross-cluster')) {
+  if (!process.env['DATABASE_URL'] || !hasRedisCluster) {
+    log(`cross-cluster skipped: it needs ${process.env['DATABASE_URL'] ? 'redis-server and redis-cli' : 'DATABASE_URL (two relay nodes share one Postgres)'}`);
+  } else {
+    const redis = (await benchRedis())!;
+    const rc = await startThrowawayRedisCluster(3, 0, 1);
+    try {
+      const all: Record<(typeof clusterCases)[number], PairsResult[]> = { 'one Redis': [], 'Redis Cluster': [] };
+      for (let i = 0; i < runs; i++) {
+        all['one Redis'].push(await saturation('relay', pairsCfg, { nodes: 2, redisUrl: redis.url }));
+        all['Redis Cluster'].push(await saturation('relay', pairsCfg, { nodes: 2, redisClusterNodes: rc.nodes }));
+      }
+      for (const c of clusterCases) {
+        crossCluster[c] = summarise(all[c]);
+        log(`cross-cluster ${c}: ${fmt(crossCluster[c].msgPerSec)} msg/s (runs ${crossCluster[c].runs.join(', ')}), ${fmt(crossCluster[c].writes?.publishesPerMessage ?? 0, 2)} publishes/msg`);
+      }
+    } finally {
+      await rc.stop();
       await redis.stop();
     }
   }
@@ -357,6 +384,25 @@ if (cross.relay && cross['naive-redis']) {
   );
 }
 
+if (crossCluster['one Redis'] && crossCluster['Redis Cluster']) {
+  const [one, rc] = [crossCluster['one Redis'], crossCluster['Redis Cluster']];
+  md.push(
+    '## Cross-node delivery on a Redis Cluster',
+    '',
+    `The relay's two nodes on CPU 0, senders on the first and receivers on the second, on one redis-server and on a private Redis Cluster of three masters (sharded pub/sub; all on CPU 1), in alternating runs; median of ${runs}.`,
+    '',
+    '| Redis | delivered msg/s | runs | server CPU (cores) | bus publishes per message | bus bytes per message | Postgres writes per message |',
+    '|---|---|---|---|---|---|---|',
+    ...clusterCases.map((c) => {
+      const x = crossCluster[c]!;
+      return `| ${c} | ${fmt(x.msgPerSec)} | ${x.runs.join(', ')} | ${x.serverCpu.toFixed(2)} | ${fmt(x.writes?.publishesPerMessage ?? 0, 2)} | ${fmt(x.writes?.busBytesPerMessage ?? 0, 0)} | ${fmt(x.writes?.opsPerMessage ?? 0, 2)} |`;
+    }),
+    '',
+    `Redis Cluster / one Redis: **${(rc.msgPerSec / one.msgPerSec).toFixed(2)}x**.`,
+    '',
+  );
+}
+
 if (push) {
   md.push(`Run with \`--push\`: every relay device had a webhook push target; the local endpoint received ${fmt(push.pushes())} pushes.`, '');
   push.close();
@@ -367,7 +413,7 @@ const dir = path.join(root, 'bench/results');
 mkdirSync(dir, { recursive: true });
 writeFileSync(
   path.join(dir, 'latest.json'),
-  JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, fanOut: fan, group, backlog, latency: lat, crossNode: cross, storm }, null, 2),
+  JSON.stringify({ quick, pairsCfg, latencyCfg, rates, stormSize, saturation: sat, fanOut: fan, group, backlog, latency: lat, crossNode: cross, crossCluster, storm }, null, 2),
 );
 writeFileSync(path.join(dir, 'latest.md'), `${md.join('\n')}\n`);
 if (lat.relay) {

@@ -20,36 +20,21 @@ export interface ThrowawayRedisCluster {
  * A private Redis Cluster of `masters` masters on free ports, without
  * persistence, for tests and benchmarks: each node is a redis-server with
  * cluster mode on, and `redis-cli --cluster create` spreads the slots.
- * Resolves once every node reports the cluster ok.
+ * Resolves once every node reports the cluster ok. `cpu` pins every node
+ * with taskset (benchmarks).
  */
-export async function startThrowawayRedisCluster(masters = 3, replicasEach = 0): Promise<ThrowawayRedisCluster> {
+export async function startThrowawayRedisCluster(masters = 3, replicasEach = 0, cpu?: number): Promise<ThrowawayRedisCluster> {
   const dir = tempDir('redis-cluster');
   const ports: number[] = [];
   for (let i = 0; i < masters * (1 + replicasEach); i++) ports.push(await freePort());
-  const children: ChildProcess[] = ports.map((port) =>
-    spawn(
-      'redis-server',
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        `nodes-${port}.conf`,
-        '--cluster-node-timeout',
-        '2000',
-        '--dir',
-        dir,
-      ],
-      { stdio: 'ignore' },
-    ),
-  );
+  const children: ChildProcess[] = ports.map((port) => {
+    // No persistence; a short node timeout so that a killed master's replica takes over within seconds.
+    const node = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const cluster = ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '2000'];
+    const args = ['redis-server', ...node, ...cluster];
+    const [cmd, ...rest] = cpu === undefined ? args : ['taskset', '-c', String(cpu), ...args];
+    return spawn(cmd!, rest, { stdio: 'ignore' });
+  });
   const killChild = (c: ChildProcess) => {
     if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
     const exited = new Promise((r) => c.once('exit', r));

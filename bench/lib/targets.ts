@@ -68,6 +68,8 @@ export interface TargetOptions {
   nodes?: number;
   /** Needed by naive-redis and by a relay cluster. */
   redisUrl?: string;
+  /** Instead of redisUrl, for the relay: a Redis Cluster's nodes (host:port). */
+  redisClusterNodes?: string[];
 }
 
 /**
@@ -100,7 +102,12 @@ export async function startTarget(target: Target, opts: TargetOptions = {}): Pro
   const db = target === 'relay' ? await benchDatabase() : { url: undefined, drop: async () => {} };
   // A single node runs without Redis (in-memory bus and presence), whatever the caller's shell holds: the
   // figures then describe one configuration. Clusters get the scenario's own redis-server.
-  const redis: Record<string, string> = opts.redisUrl ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: `bench${randomBytes(4).toString('hex')}` } : { REDIS_URL: '' };
+  const prefix = `bench${randomBytes(4).toString('hex')}`;
+  const redis: Record<string, string> = opts.redisClusterNodes
+    ? { REDIS_URL: '', REDIS_CLUSTER_NODES: opts.redisClusterNodes.join(','), REDIS_PREFIX: prefix }
+    : opts.redisUrl
+      ? { REDIS_URL: opts.redisUrl, REDIS_PREFIX: prefix }
+      : { REDIS_URL: '' };
   const env = target === 'relay' ? relayEnv(db.url, redis) : { JWT_SECRET: benchSecret, ...redis };
   const servers: Awaited<ReturnType<typeof startServer>>[] = [];
   const stop = async () => {

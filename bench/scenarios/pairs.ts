@@ -16,7 +16,7 @@ export interface PairsResult {
   p999: number | null;
   /** With a probe: the p99 the load generators themselves saw, their own queueing on the shared core included. */
   loadP99?: number | null;
-  /** The relay's group commit during the load (warm-up included): batches, operations per batch, operations per delivered message. */
+  /** The relay's group commit and bus during the load (warm-up included): batches, operations per batch, writes and bus publishes per delivered message. */
   writes?: WriteStats;
 }
 
@@ -24,17 +24,27 @@ export interface WriteStats {
   batches: number;
   opsPerBatch: number;
   opsPerMessage: number;
+  /** Bus publishes, and their payload bytes, per delivered message (0 on a single node's memory bus). */
+  publishesPerMessage: number;
+  busBytesPerMessage: number;
 }
 
 /** A relay node's /healthz, the fields the bench reads. */
-async function healthOf(port: number): Promise<{ write_batches: number; written_ops: number; shedding: number }> {
-  return (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { write_batches: number; written_ops: number; shedding: number };
+interface Health {
+  write_batches: number;
+  written_ops: number;
+  bus_publishes: number;
+  bus_published_bytes: number;
+  shedding: number;
+}
+async function healthOf(port: number): Promise<Health> {
+  return (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as Health;
 }
 
 /** The relay's write counters, from /healthz. */
-async function writeCounters(port: number): Promise<{ batches: number; ops: number }> {
+async function writeCounters(port: number): Promise<{ batches: number; ops: number; publishes: number; busBytes: number }> {
   const h = await healthOf(port);
-  return { batches: h.write_batches, ops: h.written_ops };
+  return { batches: h.write_batches, ops: h.written_ops, publishes: h.bus_publishes, busBytes: h.bus_published_bytes };
 }
 
 interface WorkerOut {
@@ -136,10 +146,11 @@ export async function runPairs(server: RunningTarget, target: Target, cfg: Pairs
   let writes: WriteStats | undefined;
   if (before) {
     const after = await Promise.all(server.ports.map(writeCounters));
-    const batches = after.reduce((n, c, i) => n + c.batches - before[i]!.batches, 0);
-    const ops = after.reduce((n, c, i) => n + c.ops - before[i]!.ops, 0);
+    const grew = (k: keyof (typeof after)[number]) => after.reduce((n, c, i) => n + c[k] - before[i]![k], 0);
+    const [batches, ops] = [grew('batches'), grew('ops')];
     const messages = all.reduce((n, r) => n + r.deliveredAll, 0);
-    writes = { batches, opsPerBatch: batches ? ops / batches : 0, opsPerMessage: messages ? ops / messages : 0 };
+    const per = (n: number) => (messages ? n / messages : 0);
+    writes = { batches, opsPerBatch: batches ? ops / batches : 0, opsPerMessage: per(ops), publishesPerMessage: per(grew('publishes')), busBytesPerMessage: per(grew('busBytes')) };
   }
   const worst = (k: 'p50' | 'p99' | 'p999') => (loadOut.every((r) => r[k] !== null) ? Math.max(...loadOut.map((r) => r[k]!)) : null);
   return {

@@ -253,6 +253,8 @@ export function startServer(opts: ServerOptions): Promise<RelayServer> {
       write_queue: w.depth,
       write_batches: w.batches,
       written_ops: w.committedOps,
+      bus_publishes: svc.bus.stats().publishes,
+      bus_published_bytes: svc.bus.stats().publishedBytes,
       shedding: Math.round(o.shedding * 1000) / 1000,
       loop_lag_ms: Math.round(o.loopLagMs),
       refused_frames: o.refusedFrames,
