@@ -17,7 +17,7 @@ export const targetNames: Record<Target, string> = {
 };
 
 /** With DATABASE_URL, each relay gets a database of its own on that server, dropped afterwards. */
-async function benchDatabase(): Promise<{ url: string | undefined; drop(): Promise<void> }> {
+export async function benchDatabase(): Promise<{ url: string | undefined; drop(): Promise<void> }> {
   const server = process.env['DATABASE_URL'];
   if (!server) return { url: undefined, drop: async () => {} };
   const name = `relay_bench_${randomBytes(5).toString('hex')}`;
