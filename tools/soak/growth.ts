@@ -11,6 +11,10 @@ export interface Sample {
   /** V8's whole heap and the memory outside it (Buffers, native addons): where RSS goes when the used heap does not grow. */
   heapTotalMiB?: number;
   externalMiB?: number;
+  /** Resident memory by kind (process-memory.ts residentByKind), where the relay's process could be read. */
+  brkMiB?: number;
+  anonMiB?: number;
+  fileMiB?: number;
   loopLagMs: number;
   writeQueue: number;
 }

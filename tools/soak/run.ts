@@ -8,6 +8,7 @@ import { chaosToken, seenCounter } from '../chaos/run-kit.ts';
 import { seededRandom } from '../chaos/fault-plan.ts';
 import { Ledger } from '../chaos/ledger.ts';
 import { sample, scrape } from '../metrics-scrape.ts';
+import { residentByKind } from '../process-memory.ts';
 import { startRelay, tempDir } from '../relay-process.ts';
 import { startThrowawayPostgres } from '../throwaway-postgres.ts';
 import { defaultBounds, judge, type Sample } from './growth.ts';
@@ -109,6 +110,10 @@ try {
       setTimeout(() => d.stop(), 1000).unref();
     }, 2000),
   );
+  const byKind = () => {
+    const k = residentByKind(relay.child.pid!);
+    return { brkMiB: k.brk / 2 ** 20, anonMiB: (k.anon + k.stack) / 2 ** 20, fileMiB: k.file / 2 ** 20 };
+  };
   const read = async () => {
     const m = await scrape(relay.metricsPort);
     samples.push({
@@ -117,6 +122,7 @@ try {
       heapMiB: sample(m, 'relay_nodejs_heap_size_used_bytes') / 2 ** 20,
       heapTotalMiB: sample(m, 'relay_nodejs_heap_size_total_bytes') / 2 ** 20,
       externalMiB: sample(m, 'relay_nodejs_external_memory_bytes') / 2 ** 20,
+      ...byKind(),
       loopLagMs: sample(m, 'relay_event_loop_lag_seconds') * 1000,
       writeQueue: sample(m, 'relay_write_queue_depth'),
     });
@@ -150,13 +156,13 @@ try {
     '',
     `Relay environment added: ${values.env.length ? values.env.join(' ') : 'none'}`,
     '',
-    '| minute | RSS (MiB) | heap used (MiB) | heap total (MiB) | external (MiB) | loop lag (ms) | write queue |',
-    '|---|---|---|---|---|---|---|',
+    '| minute | RSS (MiB) | heap used (MiB) | heap total (MiB) | external (MiB) | malloc arena, anonymous mappings, file pages (MiB) | loop lag (ms) | write queue |',
+    '|---|---|---|---|---|---|---|---|',
     ...samples
       .filter((_, i) => i % 6 === 0 || i === samples.length - 1)
       .map(
         (x) =>
-          `| ${(x.t / 60).toFixed(1)} | ${x.rssMiB.toFixed(1)} | ${x.heapMiB.toFixed(1)} | ${(x.heapTotalMiB ?? 0).toFixed(1)} | ${(x.externalMiB ?? 0).toFixed(1)} | ${x.loopLagMs.toFixed(1)} | ${x.writeQueue} |`,
+          `| ${(x.t / 60).toFixed(1)} | ${x.rssMiB.toFixed(1)} | ${x.heapMiB.toFixed(1)} | ${(x.heapTotalMiB ?? 0).toFixed(1)} | ${(x.externalMiB ?? 0).toFixed(1)} | ${[x.brkMiB, x.anonMiB, x.fileMiB].map((v) => (v ?? 0).toFixed(1)).join(', ')} | ${x.loopLagMs.toFixed(1)} | ${x.writeQueue} |`,
       ),
     '',
     `After the first ${defaultBounds.warmupShare * 100}%: RSS ${v.rssMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.rssMiBPerHour}), heap ${v.heapMiBPerHour.toFixed(1)} MiB/h (bound ${defaultBounds.heapMiBPerHour}); most loop lag ${v.maxLoopLagMs.toFixed(1)} ms; write queue at the end ${v.writeQueueAtEnd}.`,
