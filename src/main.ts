@@ -51,6 +51,7 @@ import { loadNativeUws } from './transport/uws.ts';
 import { tuneGarbageCollector } from './util/gc-tuning.ts';
 import { createLogger } from './util/logger.ts';
 import { withTimeout } from './util/with-timeout.ts';
+import { runWorkers } from './workers/supervisor.ts';
 
 /**
  * Composition root: configuration, then the database and its schema, then
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
   }
   const nodeId = config.NODE_ID ?? `${hostname()}-${process.pid}`;
   const log = createLogger(config.LOG_LEVEL, { node: nodeId });
+  if (config.WORKERS > 1) return runWorkers(config, nodeId, log);
   const uws = loadNativeUws();
   const now = () => Date.now();
 

@@ -44,6 +44,8 @@ export const configSchema = z
         .regex(/^[A-Za-z0-9_:-]{1,64}$/)
         .default('relay'),
     ),
+    // Relay processes on this host, all on PORT (SO_REUSEPORT), each a cluster node: needs Postgres and Redis.
+    WORKERS: int(1, 1, 64),
     // Bound on any Redis command: the hot path never waits on Redis longer than this.
     REDIS_TIMEOUT_MS: int(1000, 50, 60_000),
     // A connection's presence lease lasts this long unless refreshed (every third of it); a dead node's users go offline within it.
@@ -140,6 +142,13 @@ export const configSchema = z
         code: 'custom',
         path: ['JWT_SECRET'],
         message: 'set only one of JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL',
+      });
+    }
+    if (c.WORKERS > 1 && (!c.DATABASE_URL || !(c.REDIS_URL || c.REDIS_CLUSTER_NODES) || c.PORT === 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WORKERS'],
+        message: 'several workers are several cluster nodes: they need DATABASE_URL, REDIS_URL or REDIS_CLUSTER_NODES, and a PORT other than 0',
       });
     }
     if (c.REDIS_URL && c.REDIS_CLUSTER_NODES) {
