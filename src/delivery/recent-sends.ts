@@ -51,9 +51,10 @@ export class RecentSends {
     private readonly ttlMs = 10 * 60_000,
   ) {
     this.keys = new KeyRing(maxEntries);
-    this.began = new Float64Array(maxEntries);
-    this.done = new Uint8Array(maxEntries);
-    this.digests = new Uint32Array(maxEntries);
+    // Resident from the start, as the key ring's memory is (key-ring.ts).
+    this.began = new Float64Array(maxEntries).fill(0);
+    this.done = new Uint8Array(maxEntries).fill(0);
+    this.digests = new Uint32Array(maxEntries).fill(0);
     this.pending = new Array<RecentSend | undefined>(maxEntries).fill(undefined);
     this.epoch = now();
   }

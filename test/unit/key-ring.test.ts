@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeyRing, MAX_PROBE, hashKey } from '../../src/util/key-ring.ts';
@@ -115,5 +116,18 @@ describe('key ring', () => {
     for (const k of colliding.slice(0, MAX_PROBE)) if (k !== colliding[10]) expect(ring.find(k), k).toBeGreaterThanOrEqual(0);
     // The freed slot takes one more key of that home.
     expect(ring.add(colliding[MAX_PROBE]!)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('has its memory resident once made, so resident memory does not creep up as short keys fill it', () => {
+    // Resident anonymous memory outside the JavaScript heap, from /proc (Linux).
+    const resident = () => Number(/RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) * 1024 - process.memoryUsage().heapTotal;
+    const before = resident();
+    const ring = new KeyRing(400_000, 160);
+    const made = resident();
+    // 64 MB of key bytes, resident at once (page tables and the allocator's rounding aside).
+    expect(made - before).toBeGreaterThan(0.9 * 400_000 * 160);
+    for (let i = 0; i < 1_200_000; i++) ring.add(`r${i % 50}\u0000s${i % 50}\u0000m-${i}`);
+    // 1.2 million short keys write 24 MB of the byte ring; a ring whose pages came with use grew by that much.
+    expect(resident() - made).toBeLessThan(0.1 * 400_000 * 160);
   });
 });
