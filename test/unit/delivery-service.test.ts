@@ -163,7 +163,8 @@ describe('delivery service: two nodes', () => {
   it("cancels the write on the sender's node when the device on the other node acks in time", async () => {
     const broker = new MemoryBroker();
     const bob = new Device('bob', 'b1');
-    const a = node('a', broker);
+    // A write delay no loaded machine outlasts: the ack must be the thing that cancels the write.
+    const a = node('a', broker, [], { delayMs: 10_000 });
     const b = node('b', broker, [bob]);
     const { e, settled } = sent();
     a.delivery.store([e]);
