@@ -5,7 +5,6 @@ import * as m0003 from './2026-11-22-0003-contacts.ts';
 import * as m0004 from './2026-12-06-0004-unregistered-devices.ts';
 import * as m0005 from './2026-12-06-0005-device-lists.ts';
 import * as m0006 from './2026-12-06-0006-push-targets.ts';
-import * as m0007 from './2026-12-07-0007-queue-partitions.ts';
 
 /**
  * Every migration, by name, in the order they apply. Listed by hand rather
@@ -18,7 +17,6 @@ const migrations: Record<string, Migration> = {
   '2026-12-06-0004-unregistered-devices': m0004,
   '2026-12-06-0005-device-lists': m0005,
   '2026-12-06-0006-push-targets': m0006,
-  '2026-12-07-0007-queue-partitions': m0007,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

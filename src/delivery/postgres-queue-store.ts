@@ -133,9 +133,7 @@ export class PostgresQueueStore implements QueueStore {
 
   async sweep(cutoff: Date, limit: number): Promise<number> {
     const res = await withTimeout(
-      // By the full key: `seq` alone is no index of the partitioned table.
-      sql`delete from queue q using (select recipient_user, recipient_device, seq from queue where created_at < ${cutoff.toISOString()}::timestamptz limit ${limit}) o
-          where q.recipient_user = o.recipient_user and q.recipient_device = o.recipient_device and q.seq = o.seq`.execute(this.db),
+      sql`delete from queue where seq in (select seq from queue where created_at < ${cutoff.toISOString()}::timestamptz limit ${limit})`.execute(this.db),
       this.timeoutMs,
       'retention sweep',
     );

@@ -10,12 +10,11 @@ import type { QueueStore } from '../../src/delivery/queue-store.ts';
 import type { Database } from '../../src/db/schema.ts';
 import { createTestDatabase } from './databases.ts';
 
-/** A migrated Kysely in this process: in-memory PGlite, or a fresh database on the Postgres server. `migrate: false` leaves it empty. */
-export async function openInProcess(kind: 'pglite' | 'postgres', opts: { migrate?: boolean } = {}): Promise<{ db: Kysely<Database>; close(): Promise<void> }> {
-  const migrate = opts.migrate ?? true;
+/** A migrated Kysely in this process: in-memory PGlite, or a fresh database on the Postgres server. */
+export async function openInProcess(kind: 'pglite' | 'postgres'): Promise<{ db: Kysely<Database>; close(): Promise<void> }> {
   if (kind === 'pglite') {
     const db = new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create()) });
-    if (migrate) await migrateToLatest(db);
+    await migrateToLatest(db);
     return { db, close: () => db.destroy() };
   }
   const t = await createTestDatabase('postgres');
@@ -23,7 +22,7 @@ export async function openInProcess(kind: 'pglite' | 'postgres', opts: { migrate
   // The forced drop at the end terminates connections that are still closing.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  if (migrate) await migrateToLatest(db);
+  await migrateToLatest(db);
   return {
     db,
     async close() {
