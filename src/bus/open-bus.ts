@@ -8,8 +8,8 @@ import { RedisBus } from './redis-bus.ts';
 
 /**
  * The bus for this configuration: Redis when REDIS_URL or REDIS_CLUSTER_NODES
- * is set, otherwise an in-memory bus for a single node. A Redis that is down at start does not
- * stop the relay: local delivery works, and the bus catches up when Redis
+ * is set, otherwise an in-memory bus for a single node. A Redis that is
+ * down at start does not stop the relay: local delivery works, and the bus catches up when Redis
  * comes back.
  */
 export async function openBus(config: Config, nodeId: string, log: Logger): Promise<Bus> {

@@ -155,8 +155,8 @@ export class RedisPresence implements Presence {
 
   async connect(l: Lease, now: number): Promise<Joined> {
     const exp = now + this.timing.ttlMs;
-    // The index entry goes first: a lease indexed but never written is skipped by the reaper, while
-    // one written but never indexed would never be reaped.
+    // Both in one round trip (the commands of a turn are pipelined). A connect fails if either write
+    // does, and its caller retries; each refresh writes the index entry again besides.
     const [, joined] = await Promise.all([this.index(l, exp), this.redis.presConnect(this.leasesKey(l.user), leaseMember(l), exp, now, this.keepMs)]);
     return JOINED[joined]!;
   }
@@ -188,13 +188,18 @@ export class RedisPresence implements Presence {
 
   async reap(now: number): Promise<Reaped> {
     const until = now + CLAIM_MS;
-    const passes = Array.from({ length: INDEX_BUCKETS }, (_, n) => this.reapBucket(`${this.prefix}leases:{${n}}`, now, until));
+    const passes = await Promise.allSettled(Array.from({ length: INDEX_BUCKETS }, (_, n) => this.reapBucket(`${this.prefix}leases:{${n}}`, now, until)));
     const offline: string[] = [];
     const thinned: string[] = [];
-    for (const r of await Promise.all(passes)) {
-      offline.push(...r.offline);
-      thinned.push(...r.thinned);
+    for (const r of passes) {
+      if (r.status === 'rejected') continue;
+      offline.push(...r.value.offline);
+      thinned.push(...r.value.thinned);
     }
+    // What one bucket settled is reported even when another failed: those users' keys are gone, and no
+    // later pass would report them. A failed bucket keeps its claims, taken again once they end.
+    const failed = passes.find((r) => r.status === 'rejected');
+    if (failed && offline.length === 0 && thinned.length === 0) throw failed.reason;
     return { offline, thinned };
   }
 
@@ -213,7 +218,8 @@ export class RedisPresence implements Presence {
     const offline: string[] = [];
     const thinned: string[] = [];
     const release: string[] = [];
-    await Promise.all(
+    // A user whose settle fails keeps its claims (not released), so a pass after CLAIM_MS settles it.
+    await Promise.allSettled(
       [...byUser].map(async ([user, members]) => {
         const [fate, renewed] = await this.redis.presSettle(this.leasesKey(user), this.statesKey(user), this.seenKey(user), now, LAST_SEEN_MS, ...members);
         if (fate === 1) offline.push(user);
@@ -223,7 +229,8 @@ export class RedisPresence implements Presence {
         for (const m of members) release.push(`${user}|${m}`, renewedAt.get(m) ?? '');
       }),
     );
-    await this.redis.presRelease(bucket, until, ...release);
+    // A failed release only leaves claims that end by themselves; what was settled is reported anyway.
+    if (release.length > 0) await this.redis.presRelease(bucket, until, ...release).catch(() => {});
     return { offline, thinned };
   }
 
