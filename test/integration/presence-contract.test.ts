@@ -218,4 +218,31 @@ describe.skipIf(!redis)('presence in Redis: a reaper that stops halfway', () => 
       raw.disconnect();
     }
   });
+
+  it('reports the users a pass settled even when settling another one failed, and settles that one once its claim ends', async () => {
+    const prefix = `${redis!.prefix}part${randomBytes(3).toString('hex')}`;
+    const p = new RedisPresence({ kind: 'single', url: redis!.url }, prefix, timing, 1000);
+    const raw = new Redis(redis!.url);
+    opened.push(p);
+    await p.ready();
+    try {
+      const t0 = Date.now();
+      for (const u of ['ok1', 'ok2', 'bad']) {
+        await p.connect(lease(u, 'd1', 'c1'), t0);
+        await p.disconnect(lease(u, 'd1', 'c1'), t0 + 1);
+      }
+      // A key of the wrong type makes the settle script fail for that user alone.
+      await raw.del(`${prefix}:pres:{bad}:l`);
+      await raw.set(`${prefix}:pres:{bad}:l`, 'not a sorted set');
+      const at = t0 + timing.graceMs + 100;
+      expect((await off(p, at)).sort()).toEqual(['ok1', 'ok2']);
+      await raw.del(`${prefix}:pres:{bad}:l`);
+      expect(await off(p, at + 1)).toEqual([]);
+      // Once its claim ends the entry is taken again; with no lease left it is simply dropped from the index.
+      expect(await off(p, at + CLAIM_MS + 1)).toEqual([]);
+      expect(await raw.zcard(`${prefix}:pres:leases:{${bucketOf('bad')}}`)).toBe(0);
+    } finally {
+      raw.disconnect();
+    }
+  });
 });
