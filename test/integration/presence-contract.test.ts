@@ -197,13 +197,22 @@ describe.each(factories)('presence contract: $name', (f) => {
 });
 
 describe.skipIf(!redis)('presence in Redis: a reaper that stops halfway', () => {
-  it('leaves the leases it claimed to the next reaper once its claim ends: the user goes offline late, not never', async () => {
-    const prefix = `${redis!.prefix}claim${randomBytes(3).toString('hex')}`;
+  /** A presence on a fresh prefix of the test Redis, with a raw client beside it to leave behind what a failed reaper would. */
+  const withRaw = async (fn: (p: RedisPresence, raw: Redis, prefix: string) => Promise<void>) => {
+    const prefix = `${redis!.prefix}reap${randomBytes(3).toString('hex')}`;
     const p = new RedisPresence({ kind: 'single', url: redis!.url }, prefix, timing, 1000);
     const raw = new Redis(redis!.url);
     opened.push(p);
     await p.ready();
     try {
+      await fn(p, raw, prefix);
+    } finally {
+      raw.disconnect();
+    }
+  };
+
+  it('leaves the leases it claimed to the next reaper once its claim ends: the user goes offline late, not never', async () => {
+    await withRaw(async (p, raw, prefix) => {
       const t0 = Date.now();
       await p.connect(lease('cl', 'd1', 'c1'), t0);
       await p.disconnect(lease('cl', 'd1', 'c1'), t0 + 1);
@@ -214,18 +223,11 @@ describe.skipIf(!redis)('presence in Redis: a reaper that stops halfway', () => 
       expect(await p.onlineAmong(['cl'], t0 + timing.graceMs + 200)).toEqual(new Set());
       expect(await off(p, claimEnd + 1)).toEqual(['cl']);
       expect(await off(p, claimEnd + 2)).toEqual([]);
-    } finally {
-      raw.disconnect();
-    }
+    });
   });
 
   it('reports the users a pass settled even when settling another one failed, and settles that one once its claim ends', async () => {
-    const prefix = `${redis!.prefix}part${randomBytes(3).toString('hex')}`;
-    const p = new RedisPresence({ kind: 'single', url: redis!.url }, prefix, timing, 1000);
-    const raw = new Redis(redis!.url);
-    opened.push(p);
-    await p.ready();
-    try {
+    await withRaw(async (p, raw, prefix) => {
       const t0 = Date.now();
       for (const u of ['ok1', 'ok2', 'bad']) {
         await p.connect(lease(u, 'd1', 'c1'), t0);
@@ -241,8 +243,6 @@ describe.skipIf(!redis)('presence in Redis: a reaper that stops halfway', () => 
       // Once its claim ends the entry is taken again; with no lease left it is simply dropped from the index.
       expect(await off(p, at + CLAIM_MS + 1)).toEqual([]);
       expect(await raw.zcard(`${prefix}:pres:leases:{${bucketOf('bad')}}`)).toBe(0);
-    } finally {
-      raw.disconnect();
-    }
+    });
   });
 });
