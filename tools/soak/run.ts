@@ -112,7 +112,7 @@ try {
   );
   const byKind = () => {
     const k = residentByKind(relay.child.pid!);
-    return { brkMiB: k.brk / 2 ** 20, anonMiB: (k.anon + k.stack) / 2 ** 20, fileMiB: k.file / 2 ** 20 };
+    return { brkMiB: k.brk / 2 ** 20, anonMiB: k.anon / 2 ** 20, fileMiB: k.file / 2 ** 20 };
   };
   const read = async () => {
     const m = await scrape(relay.metricsPort);
